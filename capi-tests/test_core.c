@@ -1,0 +1,25 @@
+/* Library-wide functions: version macros and function, status text, last
+ * error, and smisk_bytes_free(NULL, 0). */
+#include <string.h>
+
+#include "check.h"
+
+int main(int argc, char **argv) {
+    (void)argc;
+    char expected[32];
+    snprintf(expected, sizeof expected, "%d.%d.%d", SMISK_VERSION_MAJOR, SMISK_VERSION_MINOR,
+             SMISK_VERSION_PATCH);
+    CHECK(strcmp(smisk_version(), expected) == 0);
+    CHECK(smisk_version_number() == SMISK_VERSION_NUMBER);
+    CHECK(SMISK_VERSION_NUMBER ==
+          SMISK_VERSION_MAJOR * 10000 + SMISK_VERSION_MINOR * 100 + SMISK_VERSION_PATCH);
+
+    CHECK(strcmp(smisk_status_str(SMISK_OK), "success") == 0);
+    CHECK(strcmp(smisk_status_str(SMISK_ERR_NULL), "a required pointer argument was NULL") == 0);
+    CHECK(strcmp(smisk_status_str(-1), "unknown status") == 0);
+    CHECK(strcmp(smisk_status_str(123456), "unknown status") == 0);
+    CHECK(smisk_last_error() != NULL);
+
+    smisk_bytes_free(NULL, 0); /* documented no-op */
+    return check_summary(argv[0]);
+}

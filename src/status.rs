@@ -1,0 +1,203 @@
+//! Status codes and the crate's error type.
+//!
+//! Every fallible C function returns a [`smisk_status`]; the Rust side works with
+//! [`Error`], which carries the status plus a human-readable message. The FFI
+//! layer (`crate::ffi`) turns an `Error` into its status and stores the message
+//! for `smisk_last_error()`.
+//!
+//! Numbering is append-only and grouped so that independent parts of the
+//! library can add codes without colliding: 0–19 general, 20–29 codec,
+//! 30–39 request bodies (forms, multipart), 40–49 sessions, 50–59 process model.
+
+#![allow(non_camel_case_types)]
+
+use std::fmt;
+
+/// Result code of every fallible smisk function. `SMISK_OK` (0) is success.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum smisk_status {
+    /// Success.
+    SMISK_OK = 0,
+    /// A required pointer argument was NULL.
+    SMISK_ERR_NULL = 1,
+    /// An argument was malformed or out of range (see smisk_last_error()).
+    SMISK_ERR_INVALID = 2,
+    /// The call is not allowed in the object's current state (for example a
+    /// header added after the response has begun, or accept on an unbound server
+    /// without a listening fd 0).
+    SMISK_ERR_STATE = 3,
+    /// An operating-system call failed; the message names the call and errno.
+    SMISK_ERR_IO = 4,
+    /// The web server aborted the request (FCGI_ABORT_REQUEST) or hung up.
+    SMISK_ERR_ABORTED = 5,
+    /// A configured timeout expired.
+    SMISK_ERR_TIMEOUT = 6,
+    /// A signal interrupted a blocking call (the caller decides whether to retry).
+    SMISK_ERR_INTERRUPTED = 7,
+    /// A configured size or count limit was exceeded.
+    SMISK_ERR_TOO_LARGE = 8,
+    /// The looked-up item does not exist.
+    SMISK_ERR_NOT_FOUND = 9,
+    /// A caller-provided output buffer is too small; the length output
+    /// parameter, where the function has one, receives the size needed.
+    SMISK_ERR_BUFFER_TOO_SMALL = 10,
+    /// The peer sent malformed protocol data.
+    SMISK_ERR_PROTOCOL = 11,
+    /// Memory could not be allocated.
+    SMISK_ERR_NO_MEMORY = 12,
+    /// An internal error (a bug in smisk, reported instead of crashing).
+    SMISK_ERR_PANIC = 13,
+    /// The operation is not supported in this configuration or environment.
+    SMISK_ERR_UNSUPPORTED = 14,
+}
+
+pub use smisk_status::*;
+
+impl smisk_status {
+    /// A short, static, English description of the status.
+    pub fn describe(self) -> &'static str {
+        // The C strings are the single source; they are ASCII, so this never fails.
+        self.describe_c().to_str().unwrap_or("")
+    }
+
+    /// The same description as a C string (for `smisk_status_str`).
+    pub fn describe_c(self) -> &'static std::ffi::CStr {
+        match self {
+            SMISK_OK => c"success",
+            SMISK_ERR_NULL => c"a required pointer argument was NULL",
+            SMISK_ERR_INVALID => c"invalid argument",
+            SMISK_ERR_STATE => c"call not allowed in the current state",
+            SMISK_ERR_IO => c"operating-system I/O error",
+            SMISK_ERR_ABORTED => c"request aborted by the web server or peer hung up",
+            SMISK_ERR_TIMEOUT => c"timed out",
+            SMISK_ERR_INTERRUPTED => c"interrupted by a signal",
+            SMISK_ERR_TOO_LARGE => c"size or count limit exceeded",
+            SMISK_ERR_NOT_FOUND => c"not found",
+            SMISK_ERR_BUFFER_TOO_SMALL => c"output buffer too small",
+            SMISK_ERR_PROTOCOL => c"malformed protocol data from peer",
+            SMISK_ERR_NO_MEMORY => c"out of memory",
+            SMISK_ERR_PANIC => c"internal error in smisk",
+            SMISK_ERR_UNSUPPORTED => c"not supported",
+        }
+    }
+
+    /// Maps a raw integer back to a status, for functions that take a status
+    /// from C (where an out-of-range value must not become an invalid enum).
+    pub fn from_raw(raw: i32) -> Option<smisk_status> {
+        const ALL: [smisk_status; 15] = [
+            SMISK_OK,
+            SMISK_ERR_NULL,
+            SMISK_ERR_INVALID,
+            SMISK_ERR_STATE,
+            SMISK_ERR_IO,
+            SMISK_ERR_ABORTED,
+            SMISK_ERR_TIMEOUT,
+            SMISK_ERR_INTERRUPTED,
+            SMISK_ERR_TOO_LARGE,
+            SMISK_ERR_NOT_FOUND,
+            SMISK_ERR_BUFFER_TOO_SMALL,
+            SMISK_ERR_PROTOCOL,
+            SMISK_ERR_NO_MEMORY,
+            SMISK_ERR_PANIC,
+            SMISK_ERR_UNSUPPORTED,
+        ];
+        ALL.iter().copied().find(|s| *s as i32 == raw)
+    }
+}
+
+/// The crate's error: a status plus a message for humans.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    pub status: smisk_status,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(status: smisk_status, message: impl Into<String>) -> Error {
+        Error { status, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::new(SMISK_ERR_INVALID, message)
+    }
+
+    pub fn state(message: impl Into<String>) -> Error {
+        Error::new(SMISK_ERR_STATE, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Error {
+        Error::new(SMISK_ERR_TOO_LARGE, message)
+    }
+
+    pub fn protocol(message: impl Into<String>) -> Error {
+        Error::new(SMISK_ERR_PROTOCOL, message)
+    }
+
+    /// An OS error, with the operation that failed (`"bind /tmp/x.sock"`).
+    pub fn os(context: impl fmt::Display, err: std::io::Error) -> Error {
+        let status = match err.kind() {
+            std::io::ErrorKind::Interrupted => SMISK_ERR_INTERRUPTED,
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => SMISK_ERR_TIMEOUT,
+            std::io::ErrorKind::OutOfMemory => SMISK_ERR_NO_MEMORY,
+            _ => SMISK_ERR_IO,
+        };
+        Error::new(status, format!("{context}: {err}"))
+    }
+
+    /// The error of the last failed libc call (`errno`), with context.
+    pub fn last_os(context: impl fmt::Display) -> Error {
+        Error::os(context, std::io::Error::last_os_error())
+    }
+
+    /// The OS errno behind an I/O error, when there is one (the Python shim
+    /// raises `OSError(errno, ...)` from it).
+    pub fn errno(&self) -> Option<i32> {
+        self.message
+            .rsplit_once("(os error ")
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            .and_then(|n| n.parse().ok())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.status, self.message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_raw_round_trips_every_status() {
+        for raw in 0..15 {
+            let s = smisk_status::from_raw(raw).expect("contiguous 0..15");
+            assert_eq!(s as i32, raw);
+            assert!(!s.describe().is_empty());
+        }
+        assert_eq!(smisk_status::from_raw(-1), None);
+        assert_eq!(smisk_status::from_raw(1000), None);
+    }
+
+    #[test]
+    fn os_errors_keep_errno() {
+        let e = Error::os("open /x", std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(e.status, SMISK_ERR_IO);
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert!(e.message.starts_with("open /x: "));
+        let e = Error::os("read", std::io::Error::from_raw_os_error(libc::EINTR));
+        assert_eq!(e.status, SMISK_ERR_INTERRUPTED);
+    }
+}
