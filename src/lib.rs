@@ -6,6 +6,7 @@
 //! the modules directly; C, Python and other languages go through `ffi`.
 
 pub mod ffi;
+pub mod fsutil;
 pub mod status;
 pub mod uid;
 

@@ -110,15 +110,27 @@ mod tests {
         assert_eq!(pack(&[0; 20], 6).unwrap(), "0".repeat(27));
         assert_eq!(pack(&[0xff; 20], 4).unwrap(), "f".repeat(40));
         assert_eq!(pack(&[0xff; 20], 5).unwrap(), "v".repeat(32));
-        assert_eq!(pack(&[0xff; 20], 6).unwrap(), format!("{}f", "-".repeat(26)));
-        assert_eq!(pack(&seq20(), 4).unwrap(), "00102030405060708090a0b0c0d0e0f001112131");
-        assert_eq!(pack(&seq20(), 5).unwrap(), "0804g1g05g1e0441ao2og6o1f04219c2");
+        assert_eq!(
+            pack(&[0xff; 20], 6).unwrap(),
+            format!("{}f", "-".repeat(26))
+        );
+        assert_eq!(
+            pack(&seq20(), 4).unwrap(),
+            "00102030405060708090a0b0c0d0e0f001112131"
+        );
+        assert_eq!(
+            pack(&seq20(), 5).unwrap(),
+            "0804g1g05g1e0441ao2og6o1f04219c2"
+        );
         assert_eq!(pack(&seq20(), 6).unwrap(), "04w03gg16s029EM2cQw3f0h4ic1");
         assert_eq!(pack(b"abc", 4).unwrap(), "162636");
         assert_eq!(pack(b"abc", 5).unwrap(), "1jo66");
         assert_eq!(pack(b"abc", 6).unwrap(), "x9So");
         let digest = sha1_smol::Sha1::from("abc").digest().bytes();
-        assert_eq!(pack(&digest, 5).unwrap(), "9d6t3rs8680l6tq759sg789oc371dcnj");
+        assert_eq!(
+            pack(&digest, 5).unwrap(),
+            "9d6t3rs8680l6tq759sg789oc371dcnj"
+        );
     }
 
     #[test]
@@ -141,7 +153,9 @@ mod tests {
         let a = uid(5, b"").unwrap();
         let b = uid(5, b"node").unwrap();
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'v').contains(&c)));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'v').contains(&c)));
         assert_ne!(a, b);
         assert_eq!(uid(4, b"").unwrap().len(), 40);
         assert_eq!(uid(6, b"").unwrap().len(), 27);

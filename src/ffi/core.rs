@@ -38,10 +38,13 @@ pub extern "C" fn smisk_version_number() -> u32 {
 /// Ownership: static storage; never NULL, never free it.
 #[no_mangle]
 pub extern "C" fn smisk_status_str(status: i32) -> *const c_char {
-    guard_value(c"unknown status".as_ptr(), || match smisk_status::from_raw(status) {
-        Some(s) => s.describe_c().as_ptr(),
-        None => c"unknown status".as_ptr(),
-    })
+    guard_value(
+        c"unknown status".as_ptr(),
+        || match smisk_status::from_raw(status) {
+            Some(s) => s.describe_c().as_ptr(),
+            None => c"unknown status".as_ptr(),
+        },
+    )
 }
 
 /// The message of the most recent failing smisk call on the calling thread,
@@ -70,9 +73,18 @@ mod tests {
 
     #[test]
     fn version_macros_match_the_package() {
-        assert_eq!(SMISK_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
-        assert_eq!(SMISK_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
-        assert_eq!(SMISK_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(
+            SMISK_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            SMISK_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            SMISK_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
         let text = unsafe { std::ffi::CStr::from_ptr(smisk_version()) };
         assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
