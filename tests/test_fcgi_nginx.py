@@ -182,3 +182,21 @@ def test_hello_refuses_a_bad_address_with_a_message(tmp_path):
     out = subprocess.run([str(harness.HELLO), str(regular)], capture_output=True, timeout=10)
     assert out.returncode == 1 and b"not a socket" in out.stderr
     assert regular.read_text() == "keep me"
+
+
+def test_ctypes_example_serves_through_nginx(tmp_path, nginx_factory):
+    """The C API used through Python's ctypes only (FFI-friendliness)."""
+    import sys
+
+    sock = str(tmp_path / "ctypes.sock")
+    p = harness.Process([sys.executable, harness.ROOT / "examples" / "ctypes_hello.py", sock],
+                        log=tmp_path / "ctypes.log")
+    try:
+        harness.wait_until(lambda: harness.can_connect(sock) or not p.alive(), what="ctypes example socket")
+        assert p.alive(), p.log()
+        nginx = nginx_factory(sock)
+        for _ in range(20):
+            assert get(nginx, "/?ctypes")[2] == b"Hello ctypes! (from Python via ctypes)\n"
+        assert get(nginx, "/")[2] == b"Hello World! (from Python via ctypes)\n"
+    finally:
+        p.stop()
