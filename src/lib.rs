@@ -7,6 +7,7 @@
 
 pub mod ffi;
 pub mod fsutil;
+pub mod session;
 pub mod status;
 pub mod uid;
 
