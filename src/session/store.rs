@@ -23,7 +23,7 @@
 //!
 //! Costs: read = open + fstat + read + close + SHA-1 of the payload; write =
 //! SHA-1 + open + write + close + rename (+ 2 fsyncs when enabled); refresh =
-//! open + fstat + futimens + close. Each read and write also runs [`Store::gc`]
+//! lstat + utimensat. Each read and write also runs [`Store::gc`]
 //! with probability `gc_probability`; when the coin says no that costs one
 //! atomic add and no system call.
 
@@ -394,27 +394,46 @@ impl Store {
     pub fn refresh(&self, id: &[u8]) -> Result<()> {
         let id = id::check(id)?;
         let path = self.dir.join(self.name_of(id));
-        let file = match open_read(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                return Err(match e.raw_os_error() {
-                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => no_session(id, "no data"),
-                    Some(libc::ELOOP) => no_session(id, "the session path is a symlink"),
-                    _ => Error::os(format!("open {}", path.display()), e),
-                })
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(no_session(id, "no data"))
             }
+            Err(e) => return Err(Error::os(format!("lstat {}", path.display()), e)),
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::os(format!("fstat {}", path.display()), e))?;
+        if meta.file_type().is_symlink() {
+            return Err(no_session(id, "the session path is a symlink"));
+        }
         if !meta.file_type().is_file() {
             return Err(no_session(id, "the session path is not a regular file"));
         }
         if is_expired(meta.mtime(), meta.mtime_nsec(), self.ttl(), now()) {
             return Err(no_session(id, "data too old"));
         }
-        file.set_modified(SystemTime::now())
-            .map_err(|e| Error::os(format!("futimens {}", path.display()), e))
+        // If the file is replaced between the lstat and here, the newer file
+        // (or, in this private directory, a link we would never create) gets
+        // its mtime set, which is harmless; AT_SYMLINK_NOFOLLOW means a link
+        // target is never touched.
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::invalid("session path contains NUL"))?;
+        // SAFETY: c is a valid NUL-terminated path; a NULL times pointer means
+        // "now" for both timestamps.
+        let rc = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                std::ptr::null(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOENT) {
+                return Err(no_session(id, "no data"));
+            }
+            return Err(Error::os(format!("utimensat {}", path.display()), err));
+        }
+        Ok(())
     }
 
     /// Removes the session `id`. A missing session is not an error.
