@@ -102,6 +102,22 @@ fn round_trip_refresh_destroy() {
 }
 
 #[test]
+fn a_vanished_directory_is_recreated_by_the_next_write() {
+    let base = Scratch::new("vanish");
+    let s = new_store(&base.0);
+    let sid = fresh_id();
+    s.write(sid.as_bytes(), b"one").unwrap();
+    std::fs::remove_dir_all(s.dir()).unwrap();
+    assert_eq!(
+        s.read(sid.as_bytes()).unwrap_err().status,
+        SMISK_ERR_NO_SESSION
+    );
+    s.write(sid.as_bytes(), b"two").unwrap();
+    assert_eq!(s.read(sid.as_bytes()).unwrap(), b"two");
+    assert_eq!(std::fs::metadata(s.dir()).unwrap().mode() & 0o777, 0o700);
+}
+
+#[test]
 fn payload_limit_is_enforced_both_ways() {
     let base = Scratch::new("limit");
     let s = new_store(&base.0);
