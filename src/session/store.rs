@@ -23,9 +23,9 @@
 //!
 //! Costs: read = open + fstat + read + close + SHA-1 of the payload; write =
 //! SHA-1 + open + write + close + rename (+ 2 fsyncs when enabled); refresh =
-//! lstat + utimensat. Each read and write also runs [`Store::gc`]
-//! with probability `gc_probability`; when the coin says no that costs one
-//! atomic add and no system call.
+//! lstat + utimensat. Each read and write also runs [`Store::gc`] with
+//! probability `gc_probability`; when the coin says no that costs a few
+//! atomic operations and no system call.
 
 use super::frame;
 use super::gc::{self, GcStats};
