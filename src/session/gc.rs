@@ -20,6 +20,7 @@
 //! entry beyond what `readdir` returns.
 
 use super::id;
+use super::rng::Rng;
 use crate::status::{Error, Result};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -84,13 +85,13 @@ pub(crate) fn classify(prefix: &[u8], name: &[u8]) -> Kind {
 }
 
 /// A fresh temp name for a write of `id`: unique across processes (pid) and
-/// within one (64 CSPRNG bits).
-pub(crate) fn temp_name(prefix: &OsStr, id: &str) -> Result<OsString> {
-    let mut raw = [0u8; 8];
-    crate::uid::os_random(&mut raw)?;
+/// within one (64 bits from the per-store generator; creation with `O_EXCL`
+/// retries on the unlikely collision). No system call.
+pub(crate) fn temp_name(prefix: &OsStr, id: &str, rng: &Rng) -> Result<OsString> {
+    let raw = rng.next_u64().to_le_bytes();
     let mut name = prefix.as_bytes().to_vec();
     name.extend_from_slice(id.as_bytes());
-    name.extend_from_slice(format!(".{}.", std::process::id()).as_bytes());
+    name.extend_from_slice(format!(".{}.", super::rng::pid()).as_bytes());
     crate::uid::pack_into(&raw, 5, &mut name)?;
     name.extend_from_slice(TEMP_SUFFIX);
     debug_assert_eq!(classify(prefix.as_bytes(), &name), Kind::Temp);
@@ -103,7 +104,13 @@ fn expired_file(meta: &std::fs::Metadata, ttl: u64, now: Duration) -> bool {
 }
 
 /// Scans `dir` and removes what has expired (see the module doc).
-pub(crate) fn collect(dir: &Path, prefix: &OsStr, ttl: u64, now: Duration) -> Result<GcStats> {
+pub(crate) fn collect(
+    dir: &Path,
+    prefix: &OsStr,
+    ttl: u64,
+    now: Duration,
+    rng: &Rng,
+) -> Result<GcStats> {
     let mut stats = GcStats::default();
     let entries =
         std::fs::read_dir(dir).map_err(|e| Error::os(format!("opendir {}", dir.display()), e))?;
@@ -132,7 +139,7 @@ pub(crate) fn collect(dir: &Path, prefix: &OsStr, ttl: u64, now: Duration) -> Re
                 }
             }
             Kind::Session => {
-                if reap(dir, prefix, &name, ttl, now)? {
+                if reap(dir, prefix, &name, ttl, now, rng)? {
                     stats.removed_sessions += 1;
                 }
             }
@@ -150,10 +157,11 @@ pub(crate) fn reap(
     name: &OsStr,
     ttl: u64,
     now: Duration,
+    rng: &Rng,
 ) -> Result<bool> {
     let id = &name.as_bytes()[prefix.len()..];
     let id = std::str::from_utf8(id).map_err(|_| Error::invalid("session name is not ASCII"))?;
-    let grave = dir.join(temp_name(prefix, id)?);
+    let grave = dir.join(temp_name(prefix, id, rng)?);
     let path = dir.join(name);
     if std::fs::rename(&path, &grave).is_err() {
         return Ok(false); // gone already (destroyed or reaped by another process)
@@ -207,8 +215,9 @@ mod tests {
             classify(b"", format!("{ID}.{}.tmp", "1".repeat(49)).as_bytes()),
             Kind::Foreign
         );
-        let t = temp_name(OsStr::new("p-"), ID).unwrap();
+        let rng = Rng::new();
+        let t = temp_name(OsStr::new("p-"), ID, &rng).unwrap();
         assert_eq!(classify(b"p-", t.as_bytes()), Kind::Temp);
-        assert_ne!(t, temp_name(OsStr::new("p-"), ID).unwrap());
+        assert_ne!(t, temp_name(OsStr::new("p-"), ID, &rng).unwrap());
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! SplitMix64 over one atomic counter, seeded from the OS CSPRNG and reseeded
 //! in a child after `fork` (a `pthread_atfork` handler bumps a generation
-//! counter), so prefork workers do not flip the same coins. Not for secrets:
-//! ids and temp names use `os_random`. Cost per draw: two atomic loads, one
+//! counter), so prefork workers do not flip the same coins. Also caches the
+//! process id the same way. Used for the GC coin flip and for temp-file name
+//! uniqueness (with the pid; `O_EXCL` catches any collision); never for
+//! secrets, which come from `os_random`. Cost per draw: two atomic loads, one
 //! atomic add and a few multiplies; no system call.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Once;
 
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -18,11 +20,36 @@ pub(crate) struct Rng {
 
 /// Incremented in every child process right after `fork`.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+/// This process's id, cached (0: not known yet, or forgotten after fork).
+static PID: AtomicU32 = AtomicU32::new(0);
 static ATFORK: Once = Once::new();
 
 extern "C" fn after_fork_in_child() {
-    // Only an atomic store: async-signal-safe, as a fork child handler must be.
+    // Only atomic stores: async-signal-safe, as a fork child handler must be.
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    PID.store(0, Ordering::Relaxed);
+}
+
+fn register_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only touches static atomics.
+        // Failure (ENOMEM) only means children keep the parent's sequence.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+}
+
+/// The process id without a system call per use (glibc no longer caches
+/// it); correct in fork children thanks to the atfork handler.
+pub(crate) fn pid() -> u32 {
+    register_atfork();
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let p = std::process::id();
+            PID.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
 }
 
 fn seed() -> u64 {
@@ -41,11 +68,7 @@ fn seed() -> u64 {
 
 impl Rng {
     pub(crate) fn new() -> Rng {
-        ATFORK.call_once(|| {
-            // SAFETY: registers a handler that only touches a static atomic.
-            // Failure (ENOMEM) only means children keep the parent's sequence.
-            unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-        });
+        register_atfork();
         Rng {
             state: AtomicU64::new(seed()),
             generation: AtomicU64::new(FORK_GENERATION.load(Ordering::Relaxed)),
@@ -99,6 +122,7 @@ mod tests {
     #[test]
     fn a_forked_child_draws_a_different_sequence() {
         let r = Rng::new();
+        assert_eq!(pid(), std::process::id());
         let mut pipe = [0i32; 2];
         // SAFETY: pipe fills two fds.
         assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
@@ -107,7 +131,10 @@ mod tests {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let v = r.next_u64().to_le_bytes();
+            let mut v = r.next_u64().to_le_bytes();
+            if super::pid() != std::process::id() {
+                v = [0; 8]; // the parent checks for this
+            }
             unsafe {
                 libc::write(pipe[1], v.as_ptr().cast(), 8);
                 libc::_exit(0);
@@ -122,6 +149,7 @@ mod tests {
             libc::close(pipe[0]);
             libc::close(pipe[1]);
         }
+        assert_ne!(u64::from_le_bytes(buf), 0, "child saw its own pid");
         assert_ne!(u64::from_le_bytes(buf), mine, "child was reseeded");
     }
 }

@@ -21,8 +21,9 @@
 //!   reads as "no session". With fsync the file is flushed before the rename
 //!   and the directory after it.
 //!
-//! Costs: read = open + fstat + read + close + SHA-1 of the payload; write =
-//! SHA-1 + open + write + close + rename (+ 2 fsyncs when enabled); refresh =
+//! Costs (system calls): read = open + fstat + read + close, plus SHA-1 of
+//! the payload; write = SHA-1 + open + write + close + rename (+ 2 fsyncs
+//! when enabled); refresh =
 //! lstat + utimensat. Each read and write also runs [`Store::gc`] with
 //! probability `gc_probability`; when the coin says no that costs a few
 //! atomic operations and no system call.
@@ -124,6 +125,29 @@ fn open_read(path: &Path) -> std::io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
+}
+
+/// Reads a file of `size` bytes (from fstat). Session files are replaced,
+/// never rewritten, so the size is authoritative: the read stops once `size`
+/// bytes arrived instead of probing for end of file with another system
+/// call. None when the file turns out longer or shorter than `size`, which
+/// only a foreign writer could cause. Memory is bounded by `size + 1`.
+fn read_exact_size(file: &mut File, size: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; size + 1];
+    let mut got = 0;
+    while got < size {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => return Ok(None),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if got > size {
+        return Ok(None);
+    }
+    buf.truncate(size);
+    Ok(Some(buf))
 }
 
 /// Closes `file` and reports the error that `drop` would have swallowed (NFS
@@ -294,13 +318,11 @@ impl Store {
         if meta.len() > limit as u64 {
             return Err(no_session(id, "file larger than the payload limit"));
         }
-        // Files are replaced, never rewritten, so the size is stable; the
-        // `take` still bounds memory if that assumption is ever broken.
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        (&mut file)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut buf)
+        let buf = read_exact_size(&mut file, meta.len() as usize)
             .map_err(|e| Error::os(format!("read {}", path.display()), e))?;
+        let Some(mut buf) = buf else {
+            return Err(no_session(id, "file changed size while being read"));
+        };
         let range = match frame::decode(id.as_bytes(), &buf) {
             Ok(payload) => {
                 let start = payload.as_ptr() as usize - buf.as_ptr() as usize;
@@ -356,7 +378,7 @@ impl Store {
     pub(crate) fn create_temp(&self, id: &str) -> Result<(OsString, File)> {
         let mut last = None;
         for _ in 0..TEMP_NAME_ATTEMPTS {
-            let name = gc::temp_name(&self.prefix, id)?;
+            let name = gc::temp_name(&self.prefix, id, &self.rng)?;
             match fsutil::create_private_file(&self.dir, &name) {
                 Ok(f) => return Ok((name, f)),
                 Err(e) if e.errno() == Some(libc::EEXIST) => last = Some(e),
@@ -452,7 +474,7 @@ impl Store {
     /// Removes expired session files and abandoned temp files of this store
     /// (see `super::gc`). Returns what it scanned and removed.
     pub fn gc(&self) -> Result<GcStats> {
-        gc::collect(&self.dir, &self.prefix, self.ttl(), now())
+        gc::collect(&self.dir, &self.prefix, self.ttl(), now(), &self.rng)
     }
 }
 
