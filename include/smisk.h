@@ -326,8 +326,9 @@ smisk_status smisk_session_state_set_id(smisk_session_state *state, const uint8_
 smisk_status smisk_session_state_destroy(smisk_session_state *state);
 
 // Call when the response headers are about to be sent. `has_data` is
-// non-zero when the session currently holds data (is not None); `secure`
-// non-zero under HTTPS (adds "; Secure").
+// non-zero when the session currently holds data (is not None; the session
+// is loaded first if it was not); `secure` non-zero under HTTPS (adds
+// "; Secure").
 //
 // On success `*out_ptr`/`*out_len` receive the value for one `Set-Cookie`
 // header (without the "Set-Cookie: " name, no CR/LF), owned by the caller and
@@ -342,7 +343,9 @@ smisk_status smisk_session_state_cookie(smisk_session_state *state, int32_t has_
 // non-zero (`data` may be NULL when `len` is 0); with `has_data` 0 the
 // session is None. New or changed bytes are written, unchanged bytes
 // refreshed, and a stored session whose data became None is removed; an
-// unused session does nothing. `out_outcome` may be NULL; else it receives
+// unused session (never loaded, `has_data` 0) does nothing. Data for a
+// session that was never loaded is saved under the client's live session,
+// or under a new id if the headers are not yet sent. `out_outcome` may be NULL; else it receives
 // SMISK_SESSION_NOTHING, _REFRESHED, _WRITTEN or _DESTROYED.
 //
 // Errors: SMISK_ERR_IO when the store could not be written (the request can

@@ -276,6 +276,31 @@ fn too_late_after_headers_and_finish_once() {
 }
 
 #[test]
+fn assigning_without_reading_keeps_the_clients_session() {
+    let s = Scratch::new("assign");
+    let store = s.store();
+    let sid = id::generate().unwrap();
+    store.write(sid.as_bytes(), b"old").unwrap();
+    // The application assigns request.session without reading it.
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(
+        rs.cookie(true, false).unwrap(),
+        None,
+        "same id, no new cookie"
+    );
+    assert_eq!(rs.finish(Some(b"new")).unwrap(), Outcome::Written);
+    assert_eq!(store.read(sid.as_bytes()).unwrap(), b"new");
+    assert_eq!(files(&store), vec![sid.clone()]);
+    // Headers sent before anything touched the session, data at the end.
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(rs.cookie(false, false).unwrap(), None);
+    assert_eq!(rs.finish(Some(b"newer")).unwrap(), Outcome::Written);
+    assert_eq!(store.read(sid.as_bytes()).unwrap(), b"newer");
+}
+
+#[test]
 fn a_concurrent_logout_is_not_undone() {
     let s = Scratch::new("logout");
     let store = s.store();

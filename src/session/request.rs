@@ -250,6 +250,11 @@ impl RequestSession {
     /// value to send, if any: the id when it is new to the client, or an
     /// expiring cookie after `destroy`. After this, new ids cannot be sent.
     pub fn cookie(&mut self, has_data: bool, secure: bool) -> Result<Option<String>> {
+        if has_data {
+            // Data without a load: the caller assigned the session without
+            // reading it first. Find the client's session now so it is kept.
+            self.ensure_loaded()?;
+        }
         if self.loaded && has_data && self.id.is_none() && !self.headers_sent {
             self.new_id()?;
         }
@@ -263,14 +268,22 @@ impl RequestSession {
 
     /// End of request: `data` is the serialized session (None when the
     /// session is None). Writes, refreshes or destroys as described in the
-    /// module doc. Call once; later calls are `SMISK_ERR_STATE`.
+    /// module doc; data for a session that was never loaded is saved too
+    /// (the client's session is looked up first). Call once; later calls are
+    /// `SMISK_ERR_STATE`.
     pub fn finish(&mut self, data: Option<&[u8]>) -> Result<Outcome> {
         if self.finished {
             return Err(Error::state("session already finished for this request"));
         }
         self.finished = true;
         if !self.loaded {
-            return Ok(Outcome::Nothing);
+            if data.is_none() {
+                return Ok(Outcome::Nothing);
+            }
+            if let Err(e) = self.ensure_loaded() {
+                self.finished = false; // nothing happened; a retry may work
+                return Err(e);
+            }
         }
         let Some(data) = data else {
             return match (&self.id, &self.stored) {
