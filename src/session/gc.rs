@@ -220,4 +220,27 @@ mod tests {
         assert_eq!(classify(b"p-", t.as_bytes()), Kind::Temp);
         assert_ne!(t, temp_name(OsStr::new("p-"), ID, &rng).unwrap());
     }
+
+    #[test]
+    fn reap_puts_back_a_file_that_turned_out_fresh() {
+        let rng = Rng::new();
+        let dir = std::env::temp_dir().join(format!("smisk-gc-reap-{}", id::generate().unwrap()));
+        crate::fsutil::ensure_private_dir(&dir).unwrap();
+        let name = OsStr::new(ID);
+        std::fs::write(dir.join(name), b"fresh data").unwrap();
+        let real_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        // As if the scan had seen an expired file that a writer then replaced.
+        assert!(!reap(&dir, OsStr::new(""), name, 900, real_now, &rng).unwrap());
+        assert_eq!(std::fs::read(dir.join(name)).unwrap(), b"fresh data");
+        let later = real_now + Duration::from_secs(1000);
+        assert!(reap(&dir, OsStr::new(""), name, 900, later, &rng).unwrap());
+        assert!(!dir.join(name).exists());
+        // Nothing left behind by the move-aside step.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        // Already gone: nothing to do.
+        assert!(!reap(&dir, OsStr::new(""), name, 900, later, &rng).unwrap());
+        std::fs::remove_dir(&dir).unwrap();
+    }
 }
