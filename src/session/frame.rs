@@ -167,6 +167,32 @@ mod tests {
     }
 
     #[test]
+    fn random_input_is_rejected_without_panicking() {
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let good = framed(b"payload");
+        for round in 0..20_000 {
+            let len = (next() % 200) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Half the inputs start with a valid header so that the length
+            // and checksum paths are reached too.
+            if round % 2 == 0 && len >= HEADER_LEN {
+                input[..HEADER_LEN].copy_from_slice(&good[..HEADER_LEN]);
+                if round % 4 == 0 {
+                    let n = (len - OVERHEAD.min(len)) as u64;
+                    input[12..20].copy_from_slice(&n.to_le_bytes());
+                }
+            }
+            assert!(decode(ID, &input).is_err());
+        }
+    }
+
+    #[test]
     fn foreign_and_moved_files_are_rejected() {
         assert_eq!(decode(ID, b""), Err(Reject::Magic));
         assert_eq!(decode(ID, b"N"), Err(Reject::Magic));
