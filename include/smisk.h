@@ -91,6 +91,22 @@
 // with smisk_version_number() at run time.
 #define SMISK_VERSION_NUMBER (((SMISK_VERSION_MAJOR * 10000) + (SMISK_VERSION_MINOR * 100)) + SMISK_VERSION_PATCH)
 
+// Length in characters of a session id (32 characters of [0-9a-v]).
+#define SMISK_SESSION_ID_LEN 32
+
+// smisk_session_state_finish did nothing (session unused, or no data and
+// nothing stored).
+#define SMISK_SESSION_NOTHING 0
+
+// smisk_session_state_finish extended the lifetime of unchanged data.
+#define SMISK_SESSION_REFRESHED 1
+
+// smisk_session_state_finish wrote new or changed data.
+#define SMISK_SESSION_WRITTEN 2
+
+// smisk_session_state_finish removed the stored session (data became None).
+#define SMISK_SESSION_DESTROYED 3
+
 // Result code of every fallible smisk function. `SMISK_OK` (0) is success.
 typedef enum {
   // Success.
@@ -126,6 +142,13 @@ typedef enum {
   SMISK_ERR_PANIC = 13,
   // The operation is not supported in this configuration or environment.
   SMISK_ERR_UNSUPPORTED = 14,
+  // No session: the id has no stored session, the session expired, or its
+  // file does not verify (wrong magic, version, length or checksum). The
+  // Python shim raises InvalidSessionError.
+  SMISK_ERR_NO_SESSION = 40,
+  // A session id is not exactly 32 characters of [0-9a-v]; it was rejected
+  // before any file was touched.
+  SMISK_ERR_SESSION_ID = 41,
 } smisk_status;
 
 // Selects a limit for smisk_server_set_limit() / smisk_server_get_limit().
@@ -154,6 +177,26 @@ typedef struct smisk_request smisk_request;
 
 // A FastCGI responder.
 typedef struct smisk_server smisk_server;
+
+// The session state of one request (opaque). Create with
+// smisk_session_state_new, release with smisk_session_state_free. Use from one
+// thread at a time.
+typedef struct smisk_session_state smisk_session_state;
+
+// A file session store (opaque). Create with smisk_session_store_new or
+// smisk_session_store_new_file_prefix, release with smisk_session_store_free.
+// Unlike other handles, one store may be used from several threads at once.
+typedef struct smisk_session_store smisk_session_store;
+
+// What smisk_session_store_gc did.
+typedef struct {
+  // Directory entries looked at.
+  size_t scanned;
+  // Expired session files removed.
+  size_t removed_sessions;
+  // Abandoned temp files (of interrupted writes) removed.
+  size_t removed_temps;
+} smisk_session_gc_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -352,6 +395,207 @@ bool smisk_response_has_begun(const smisk_request *request);
 // Writes response body bytes, sending the header block first if it has not
 // been sent. An empty write does not begin the response.
 smisk_status smisk_response_write(smisk_request *request, const void *data, size_t len);
+
+// Opens a file session store keeping one file per session in the directory
+// `dir` (`dir_len` bytes, not NUL-terminated), named `<prefix><id>`.
+//
+// `dir_len == 0` selects the default directory `$TMPDIR/smisk-sessions-<uid>`
+// (`dir` may then be NULL). The directory is created with mode 0700 if
+// missing; an existing one must be a real directory (not a symlink) owned by
+// the calling user with no group or other permissions, otherwise
+// SMISK_ERR_INVALID. `prefix` (`prefix_len` bytes, may be NULL when 0) must
+// not contain '/' or NUL and is at most 64 bytes.
+//
+// Defaults: ttl 900 s, gc_probability 0.1, fsync off, payload limit 16 MiB.
+//
+// On success `*out_store` receives a new handle owned by the caller, to be
+// released with smisk_session_store_free.
+smisk_status smisk_session_store_new(const uint8_t *dir, size_t dir_len, const uint8_t *prefix, size_t prefix_len, smisk_session_store **out_store);
+
+// Opens a store from the legacy `file_prefix` form (`len` bytes): the text up
+// to the last '/' is the directory, the rest the file name prefix
+// ("/var/lib/app/sessions/sess." gives directory "/var/lib/app/sessions" and
+// prefix "sess."). A value without '/' is SMISK_ERR_INVALID. The directory
+// rules of smisk_session_store_new apply, so a shared directory such as /tmp
+// is refused.
+//
+// On success `*out_store` receives a new handle owned by the caller, to be
+// released with smisk_session_store_free.
+smisk_status smisk_session_store_new_file_prefix(const uint8_t *file_prefix, size_t len, smisk_session_store **out_store);
+
+// Releases a store handle. Session states created from it stay valid (they
+// keep the store alive until they are freed). NULL is a no-op.
+void smisk_session_store_free(smisk_session_store *store);
+
+// Copies the store's directory path into `buf` (`cap` bytes, not
+// NUL-terminated) and its length into `*out_len`. When `cap` is too small,
+// nothing is copied, `*out_len` receives the length needed and the status is
+// SMISK_ERR_BUFFER_TOO_SMALL.
+smisk_status smisk_session_store_dir(const smisk_session_store *store, uint8_t *buf, size_t cap, size_t *out_len);
+
+// Copies the legacy `file_prefix` text, "<directory>/<prefix>", into `buf`
+// like smisk_session_store_dir.
+smisk_status smisk_session_store_file_prefix(const smisk_session_store *store, uint8_t *buf, size_t cap, size_t *out_len);
+
+// Stores the session lifetime in seconds (since the last write or refresh)
+// in `*out_ttl`.
+smisk_status smisk_session_store_get_ttl(const smisk_session_store *store, uint64_t *out_ttl);
+
+// Sets the session lifetime in seconds. A session whose file was not written
+// or refreshed for longer reads as SMISK_ERR_NO_SESSION and may be removed by
+// GC.
+smisk_status smisk_session_store_set_ttl(const smisk_session_store *store, uint64_t ttl);
+
+// Stores the GC probability (0.0 to 1.0) in `*out_probability`.
+smisk_status smisk_session_store_get_gc_probability(const smisk_session_store *store, double *out_probability);
+
+// Sets the probability that a read or write also runs
+// smisk_session_store_gc. Outside 0.0 to 1.0 (or NaN) is SMISK_ERR_INVALID.
+smisk_status smisk_session_store_set_gc_probability(const smisk_session_store *store, double probability);
+
+// Stores 1 in `*out_fsync` when writes are flushed to stable storage, else 0.
+smisk_status smisk_session_store_get_fsync(const smisk_session_store *store, int32_t *out_fsync);
+
+// Non-zero `fsync` makes every write flush the file before renaming it into
+// place and the directory afterwards (durable across power loss, slower).
+// Without it, writes are still atomic for readers and safe against process
+// crashes.
+smisk_status smisk_session_store_set_fsync(const smisk_session_store *store, int32_t fsync);
+
+// Stores the largest payload accepted by writes in `*out_bytes`.
+smisk_status smisk_session_store_get_max_payload(const smisk_session_store *store, size_t *out_bytes);
+
+// Sets the largest payload accepted by writes (larger writes are
+// SMISK_ERR_TOO_LARGE); files holding more read as SMISK_ERR_NO_SESSION.
+smisk_status smisk_session_store_set_max_payload(const smisk_session_store *store, size_t bytes);
+
+// Reads the session `id` (`id_len` bytes). On success `*out_ptr`/`*out_len`
+// receive a copy of the payload, owned by the caller and released with
+// smisk_bytes_free(ptr, len); an empty payload is (NULL, 0).
+//
+// SMISK_ERR_SESSION_ID: `id` is not 32 characters of [0-9a-v] (no file is
+// touched). SMISK_ERR_NO_SESSION: no session (missing, expired, not a regular
+// file, or the file does not verify). SMISK_ERR_IO: the file exists but could
+// not be read.
+smisk_status smisk_session_store_read(const smisk_session_store *store, const uint8_t *id, size_t id_len, uint8_t **out_ptr, size_t *out_len);
+
+// Stores `len` bytes at `data` (may be NULL when `len` is 0) as the session
+// `id`, atomically replacing any previous content: a concurrent reader sees
+// the old or the new payload, never a mix. The library keeps no pointer to
+// `data`.
+//
+// SMISK_ERR_SESSION_ID for a malformed id, SMISK_ERR_TOO_LARGE above the
+// payload limit, SMISK_ERR_IO when the file cannot be written (read-only
+// directory, full disk: the message names the call and the errno); the
+// previous session content is then unchanged.
+smisk_status smisk_session_store_write(const smisk_session_store *store, const uint8_t *id, size_t id_len, const uint8_t *data, size_t len);
+
+// Extends the lifetime of the session `id` to a full ttl from now.
+// SMISK_ERR_NO_SESSION when there is no live session (an expired session is
+// not brought back); SMISK_ERR_SESSION_ID for a malformed id.
+smisk_status smisk_session_store_refresh(const smisk_session_store *store, const uint8_t *id, size_t id_len);
+
+// Removes the session `id`; a missing session is not an error.
+// SMISK_ERR_SESSION_ID for a malformed id, SMISK_ERR_IO when the file exists
+// but cannot be removed.
+smisk_status smisk_session_store_destroy(const smisk_session_store *store, const uint8_t *id, size_t id_len);
+
+// Removes expired session files and abandoned temp files from the store's
+// directory. Only regular files whose names are `<prefix><valid id>` (or
+// that id's temp-file form) are considered; links are never followed;
+// nothing else in the directory is touched. `out_stats` may be NULL; else it
+// receives what was done.
+smisk_status smisk_session_store_gc(const smisk_session_store *store, smisk_session_gc_stats *out_stats);
+
+// Writes a fresh session id (SMISK_SESSION_ID_LEN characters of [0-9a-v],
+// from the OS CSPRNG, not NUL-terminated) into `buf` (`cap` bytes) and its
+// length into `*out_len`. SMISK_ERR_BUFFER_TOO_SMALL when `cap` is less than
+// SMISK_SESSION_ID_LEN.
+smisk_status smisk_session_id_new(uint8_t *buf, size_t cap, size_t *out_len);
+
+// 1 when the `len` bytes at `id` are exactly SMISK_SESSION_ID_LEN characters
+// of [0-9a-v], else 0 (also for NULL).
+int32_t smisk_session_id_is_valid(const uint8_t *id, size_t len);
+
+// Creates the session state of one request, for cookie name `name`
+// (`name_len` bytes; an RFC 6265 token such as "SID", else
+// SMISK_ERR_INVALID). The state keeps `store` alive until it is freed.
+//
+// On success `*out_state` receives a new handle owned by the caller, to be
+// released with smisk_session_state_free (normally after
+// smisk_session_state_finish).
+smisk_status smisk_session_state_new(const smisk_session_store *store, const uint8_t *name, size_t name_len, smisk_session_state **out_state);
+
+// Releases a session state without writing anything. NULL is a no-op.
+void smisk_session_state_free(smisk_session_state *state);
+
+// Offers one value the client sent under the session cookie name (call once
+// per occurrence when the cookie was sent more than once, in header order).
+// Values that are not exactly a session id are ignored, as are duplicates,
+// values beyond the fourth, and values offered after the session was loaded.
+// `out_kept` may be NULL; else it receives 1 when the value was kept.
+smisk_status smisk_session_state_add_cookie(smisk_session_state *state, const uint8_t *value, size_t len, int32_t *out_kept);
+
+// Loads the session (`request.session` read): the first cookie id with a live
+// stored session wins. Loading never creates an id or a file.
+//
+// On success `*out_has_data` is 1 and `*out_ptr`/`*out_len` receive a copy of
+// the payload read at the start of the request (owned by the caller, release
+// with smisk_bytes_free; an empty payload is (NULL, 0)); or `*out_has_data` is
+// 0 and `*out_ptr`/`*out_len` are (NULL, 0) when there is no stored session
+// (the session is None). SMISK_ERR_IO if the store could not be read (the
+// state stays unloaded, a later call retries).
+smisk_status smisk_session_state_load(smisk_session_state *state, uint8_t **out_ptr, size_t *out_len, int32_t *out_has_data);
+
+// Copies the current session id into `buf` (`cap` bytes, at least
+// SMISK_SESSION_ID_LEN) and its length into `*out_len` (loading the session
+// first if needed). When there is no id: with non-zero `create`, a fresh id
+// is assigned (it is sent in the cookie; no file is written unless the
+// session gets data), which is SMISK_ERR_STATE once the headers were sent;
+// with `create` 0, `*out_len` is 0.
+smisk_status smisk_session_state_id(smisk_session_state *state, int32_t create, uint8_t *buf, size_t cap, size_t *out_len);
+
+// Re-keys the session to `id` (`len` bytes; exactly SMISK_SESSION_ID_LEN
+// characters of [0-9a-v], else SMISK_ERR_SESSION_ID and nothing changes). The
+// session stored under the old id is removed; the data is saved under the
+// new id by smisk_session_state_finish and the cookie carries the new id.
+// SMISK_ERR_STATE once the headers were sent.
+smisk_status smisk_session_state_set_id(smisk_session_state *state, const uint8_t *id, size_t len);
+
+// `session = None`: removes the stored session now and forgets its id. If
+// the client held that id and the headers are not yet sent, the cookie
+// becomes an expiring one. Data set later in the request is saved under a
+// fresh id.
+smisk_status smisk_session_state_destroy(smisk_session_state *state);
+
+// Call when the response headers are about to be sent. `has_data` is
+// non-zero when the session currently holds data (is not None; the session
+// is loaded first if it was not); `secure` non-zero under HTTPS (adds
+// "; Secure").
+//
+// On success `*out_ptr`/`*out_len` receive the value for one `Set-Cookie`
+// header (without the "Set-Cookie: " name, no CR/LF), owned by the caller and
+// released with smisk_bytes_free: "<name>=<id>; Path=/; HttpOnly;
+// SameSite=Lax" when the id is new to the client, the expiring form
+// "<name>=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT;
+// HttpOnly; SameSite=Lax" after smisk_session_state_destroy, or (NULL, 0)
+// when no cookie is needed.
+smisk_status smisk_session_state_cookie(smisk_session_state *state, int32_t has_data, int32_t secure, uint8_t **out_ptr, size_t *out_len);
+
+// End of request. `data`/`len` is the serialized session when `has_data` is
+// non-zero (`data` may be NULL when `len` is 0); with `has_data` 0 the
+// session is None. New or changed bytes are written, unchanged bytes
+// refreshed, and a stored session whose data became None is removed; an
+// unused session (never loaded, `has_data` 0) does nothing. Data for a
+// session that was never loaded is saved under the client's live session,
+// or under a new id if the headers are not yet sent. `out_outcome` may be NULL; else it receives
+// SMISK_SESSION_NOTHING, _REFRESHED, _WRITTEN or _DESTROYED.
+//
+// Errors: SMISK_ERR_IO when the store could not be written (the request can
+// still be completed; nothing else is affected), SMISK_ERR_STATE when called
+// twice or when data appeared after the headers were sent for a client
+// without a session cookie (not saved).
+smisk_status smisk_session_state_finish(smisk_session_state *state, const uint8_t *data, size_t len, int32_t has_data, int32_t *out_outcome);
 
 #ifdef __cplusplus
 }  // extern "C"

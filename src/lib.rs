@@ -8,6 +8,7 @@
 pub mod fcgi;
 pub mod ffi;
 pub mod fsutil;
+pub mod session;
 pub mod status;
 pub mod uid;
 

@@ -50,6 +50,13 @@ pub enum smisk_status {
     SMISK_ERR_PANIC = 13,
     /// The operation is not supported in this configuration or environment.
     SMISK_ERR_UNSUPPORTED = 14,
+    /// No session: the id has no stored session, the session expired, or its
+    /// file does not verify (wrong magic, version, length or checksum). The
+    /// Python shim raises InvalidSessionError.
+    SMISK_ERR_NO_SESSION = 40,
+    /// A session id is not exactly 32 characters of [0-9a-v]; it was rejected
+    /// before any file was touched.
+    SMISK_ERR_SESSION_ID = 41,
 }
 
 pub use smisk_status::*;
@@ -79,13 +86,15 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY => c"out of memory",
             SMISK_ERR_PANIC => c"internal error in smisk",
             SMISK_ERR_UNSUPPORTED => c"not supported",
+            SMISK_ERR_NO_SESSION => c"no session (missing, expired or does not verify)",
+            SMISK_ERR_SESSION_ID => c"malformed session id",
         }
     }
 
     /// Maps a raw integer back to a status, for functions that take a status
     /// from C (where an out-of-range value must not become an invalid enum).
     pub fn from_raw(raw: i32) -> Option<smisk_status> {
-        const ALL: [smisk_status; 15] = [
+        const ALL: [smisk_status; 17] = [
             SMISK_OK,
             SMISK_ERR_NULL,
             SMISK_ERR_INVALID,
@@ -101,6 +110,8 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY,
             SMISK_ERR_PANIC,
             SMISK_ERR_UNSUPPORTED,
+            SMISK_ERR_NO_SESSION,
+            SMISK_ERR_SESSION_ID,
         ];
         ALL.iter().copied().find(|s| *s as i32 == raw)
     }
@@ -190,6 +201,12 @@ mod tests {
             assert_eq!(s as i32, raw);
             assert!(!s.describe().is_empty());
         }
+        for raw in [40, 41] {
+            let s = smisk_status::from_raw(raw).expect("session codes");
+            assert_eq!(s as i32, raw);
+            assert!(!s.describe().is_empty());
+        }
+        assert_eq!(smisk_status::from_raw(42), None);
         assert_eq!(smisk_status::from_raw(-1), None);
         assert_eq!(smisk_status::from_raw(1000), None);
     }

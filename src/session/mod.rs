@@ -1,0 +1,26 @@
+//! Sessions: ids, the file store and the per-request session logic.
+//!
+//! * [`id`]: generation (20 CSPRNG bytes, packed to 32 chars of `[0-9a-v]`) and
+//!   the validator every other part calls first.
+//! * [`frame`]: the self-verifying file format (magic, version, length,
+//!   SHA-1).
+//! * [`store`]: the file store (`read`, `write`, `refresh`, `destroy`, `gc`)
+//!   in a private directory, with atomic replace-by-rename.
+//! * [`gc`]: which files GC may remove, and how it avoids racing writers.
+//! * [`request`]: what a request does with its session (cookie candidates,
+//!   lazy load, lazy id, dirtiness by bytes, write-back or refresh, destroy,
+//!   `Set-Cookie` text).
+//!
+//! The payload is opaque bytes; the Python shim serializes with `marshal`.
+//! See `docs/sessions.md` for the operator's view.
+
+pub mod frame;
+pub mod gc;
+pub mod id;
+pub mod request;
+mod rng;
+pub mod store;
+
+pub use gc::GcStats;
+pub use request::{Outcome, RequestSession};
+pub use store::Store;

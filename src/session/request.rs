@@ -1,0 +1,319 @@
+//! Request-level session logic: what `request.session`, `request.session_id`
+//! and the session cookie do during one request.
+//!
+//! The caller (the Python shim) creates one [`RequestSession`] per request,
+//! feeds it the value(s) of the session cookie, and then drives it:
+//!
+//! 1. [`add_cookie`](RequestSession::add_cookie) for each value the client
+//!    sent under the cookie name (a cookie may legitimately arrive twice, for
+//!    example once per path or domain). Only values of the exact id form are
+//!    kept, at most [`MAX_CANDIDATES`].
+//! 2. [`load`](RequestSession::load) when the application first reads the
+//!    session: the first candidate with a live stored session wins. A valid
+//!    looking id without a stored session is not adopted (no session
+//!    fixation). Loading never creates a file or an id.
+//! 3. [`cookie`](RequestSession::cookie) when the response headers are sent:
+//!    gives the `Set-Cookie` value to send, if any, and assigns an id to a
+//!    session that has data but none yet.
+//! 4. [`finish`](RequestSession::finish) at the end of the request with the
+//!    serialized session data: written when its bytes differ from those read
+//!    at the start (so in-place edits are saved), refreshed when equal,
+//!    nothing at all for a session that never had data.
+//!
+//! [`destroy`](RequestSession::destroy) (`session = None`) deletes the stored
+//! session and, if the client holds its id, expires the cookie; data set
+//! afterwards lives under a fresh id. [`set_id`](RequestSession::set_id)
+//! accepts only the exact id form.
+//!
+//! Errors are values: a store that fails (read-only directory, full disk)
+//! returns `SMISK_ERR_IO` from the call that touched it and leaves this object
+//! usable; nothing here panics or aborts the request.
+
+use super::id;
+use super::store::Store;
+use crate::status::{Error, Result, SMISK_ERR_NO_SESSION};
+use std::sync::Arc;
+
+/// Most cookie values considered per request (more are ignored).
+/// cbindgen:ignore
+pub const MAX_CANDIDATES: usize = 4;
+/// Longest cookie name accepted.
+/// cbindgen:ignore
+pub const MAX_NAME_LEN: usize = 256;
+/// The date used to expire a cookie: the epoch as an IMF-fixdate.
+/// cbindgen:ignore
+pub const EXPIRED_DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// What `finish` did with the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing (session never used, or no data and nothing stored).
+    Nothing,
+    /// Data unchanged: the stored session's lifetime was extended.
+    Refreshed,
+    /// New or changed data was written.
+    Written,
+    /// The stored session was removed (data became None).
+    Destroyed,
+}
+
+/// True when `name` is an RFC 6265 cookie-name (an RFC 7230 token).
+pub fn is_valid_cookie_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+}
+
+/// The `Set-Cookie` value that hands `id` to the client.
+pub fn cookie_text(name: &str, id: &str, secure: bool) -> String {
+    let mut s = format!("{name}={id}; Path=/; HttpOnly; SameSite=Lax");
+    if secure {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+/// The `Set-Cookie` value that makes the client drop the session cookie.
+pub fn expired_cookie_text(name: &str, secure: bool) -> String {
+    let mut s =
+        format!("{name}=; Path=/; Max-Age=0; Expires={EXPIRED_DATE}; HttpOnly; SameSite=Lax");
+    if secure {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+/// The session state of one request.
+pub struct RequestSession {
+    store: Arc<Store>,
+    name: String,
+    candidates: Vec<String>,
+    loaded: bool,
+    /// The current id, if any.
+    id: Option<String>,
+    /// The payload stored under `id` when it was read (None: nothing stored).
+    stored: Option<Vec<u8>>,
+    /// `id` is not yet known to the client: a cookie must carry it.
+    id_is_new: bool,
+    /// The client's session was destroyed: expire its cookie.
+    expire_cookie: bool,
+    headers_sent: bool,
+    finished: bool,
+}
+
+impl RequestSession {
+    /// A fresh state for one request using `store` and the cookie `name`
+    /// (an RFC 6265 token such as `SID`).
+    pub fn new(store: Arc<Store>, name: &[u8]) -> Result<RequestSession> {
+        if !is_valid_cookie_name(name) {
+            return Err(Error::invalid(format!(
+                "invalid session cookie name ({} bytes): expected 1 to {MAX_NAME_LEN} token characters",
+                name.len()
+            )));
+        }
+        Ok(RequestSession {
+            store,
+            name: String::from_utf8(name.to_vec()).expect("tokens are ASCII"),
+            candidates: Vec::new(),
+            loaded: false,
+            id: None,
+            stored: None,
+            id_is_new: false,
+            expire_cookie: false,
+            headers_sent: false,
+            finished: false,
+        })
+    }
+
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Offers one value the client sent under the cookie name. Returns whether
+    /// it was kept as a candidate: only the exact id form is, duplicates and
+    /// values beyond [`MAX_CANDIDATES`] are not, and nothing is kept once the
+    /// session was loaded.
+    pub fn add_cookie(&mut self, value: &[u8]) -> bool {
+        if self.loaded
+            || self.candidates.len() >= MAX_CANDIDATES
+            || !id::is_valid(value)
+            || self.candidates.iter().any(|c| c.as_bytes() == value)
+        {
+            return false;
+        }
+        self.candidates
+            .push(String::from_utf8(value.to_vec()).expect("ids are ASCII"));
+        true
+    }
+
+    fn ensure_loaded(&mut self) -> Result<()> {
+        if self.loaded {
+            return Ok(());
+        }
+        for cand in &self.candidates {
+            match self.store.read(cand.as_bytes()) {
+                Ok(payload) => {
+                    self.id = Some(cand.clone());
+                    self.stored = Some(payload);
+                    break;
+                }
+                Err(e) if e.status == SMISK_ERR_NO_SESSION => continue,
+                // An I/O error is not "no session": report it and stay
+                // unloaded, so a later access can retry.
+                Err(e) => return Err(e),
+            }
+        }
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// The session data read at the start of the request (loading it on first
+    /// use). None when there is no stored session for this client.
+    pub fn load(&mut self) -> Result<Option<&[u8]>> {
+        self.ensure_loaded()?;
+        Ok(self.stored.as_deref())
+    }
+
+    /// Whether the session was loaded (the application touched it).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    fn new_id(&mut self) -> Result<()> {
+        if self.headers_sent {
+            return Err(Error::state(
+                "output already started: too late to send a new session id with the response",
+            ));
+        }
+        self.id = Some(id::generate()?);
+        self.stored = None;
+        self.id_is_new = true;
+        Ok(())
+    }
+
+    /// The current session id. With `create`, a session without one gets a
+    /// fresh id (sent in the cookie; no file is written unless data follows).
+    /// Without `create`, None when there is none.
+    pub fn id(&mut self, create: bool) -> Result<Option<&str>> {
+        self.ensure_loaded()?;
+        if self.id.is_none() && create {
+            self.new_id()?;
+        }
+        Ok(self.id.as_deref())
+    }
+
+    /// Re-keys the session to `new_id` (exact id form only). The session
+    /// stored under the old id is destroyed; the data is saved under the new
+    /// id at [`finish`](Self::finish) and the cookie carries it.
+    pub fn set_id(&mut self, new_id: &[u8]) -> Result<()> {
+        let new_id = id::check(new_id)?.to_string();
+        if self.headers_sent {
+            return Err(Error::state(
+                "output already started: too late to send a new session id with the response",
+            ));
+        }
+        self.ensure_loaded()?;
+        if self.id.as_deref() == Some(new_id.as_str()) {
+            return Ok(());
+        }
+        if let (Some(old), Some(_)) = (&self.id, &self.stored) {
+            self.store.destroy(old.as_bytes())?;
+        }
+        self.id = Some(new_id);
+        self.stored = None;
+        self.id_is_new = true;
+        self.expire_cookie = false;
+        Ok(())
+    }
+
+    /// `session = None`: removes the stored session and forgets the id. The
+    /// client's cookie is expired (if headers are not yet sent); data set
+    /// later in the request gets a fresh id.
+    pub fn destroy(&mut self) -> Result<()> {
+        self.ensure_loaded()?;
+        if let Some(old) = self.id.take() {
+            self.store.destroy(old.as_bytes())?;
+            if !self.id_is_new {
+                self.expire_cookie = true;
+            }
+        }
+        self.stored = None;
+        self.id_is_new = false;
+        Ok(())
+    }
+
+    /// Called when the response headers are sent. `has_data` says whether the
+    /// session currently holds data (is not None). Returns the `Set-Cookie`
+    /// value to send, if any: the id when it is new to the client, or an
+    /// expiring cookie after `destroy`. After this, new ids cannot be sent.
+    pub fn cookie(&mut self, has_data: bool, secure: bool) -> Result<Option<String>> {
+        if has_data {
+            // Data without a load: the caller assigned the session without
+            // reading it first. Find the client's session now so it is kept.
+            self.ensure_loaded()?;
+        }
+        if self.loaded && has_data && self.id.is_none() && !self.headers_sent {
+            self.new_id()?;
+        }
+        self.headers_sent = true;
+        Ok(match (&self.id, self.id_is_new, self.expire_cookie) {
+            (Some(id), true, _) => Some(cookie_text(&self.name, id, secure)),
+            (None, _, true) => Some(expired_cookie_text(&self.name, secure)),
+            _ => None,
+        })
+    }
+
+    /// End of request: `data` is the serialized session (None when the
+    /// session is None). Writes, refreshes or destroys as described in the
+    /// module doc; data for a session that was never loaded is saved too
+    /// (the client's session is looked up first). Call once; later calls are
+    /// `SMISK_ERR_STATE`.
+    pub fn finish(&mut self, data: Option<&[u8]>) -> Result<Outcome> {
+        if self.finished {
+            return Err(Error::state("session already finished for this request"));
+        }
+        self.finished = true;
+        if !self.loaded {
+            if data.is_none() {
+                return Ok(Outcome::Nothing);
+            }
+            if let Err(e) = self.ensure_loaded() {
+                self.finished = false; // nothing happened; a retry may work
+                return Err(e);
+            }
+        }
+        let Some(data) = data else {
+            return match (&self.id, &self.stored) {
+                (Some(id), Some(_)) => {
+                    self.store.destroy(id.as_bytes())?;
+                    Ok(Outcome::Destroyed)
+                }
+                _ => Ok(Outcome::Nothing),
+            };
+        };
+        if self.id.is_none() {
+            if self.headers_sent {
+                return Err(Error::state(
+                    "session data set after output started for a client without a session \
+                     cookie: not saved",
+                ));
+            }
+            self.new_id()?;
+        }
+        let id = self.id.as_deref().expect("set above");
+        if self.stored.as_deref() == Some(data) {
+            return match self.store.refresh(id.as_bytes()) {
+                Ok(()) => Ok(Outcome::Refreshed),
+                // Destroyed (say a logout in another tab) or expired meanwhile:
+                // this request changed nothing, so it must not resurrect it.
+                Err(e) if e.status == SMISK_ERR_NO_SESSION => Ok(Outcome::Nothing),
+                Err(e) => Err(e),
+            };
+        }
+        self.store.write(id.as_bytes(), data)?;
+        Ok(Outcome::Written)
+    }
+}
