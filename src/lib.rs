@@ -6,7 +6,9 @@
 //! the modules directly; C, Python and other languages go through `ffi`.
 
 pub mod ffi;
+pub mod form;
 pub mod fsutil;
+pub mod multipart;
 pub mod status;
 pub mod uid;
 
