@@ -251,7 +251,15 @@ pub fn default_upload_dir() -> Result<PathBuf> {
 /// decimal digits is `SMISK_ERR_INVALID`.
 pub fn parse_content_length(raw: Option<&[u8]>) -> Result<Option<u64>> {
     let Some(raw) = raw else { return Ok(None) };
-    let raw = raw.trim_ascii();
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    let raw = &raw[start..end];
     if raw.is_empty() {
         return Ok(None);
     }

@@ -47,11 +47,11 @@ fn decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A decoded `(name, value)`; `None` when the token had no `=`.
+pub(crate) type Pair = (Vec<u8>, Option<Vec<u8>>);
+
 /// Splits a url-encoded body into decoded `(name, value)` pairs.
-pub(crate) fn parse_pairs(
-    body: &[u8],
-    max_fields: usize,
-) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+pub(crate) fn parse_pairs(body: &[u8], max_fields: usize) -> Result<Vec<Pair>> {
     let mut out = Vec::new();
     for token in body.split(|&b| b == b'&').filter(|t| !t.is_empty()) {
         if out.len() >= max_fields {

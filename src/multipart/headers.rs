@@ -72,7 +72,10 @@ impl<'a> Iterator for Params<'a> {
                 return Some((key, &[]));
             }
             let after = &s[key_end + 1..];
-            let lead = after.len() - after.trim_ascii_start().len();
+            let lead = after
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(after.len());
             let v = &after[lead..];
             if let [b'"', quoted @ ..] = v {
                 let close = memchr::memchr(b'"', quoted).unwrap_or(quoted.len());
