@@ -15,7 +15,11 @@ enum Ev {
     End,
 }
 
-fn run(body: &[u8], limits: Limits, mut next_size: impl FnMut() -> usize) -> (Vec<Ev>, Result<(), i32>) {
+fn run(
+    body: &[u8],
+    limits: Limits,
+    mut next_size: impl FnMut() -> usize,
+) -> (Vec<Ev>, Result<(), i32>) {
     let mut p = Parser::new(b"XyZ", limits).unwrap();
     let mut evs = Vec::new();
     let mut rest = body;
@@ -25,7 +29,12 @@ fn run(body: &[u8], limits: Limits, mut next_size: impl FnMut() -> usize) -> (Ve
         rest = tail;
         let r = p.feed(chunk, |ev| {
             match ev {
-                Event::PartBegin(h) => evs.push(Ev::Begin(h.raw.clone(), h.name.clone(), h.filename.clone(), h.content_type.clone())),
+                Event::PartBegin(h) => evs.push(Ev::Begin(
+                    h.raw.clone(),
+                    h.name.clone(),
+                    h.filename.clone(),
+                    h.content_type.clone(),
+                )),
                 Event::Data(d) => {
                     assert!(!d.is_empty());
                     match evs.last_mut() {
@@ -66,6 +75,10 @@ fuzz_target!(|data: &[u8]| {
     if whole.1.is_ok() {
         assert_eq!(whole.0, chunked.0, "chunking changed the events");
     }
-    let data_bytes: usize = whole.0.iter().map(|e| if let Ev::Data(d) = e { d.len() } else { 0 }).sum();
+    let data_bytes: usize = whole
+        .0
+        .iter()
+        .map(|e| if let Ev::Data(d) = e { d.len() } else { 0 })
+        .sum();
     assert!(data_bytes <= body.len());
 });

@@ -17,12 +17,25 @@ fuzz_target!(|data: &[u8]| {
         ..Limits::default()
     };
     let mut src = body;
-    let known = if ctl[0] & 1 == 0 { Some(body.len() as u64) } else { None };
-    match parse(Some(b"application/x-www-form-urlencoded"), known, &mut src, &limits) {
+    let known = if ctl[0] & 1 == 0 {
+        Some(body.len() as u64)
+    } else {
+        None
+    };
+    match parse(
+        Some(b"application/x-www-form-urlencoded"),
+        known,
+        &mut src,
+        &limits,
+    ) {
         Ok(form) => {
             assert!(body.len() as i64 <= limits.max_formdata_size);
             assert!(form.fields.len() <= limits.max_fields);
-            let out: usize = form.fields.iter().map(|f| f.name.len() + f.value.as_ref().map_or(0, Vec::len)).sum();
+            let out: usize = form
+                .fields
+                .iter()
+                .map(|f| f.name.len() + f.value.as_ref().map_or(0, Vec::len))
+                .sum();
             assert!(out <= body.len());
             assert!(form.files.is_empty());
         }

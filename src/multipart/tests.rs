@@ -441,3 +441,47 @@ fn step_reports_consumption() {
     assert!(p.is_done());
     assert_eq!(p.parts(), 1);
 }
+
+#[test]
+fn one_byte_at_a_time_equals_one_50_mib_chunk() {
+    // 50 MiB over three parts, CR/LF-dense near the delimiters; compared by
+    // SHA-1 of each part's data and the event sequence.
+    let mut body = Vec::with_capacity(50 << 20);
+    let mut seed = 7u32;
+    for i in 0..3 {
+        body.extend_from_slice(
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\n").as_bytes(),
+        );
+        let start = body.len();
+        body.resize(start + (50 << 20) / 3 - 100, 0);
+        for b in &mut body[start..] {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *b = [b'\r', b'\n', b'-', b'X', b'y', (seed >> 24) as u8][(seed >> 16) as usize % 6];
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let digest = |chunk: usize| {
+        let mut p = Parser::new(b"XyZ", Limits::default()).unwrap();
+        let mut out: Vec<(String, sha1_smol::Sha1)> = Vec::new();
+        for c in body.chunks(chunk) {
+            p.feed(c, |ev| {
+                match ev {
+                    Event::PartBegin(_) => out.push(("begin".into(), sha1_smol::Sha1::new())),
+                    Event::Data(d) => out.last_mut().unwrap().1.update(d),
+                    Event::PartEnd => out.push(("end".into(), sha1_smol::Sha1::new())),
+                    Event::End => out.push(("close".into(), sha1_smol::Sha1::new())),
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        p.finish().unwrap();
+        out.into_iter()
+            .map(|(k, h)| format!("{k}:{}", h.digest()))
+            .collect::<Vec<_>>()
+    };
+    let whole = digest(body.len());
+    assert_eq!(whole.len(), 7);
+    assert_eq!(digest(1), whole);
+}

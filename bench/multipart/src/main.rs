@@ -78,10 +78,18 @@ fn scan(body: &[u8], boundary: &[u8], chunk: usize) -> usize {
 }
 
 fn spool(body: &[u8], ct: &[u8], chunk: usize, dir: &PathBuf) -> usize {
-    let limits = Limits { upload_dir: Some(dir.clone()), max_parts: 100_000, ..Limits::default() };
+    let limits = Limits {
+        upload_dir: Some(dir.clone()),
+        max_parts: 100_000,
+        ..Limits::default()
+    };
     let mut src = Chunked { data: body, chunk };
     let f = form::parse(Some(ct), Some(body.len() as u64), &mut src, &limits).expect("parse");
-    let n = f.fields.iter().map(|x| x.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
+    let n = f
+        .fields
+        .iter()
+        .map(|x| x.value.as_ref().map_or(0, Vec::len))
+        .sum::<usize>()
         + f.files.iter().map(|x| x.size as usize).sum::<usize>();
     drop(f);
     n
@@ -138,7 +146,10 @@ fn main() {
             let after = max_rss_kib();
             let size: u64 = f.files.iter().map(|x| x.size).sum();
             drop(f);
-            println!("seconds={s} bytes={} rss_before_kib={before} rss_after_kib={after}", size);
+            println!(
+                "seconds={s} bytes={} rss_before_kib={before} rss_after_kib={after}",
+                size
+            );
         }
         _ => {
             eprintln!("usage: see the module documentation");
