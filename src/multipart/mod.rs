@@ -15,7 +15,8 @@
 //!   the at most `boundary + 3` bytes at a chunk end that might begin a
 //!   delimiter, and the part header block.
 //! * Linear time in the input for every input: the delimiter search is
-//!   `memchr::memmem` (two-way with a SIMD prefilter), each byte is examined a
+//!   `memchr::memmem` (two-way with a SIMD prefilter) behind a prefilter tuned
+//!   against near-delimiter junk (see `search`), each byte is examined a
 //!   bounded number of times, and nothing is rescanned across calls.
 //! * Bounded memory: part headers are capped ([`Limits::max_header_bytes`],
 //!   default 16 KiB), the part count is capped ([`Limits::max_parts`],
@@ -31,6 +32,7 @@
 //! `crate::form`), since only the caller knows what it keeps in memory.
 
 mod headers;
+mod search;
 
 pub use headers::{
     boundary, boundary_range, check_boundary, media_type, PartHeaders, MAX_BOUNDARY_LEN,
@@ -107,7 +109,7 @@ enum State {
 pub struct Parser {
     /// `CRLF--boundary`.
     delimiter: Vec<u8>,
-    finder: memmem::Finder<'static>,
+    searcher: search::Searcher,
     limits: Limits,
     state: State,
     /// Bytes at the end of the previous chunk that are a proper prefix of the
@@ -144,12 +146,12 @@ impl Parser {
         let mut delimiter = Vec::with_capacity(boundary.len() + 4);
         delimiter.extend_from_slice(b"\r\n--");
         delimiter.extend_from_slice(boundary);
-        let finder = memmem::Finder::new(&delimiter).into_owned();
+        let searcher = search::Searcher::new(&delimiter);
         Ok(Parser {
             carry: Vec::from(CRLF),
             flushed: Vec::with_capacity(delimiter.len()),
             delimiter,
-            finder,
+            searcher,
             limits,
             state: State::Preamble,
             header_buf: Vec::new(),
@@ -347,7 +349,7 @@ impl Parser {
         if input.is_empty() {
             return Scan::NeedMore(0);
         }
-        if let Some(i) = self.finder.find(input) {
+        if let Some(i) = self.searcher.find(input, &self.delimiter) {
             if i > 0 {
                 return Scan::Data(i);
             }
