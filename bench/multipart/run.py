@@ -3,7 +3,9 @@
 
 Bodies: (a) one 32 MiB file part of random bytes; (b) 1000 small text fields;
 (c) a 32 MiB adversarial part made of near-delimiters ("\\r\\n--<boundary
-minus its last byte>\\r\\n" repeated); (c') 32 MiB of "\\r\\n". Parsers:
+minus its last byte>\\r\\n" repeated); (c') 32 MiB of "\\r\\n"; (c'') whole
+delimiters with their middle byte flipped (the worst case found for smisk).
+Parsers:
 smisk's push parser with a counting sink (zero-copy, "scan"); the same
 appending each part's data to a fresh in-memory buffer ("mem": one copy,
 page faults of new memory included); smisk's request-level form::parse
