@@ -8,14 +8,20 @@
 //! first and last byte (`CR` and the boundary's last character), which a
 //! near-delimiter that is cut short, or followed by CRLF, does not match.
 //!
-//! Cost guarantee: the pair prefilter is abandoned for the rest of a call as
-//! soon as it has reported more than one candidate per 32 bytes scanned (plus
-//! a small allowance); from there on `memmem` (itself adaptive, two-way in the
-//! worst case) finishes the search. So no input is slower than `memmem`'s
-//! worst case plus one failed comparison per 32 bytes. Without AVX2 (or off
+//! After 32 candidates the search decides: if they were sparse (under one per
+//! 8 bytes) the pair finder's own loop verifies candidates in-register for
+//! the next 64 KiB, then measures again; if dense, `memmem` (adaptive,
+//! two-way in the worst case) finishes the call. Linear either way: the delimiter's only CR is its first byte, so
+//! two candidates whose comparisons run L bytes deep are at least L apart and
+//! all comparisons together touch each byte at most twice. The cost per byte
+//! is bounded by one candidate per byte (not reachable: a candidate needs a
+//! CR and the last boundary byte d-1 bytes later). Without AVX2 (or off
 //! x86_64) it is plain `memmem`.
 
 use memchr::memmem;
+
+/// Bytes searched with the pair finder after one density decision.
+const WINDOW: usize = 64 * 1024;
 
 pub(crate) struct Searcher {
     memmem: memmem::Finder<'static>,
@@ -41,6 +47,8 @@ impl Searcher {
         #[cfg(target_arch = "x86_64")]
         if let Some(pair) = &self.pair {
             let mut pos = 0;
+            // Where the current density measurement started.
+            let mut start = 0;
             let mut candidates = 0usize;
             while haystack.len() - pos >= pair.min_haystack_len() {
                 let Some(c) = pair.find_prefilter(&haystack[pos..]) else {
@@ -59,8 +67,28 @@ impl Searcher {
                 }
                 pos = at + 1;
                 candidates += 1;
-                if candidates > 16 + pos / 32 {
-                    break;
+                if candidates == 32 {
+                    // Enough evidence of how dense candidates are. Sparse
+                    // (under 1 per 8 bytes, e.g. one near miss per
+                    // delimiter length): let the pair finder verify them in
+                    // its own SIMD loop, which is much cheaper than one call
+                    // per candidate. Dense: memmem's own prefilter bytes or
+                    // two-way loop do better.
+                    if candidates * 8 > pos - start {
+                        break;
+                    }
+                    // Commit for one window only, so a body cannot start
+                    // sparse and turn dense for the rest of a large chunk.
+                    let end = haystack.len().min(pos + WINDOW + needle.len() - 1);
+                    if end - pos < pair.min_haystack_len() {
+                        break;
+                    }
+                    if let Some(i) = pair.find(&haystack[pos..end], needle) {
+                        return Some(pos + i);
+                    }
+                    pos = (pos + WINDOW).min(haystack.len());
+                    start = pos;
+                    candidates = 0;
                 }
             }
             return self.memmem.find(&haystack[pos..]).map(|i| pos + i);
@@ -82,6 +110,10 @@ mod tests {
             b"\rc".repeat(300),
             b"\r\n--XyZxbc".repeat(40),
             vec![b'\r'; 1000],
+            // Sparse candidates (one per needle length): the pair-find path.
+            b"\r\n--XzZabc".repeat(100),
+            // Dense candidates (one per 4 bytes): the memmem path.
+            b"\rcxx".repeat(300),
             Vec::new(),
             b"x".to_vec(),
         ];
