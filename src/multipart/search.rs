@@ -145,3 +145,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn matches_across_pair_find_windows() {
+        let needle = b"\r\n--XyZabc";
+        let s = Searcher::new(needle);
+        // Sparse near misses all the way, so the windowed pair-find path runs
+        // for several windows; the needle lands on and around window edges.
+        let base = b"\r\n--XzZabc".repeat(3 * WINDOW / 10);
+        let mut positions = vec![0, 5, 320, WINDOW - 11, WINDOW - 3, WINDOW, WINDOW + 1];
+        positions.extend([2 * WINDOW - 7, 2 * WINDOW + 330, base.len() - 1, base.len()]);
+        for at in positions {
+            let mut hay = base.clone();
+            hay.splice(at..at, needle.iter().copied());
+            assert_eq!(s.find(&hay, needle), memmem::find(&hay, needle), "at {at}");
+        }
+        assert_eq!(s.find(&base, needle), None);
+    }
+}
