@@ -189,24 +189,43 @@ impl PartHeaders {
     /// line). Folded continuation lines are joined; a line without `:` is an
     /// error.
     pub fn parse(raw: &[u8]) -> Result<PartHeaders> {
-        let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut out = PartHeaders::default();
+        out.parse_into(raw)?;
+        Ok(out)
+    }
+
+    /// Like [`PartHeaders::parse`], reusing this value's allocations (the
+    /// parser calls it once per part). On error the value is left empty.
+    pub fn parse_into(&mut self, raw: &[u8]) -> Result<()> {
+        let r = self.fill(raw);
+        if r.is_err() {
+            self.raw.clear();
+            self.headers.clear();
+            self.name = None;
+            self.filename = None;
+            self.content_type = None;
+        }
+        r
+    }
+
+    fn fill(&mut self, raw: &[u8]) -> Result<()> {
+        self.raw.clear();
+        self.raw.extend_from_slice(raw);
+        let mut count = 0;
         if !raw.is_empty() {
             for line in raw.split(|&b| b == b'\n') {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 if matches!(line.first(), Some(b' ' | b'\t')) {
-                    match headers.last_mut() {
-                        Some((_, v)) => {
-                            v.push(b' ');
-                            v.extend_from_slice(trim(line));
-                            continue;
-                        }
-                        None => {
-                            return Err(Error::new(
-                                SMISK_ERR_MULTIPART_MALFORMED,
-                                "multipart part header starts with a continuation line",
-                            ))
-                        }
+                    if count == 0 {
+                        return Err(Error::new(
+                            SMISK_ERR_MULTIPART_MALFORMED,
+                            "multipart part header starts with a continuation line",
+                        ));
                     }
+                    let v = &mut self.headers[count - 1].1;
+                    v.push(b' ');
+                    v.extend_from_slice(trim(line));
+                    continue;
                 }
                 let colon = memchr::memchr(b':', line).ok_or_else(|| {
                     Error::new(
@@ -221,27 +240,45 @@ impl PartHeaders {
                         "multipart part header has an empty name",
                     ));
                 }
-                headers.push((name.to_vec(), trim(&line[colon + 1..]).to_vec()));
+                let value = trim(&line[colon + 1..]);
+                if count < self.headers.len() {
+                    let (k, v) = &mut self.headers[count];
+                    k.clear();
+                    k.extend_from_slice(name);
+                    v.clear();
+                    v.extend_from_slice(value);
+                } else {
+                    self.headers.push((name.to_vec(), value.to_vec()));
+                }
+                count += 1;
             }
         }
-        let mut out = PartHeaders {
-            raw: raw.to_vec(),
-            ..PartHeaders::default()
-        };
-        if let Some(cd) = headers
+        self.headers.truncate(count);
+        let headers = &self.headers;
+        let cd = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(b"content-disposition"))
-            .map(|(_, v)| v.as_slice())
-        {
-            out.name = param(cd, b"name").map(<[u8]>::to_vec);
-            out.filename = param(cd, b"filename").map(<[u8]>::to_vec);
-        }
-        out.content_type = headers
+            .map(|(_, v)| v.as_slice());
+        set(&mut self.name, cd.and_then(|cd| param(cd, b"name")));
+        set(&mut self.filename, cd.and_then(|cd| param(cd, b"filename")));
+        let ct = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(b"content-type"))
-            .map(|(_, v)| v.clone());
-        out.headers = headers;
-        Ok(out)
+            .map(|(_, v)| v.as_slice());
+        set(&mut self.content_type, ct);
+        Ok(())
+    }
+}
+
+/// Stores `value` in `slot`, reusing its buffer.
+fn set(slot: &mut Option<Vec<u8>>, value: Option<&[u8]>) {
+    match (slot.as_mut(), value) {
+        (Some(buf), Some(v)) => {
+            buf.clear();
+            buf.extend_from_slice(v);
+        }
+        (None, Some(v)) => *slot = Some(v.to_vec()),
+        (_, None) => *slot = None,
     }
 }
 
@@ -317,6 +354,28 @@ mod tests {
         assert_eq!(h.name.as_deref(), Some(&b"folded"[..]));
 
         let h = PartHeaders::parse(b"").unwrap();
+        assert_eq!(h, PartHeaders::default());
+
+        // Reuse keeps nothing from the previous part.
+        let mut h = PartHeaders::parse(
+            b"Content-Type: a/b\r\nX: 1\r\nContent-Disposition: form-data; name=n; filename=f",
+        )
+        .unwrap();
+        h.parse_into(b"Content-Disposition: form-data; name=m")
+            .unwrap();
+        assert_eq!(
+            h,
+            PartHeaders::parse(b"Content-Disposition: form-data; name=m").unwrap()
+        );
+        assert_eq!(
+            (
+                h.filename.as_deref(),
+                h.content_type.as_deref(),
+                h.headers.len()
+            ),
+            (None, None, 1)
+        );
+        assert!(h.parse_into(b"bad").is_err());
         assert_eq!(h, PartHeaders::default());
         assert!(PartHeaders::parse(b"no colon here").is_err());
         assert!(PartHeaders::parse(b" continuation first").is_err());

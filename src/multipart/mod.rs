@@ -110,6 +110,7 @@ pub struct Parser {
     /// `CRLF--boundary`.
     delimiter: Vec<u8>,
     searcher: search::Searcher,
+    header_end: memmem::Finder<'static>,
     limits: Limits,
     state: State,
     /// Bytes at the end of the previous chunk that are a proper prefix of the
@@ -137,6 +138,8 @@ impl std::fmt::Debug for Parser {
 
 const CRLF: &[u8] = b"\r\n";
 const HEADER_END: &[u8] = b"\r\n\r\n";
+/// Header bytes copied per search step.
+const HEADER_STEP: usize = 512;
 
 impl Parser {
     /// A parser for the given boundary (as in the `boundary=` parameter,
@@ -152,6 +155,7 @@ impl Parser {
             flushed: Vec::with_capacity(delimiter.len()),
             delimiter,
             searcher,
+            header_end: memmem::Finder::new(HEADER_END),
             limits,
             state: State::Preamble,
             header_buf: Vec::new(),
@@ -277,11 +281,14 @@ impl Parser {
                     // The buffer never grows past the cap plus the virtual CRLF.
                     let cap = self.limits.max_header_bytes.saturating_add(2);
                     let before = self.header_buf.len();
-                    let take = rest.len().min(cap - before.min(cap));
+                    // Copy in small steps: part headers are usually short,
+                    // and copying up to the cap before finding their end
+                    // would cost 16 KiB of memcpy per part.
+                    let take = rest.len().min(cap - before.min(cap)).min(HEADER_STEP);
                     self.header_buf.extend_from_slice(&rest[..take]);
                     // Resume the terminator search where it could still start.
                     let from = before.saturating_sub(HEADER_END.len() - 1);
-                    match memmem::find(&self.header_buf[from..], HEADER_END) {
+                    match self.header_end.find(&self.header_buf[from..]) {
                         Some(i) => {
                             let end = from + i;
                             let used = end + HEADER_END.len() - before;
@@ -299,9 +306,8 @@ impl Parser {
                             } else {
                                 &self.header_buf[2..end]
                             };
-                            match PartHeaders::parse(raw) {
-                                Ok(h) => self.headers = h,
-                                Err(e) => return Err(self.fail(e)),
+                            if let Err(e) = self.headers.parse_into(raw) {
+                                return Err(self.fail(e));
                             }
                             self.header_buf.clear();
                             self.parts += 1;
@@ -316,7 +322,9 @@ impl Parser {
                                     format!("multipart part headers exceed {max} bytes"),
                                 )));
                             }
-                            return Ok((pos, None));
+                            if pos == input.len() {
+                                return Ok((pos, None));
+                            }
                         }
                     }
                 }
