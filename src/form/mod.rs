@@ -225,12 +225,16 @@ static DEFAULT_DIR: Mutex<Option<(u32, PathBuf)>> = Mutex::new(None);
 /// The per-process upload directory: `$TMPDIR` (or `/tmp`) joined with
 /// `smisk-uploads-<random>`, created 0700 on first use. A forked child gets
 /// its own (the cache is keyed by pid). The random name keeps another local
-/// user from squatting the path in advance.
+/// user from squatting the path in advance. The directory itself stays when
+/// the process exits (empty: every file in it belongs to some `Form`).
 pub fn default_upload_dir() -> Result<PathBuf> {
     let pid = std::process::id();
     let mut slot = DEFAULT_DIR.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((p, dir)) = slot.as_ref() {
         if *p == pid {
+            // Re-checked every time (one mkdir + lstat): a temp cleaner may
+            // have removed it, or someone may have swapped it meanwhile.
+            crate::fsutil::ensure_private_dir(dir)?;
             return Ok(dir.clone());
         }
     }
