@@ -485,3 +485,25 @@ fn one_byte_at_a_time_equals_one_50_mib_chunk() {
     assert_eq!(whole.len(), 7);
     assert_eq!(digest(1), whole);
 }
+
+#[test]
+fn header_names_are_case_insensitive_and_first_wins() {
+    let evs = ok(b"--XyZ\r\ncontent-DISPOSITION : form-data; name=first\r\nContent-Disposition: form-data; name=second\r\nCONTENT-TYPE:text/x\r\n\r\nv\r\n--XyZ--");
+    let Ev::Begin(h) = &evs[0] else { panic!() };
+    assert_eq!(h.name.as_deref(), Some(&b"first"[..]));
+    assert_eq!(h.content_type.as_deref(), Some(&b"text/x"[..]));
+    assert_eq!(h.headers.len(), 3);
+    // Unquoted values may contain '='; quoted ones may contain anything but '"'.
+    let evs = ok(b"--XyZ\r\nContent-Disposition: form-data; name=a=b; filename=\"x\\y z;\"\r\n\r\n\r\n--XyZ--");
+    let Ev::Begin(h) = &evs[0] else { panic!() };
+    assert_eq!(h.name.as_deref(), Some(&b"a=b"[..]));
+    assert_eq!(h.filename.as_deref(), Some(&b"x\\y z;"[..]));
+}
+
+#[test]
+fn binary_data_with_nul_and_high_bytes() {
+    let data: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let evs = ok(&body_of(&[("bin", &data), ("z", b"\0")]));
+    assert_eq!(evs[1], Ev::Data(data));
+    assert_eq!(evs[4], Ev::Data(b"\0".to_vec()));
+}
