@@ -617,4 +617,9 @@ fn default_upload_dir_is_private_and_stable() {
         .unwrap()
         .to_string_lossy()
         .starts_with("smisk-uploads-"));
+    // Removed behind our back (a temp cleaner): recreated on the next use.
+    std::fs::remove_dir(&a).unwrap();
+    assert_eq!(default_upload_dir().unwrap(), a);
+    assert!(a.is_dir());
+    std::fs::remove_dir(&a).unwrap();
 }
