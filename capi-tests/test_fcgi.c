@@ -264,7 +264,15 @@ int main(int argc, char **argv) {
     CHECK_OK(smisk_request_write_stdout(request, "raw", 3));
     CHECK_OK(smisk_request_write_stderr(request, "log line\n", 9));
     CHECK_OK(smisk_request_flush(request));
+    smisk_form *form = NULL;
+    CHECK_STATUS(smisk_request_parse_form(NULL, NULL, NULL, 0, &form), SMISK_ERR_NULL);
+    CHECK_STATUS(smisk_request_parse_form(request, NULL, NULL, 0, NULL), SMISK_ERR_NULL);
+    CHECK_OK(smisk_request_parse_form(request, NULL, NULL, 0, &form)); /* no CONTENT_TYPE */
+    CHECK(smisk_form_get_kind(form) == SMISK_FORM_UNPARSED);
+    CHECK(smisk_form_field_count(form) == 0);
+    smisk_form_free(form);
     CHECK_OK(smisk_request_finish(request, 7));
+    CHECK_STATUS(smisk_request_parse_form(request, NULL, NULL, 0, &form), SMISK_ERR_STATE);
     CHECK_OK(smisk_request_finish(request, 8)); /* idempotent */
     CHECK(!smisk_request_is_active(request));
     /* the handle stays valid after finish, but refuses work */

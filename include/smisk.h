@@ -107,6 +107,29 @@
 // smisk_session_state_finish removed the stored session (data became None).
 #define SMISK_SESSION_DESTROYED 3
 
+// Default `max_multipart_size`: 2 GiB.
+#define DEFAULT_MAX_MULTIPART_SIZE (2 << 30)
+
+// Default `max_formdata_size`: 10 MiB.
+#define DEFAULT_MAX_FORMDATA_SIZE (10 << 20)
+
+// Default cap on url-encoded fields per body.
+#define DEFAULT_MAX_FIELDS 1000
+
+// Size of the read buffer used for request bodies.
+#define READ_BUFFER (256 * 1024)
+
+// Default cap on the number of parts in one body.
+#define DEFAULT_MAX_PARTS 1000
+
+// Default cap on the size of one part's header block.
+#define DEFAULT_MAX_HEADER_BYTES (16 * 1024)
+
+// Longest boundary accepted. RFC 2046 allows 70 characters; a little slack
+// for non-conforming clients, but small enough to keep the delimiter search
+// cheap and the carry buffer tiny.
+#define MAX_BOUNDARY_LEN 200
+
 // Result code of every fallible smisk function. `SMISK_OK` (0) is success.
 typedef enum {
   // Success.
@@ -142,6 +165,27 @@ typedef enum {
   SMISK_ERR_PANIC = 13,
   // The operation is not supported in this configuration or environment.
   SMISK_ERR_UNSUPPORTED = 14,
+  // A request body is larger than the configured limit (max_multipart_size
+  // for multipart bodies, max_formdata_size for url-encoded ones). Maps to
+  // HTTP 413.
+  SMISK_ERR_BODY_TOO_LARGE = 30,
+  // A multipart body has more parts than the configured cap. HTTP 413.
+  SMISK_ERR_TOO_MANY_PARTS = 31,
+  // A url-encoded body has more fields than the configured cap. HTTP 413.
+  SMISK_ERR_TOO_MANY_FIELDS = 32,
+  // A multipart part header block is larger than the configured cap. HTTP 413.
+  SMISK_ERR_PART_HEADER_TOO_LARGE = 33,
+  // The text fields of a multipart body exceed max_formdata_size. HTTP 413.
+  SMISK_ERR_FIELD_TOO_LARGE = 34,
+  // A multipart body violates RFC 2046 framing (bad delimiter line, part
+  // header line without ':'). HTTP 400.
+  SMISK_ERR_MULTIPART_MALFORMED = 35,
+  // A multipart Content-Type has no boundary parameter or an invalid one.
+  // HTTP 400.
+  SMISK_ERR_MULTIPART_BOUNDARY = 36,
+  // A request body ended early: before CONTENT_LENGTH bytes, or a multipart
+  // body before its closing boundary. HTTP 400.
+  SMISK_ERR_BODY_TRUNCATED = 37,
   // No session: the id has no stored session, the session expired, or its
   // file does not verify (wrong magic, version, length or checksum). The
   // Python shim raises InvalidSessionError.
@@ -150,6 +194,33 @@ typedef enum {
   // before any file was touched.
   SMISK_ERR_SESSION_ID = 41,
 } smisk_status;
+
+// What smisk_multipart_next() found.
+typedef enum {
+  // The input was consumed without completing an event: feed more input
+  // (or call smisk_multipart_finish() at end of body).
+  SMISK_MULTIPART_NEED_MORE = 0,
+  // A part begins; the name / filename / content type / headers fields
+  // of the event are set.
+  SMISK_MULTIPART_PART_BEGIN = 1,
+  // Content bytes of the current part: data / data_len (never empty).
+  SMISK_MULTIPART_DATA = 2,
+  // The current part ended.
+  SMISK_MULTIPART_PART_END = 3,
+  // The closing boundary was seen; the rest of the body is ignored.
+  SMISK_MULTIPART_END = 4,
+} smisk_multipart_event_kind;
+
+// How smisk_form_parse() handled the body.
+typedef enum {
+  // Not a form, or the matching limit is 0: nothing was read and the body
+  // is intact for the application.
+  SMISK_FORM_UNPARSED = 0,
+  // application/x-www-form-urlencoded.
+  SMISK_FORM_URLENCODED = 1,
+  // multipart/*.
+  SMISK_FORM_MULTIPART = 2,
+} smisk_form_kind;
 
 // Selects a limit for smisk_server_set_limit() / smisk_server_get_limit().
 typedef enum {
@@ -178,6 +249,14 @@ typedef struct smisk_request smisk_request;
 // A FastCGI responder.
 typedef struct smisk_server smisk_server;
 
+// Opaque parsed request body: text fields and spooled files. Release with
+// smisk_form_free(), which also removes the temp files not kept.
+typedef struct smisk_form smisk_form;
+
+// Opaque multipart push parser. Create with smisk_multipart_new(), release
+// with smisk_multipart_free().
+typedef struct smisk_multipart smisk_multipart;
+
 // The session state of one request (opaque). Create with
 // smisk_session_state_new, release with smisk_session_state_free. Use from one
 // thread at a time.
@@ -187,6 +266,77 @@ typedef struct smisk_session_state smisk_session_state;
 // smisk_session_store_new_file_prefix, release with smisk_session_store_free.
 // Unlike other handles, one store may be used from several threads at once.
 typedef struct smisk_session_store smisk_session_store;
+
+// One event of smisk_multipart_next(). Pointers borrow either the input
+// buffer passed to that call or storage inside the parser; they are valid
+// until the next call on the same parser (and, for DATA, while the input
+// buffer is alive). Absent values are (NULL, 0) with the matching has_ flag
+// false. Nothing here is to be freed.
+typedef struct {
+  smisk_multipart_event_kind kind;
+  // DATA: the content bytes.
+  const uint8_t *data;
+  size_t data_len;
+  // PART_BEGIN: Content-Disposition name parameter (raw bytes).
+  const uint8_t *name;
+  size_t name_len;
+  bool has_name;
+  // PART_BEGIN: Content-Disposition filename parameter (raw bytes; present
+  // even when empty marks a file part; filename* is ignored).
+  const uint8_t *filename;
+  size_t filename_len;
+  bool has_filename;
+  // PART_BEGIN: the part's Content-Type value.
+  const uint8_t *content_type;
+  size_t content_type_len;
+  bool has_content_type;
+  // PART_BEGIN: the raw header block (lines separated by CRLF, without
+  // the blank line).
+  const uint8_t *headers;
+  size_t headers_len;
+} smisk_multipart_event;
+
+// Limits for smisk_form_parse(). Fill with smisk_form_limits_default() and
+// change what you need.
+typedef struct {
+  // Whole multipart body in bytes; negative: unlimited; 0: multipart
+  // bodies are left unparsed. Default 2 GiB.
+  int64_t max_multipart_size;
+  // Url-encoded body in bytes, and the sum of all multipart text field
+  // values; negative: unlimited; 0: url-encoded bodies are left unparsed
+  // (multipart text is then capped only by max_multipart_size).
+  // Default 10 MiB.
+  int64_t max_formdata_size;
+  // Most parts in a multipart body (default 1000).
+  size_t max_parts;
+  // Most bytes in one part header block (default 16384).
+  size_t max_part_header_bytes;
+  // Most fields in a url-encoded body (default 1000).
+  size_t max_fields;
+} smisk_form_limits;
+
+// A body reader: fill `buf` with up to `cap` bytes and return how many,
+// 0 at end of body, or a negative value on error.
+typedef int64_t (*smisk_read_fn)(void *ctx, uint8_t *buf, size_t cap);
+
+// A spooled file part, as returned by smisk_form_file_at(). All pointers
+// borrow the form and stay valid until smisk_form_free(); do not free them.
+typedef struct {
+  // The part's name parameter (raw bytes).
+  const uint8_t *name;
+  size_t name_len;
+  // The filename parameter as sent (raw bytes, may be empty).
+  const uint8_t *filename;
+  size_t filename_len;
+  // The part's Content-Type ("" if absent).
+  const uint8_t *content_type;
+  size_t content_type_len;
+  // Path of the temp file (also NUL-terminated).
+  const char *path;
+  size_t path_len;
+  // Bytes in the file.
+  uint64_t size;
+} smisk_form_file;
 
 // What smisk_session_store_gc did.
 typedef struct {
@@ -395,6 +545,118 @@ bool smisk_response_has_begun(const smisk_request *request);
 // Writes response body bytes, sending the header block first if it has not
 // been sent. An empty write does not begin the response.
 smisk_status smisk_response_write(smisk_request *request, const void *data, size_t len);
+
+// Finds the boundary parameter of a multipart Content-Type value
+// (`content_type`, `content_type_len` bytes) and validates it (RFC 2046:
+// 1 to 70 characters, up to 200 accepted, no CR/LF or quotes). On success
+// the boundary is the `*boundary_len` bytes at `content_type + *offset`
+// (quotes excluded); nothing is allocated. A missing or invalid boundary is
+// SMISK_ERR_MULTIPART_BOUNDARY.
+smisk_status smisk_multipart_boundary(const uint8_t *content_type, size_t content_type_len, size_t *offset, size_t *boundary_len);
+
+// Creates a multipart parser for `boundary` (`boundary_len` bytes, without
+// the leading "--"; the library copies it). `max_parts` caps the number of
+// parts (0 means the default, 1000) and `max_header_bytes` the size of one
+// part's header block (0 means the default, 16384). On success `*out`
+// receives a parser the caller releases with smisk_multipart_free().
+smisk_status smisk_multipart_new(const uint8_t *boundary, size_t boundary_len, size_t max_parts, size_t max_header_bytes, smisk_multipart **out);
+
+// Parses from `input` (`input_len` bytes, any chunking of the body) up to
+// the next event. On success `*consumed` receives how many input bytes were
+// used and `*event` the event; pass the remaining `input + *consumed` to the
+// next call. SMISK_MULTIPART_NEED_MORE means all input was used. Errors:
+// SMISK_ERR_MULTIPART_MALFORMED, SMISK_ERR_TOO_MANY_PARTS,
+// SMISK_ERR_PART_HEADER_TOO_LARGE; after an error the parser keeps failing.
+// Event pointers are valid until the next call on this parser (see
+// smisk_multipart_event).
+smisk_status smisk_multipart_next(smisk_multipart *parser, const uint8_t *input, size_t input_len, size_t *consumed, smisk_multipart_event *event);
+
+// Declares the end of the body. SMISK_OK if the closing boundary was seen,
+// SMISK_ERR_BODY_TRUNCATED if the body ended before it (or the parser's
+// earlier error).
+smisk_status smisk_multipart_finish(smisk_multipart *parser);
+
+// Releases a parser from smisk_multipart_new(). NULL is a no-op.
+void smisk_multipart_free(smisk_multipart *parser);
+
+// Writes the default limits into `*out`.
+smisk_status smisk_form_limits_default(smisk_form_limits *out);
+
+// Parses a request body into a form.
+//
+// `content_type` / `content_length` are the CONTENT_TYPE and CONTENT_LENGTH
+// parameters as raw bytes with explicit lengths; pass NULL (length 0) when
+// absent. An empty CONTENT_LENGTH counts as absent; one that is not decimal
+// digits is SMISK_ERR_INVALID. The media type is compared
+// case-insensitively: multipart/... is parsed as multipart (boundary from
+// the header), application/x-www-form-urlencoded as a url-encoded form,
+// anything else is left unparsed and unread. `limits` may be NULL for the
+// defaults (see smisk_form_limits). `upload_dir` (`upload_dir_len` bytes)
+// is the directory for file parts, created 0700 if missing and required to
+// be private; NULL means a per-process directory under $TMPDIR or /tmp.
+// `read(ctx, buf, cap)` supplies the body; it is never asked for more than
+// CONTENT_LENGTH bytes in total, nor (beyond one byte) past a size limit,
+// and is not called after smisk_form_parse() returns.
+//
+// On success `*out` receives a form the caller releases with
+// smisk_form_free(). On failure nothing is returned and every temp file
+// already written is removed. Limit errors (SMISK_ERR_BODY_TOO_LARGE,
+// SMISK_ERR_TOO_MANY_PARTS, SMISK_ERR_TOO_MANY_FIELDS,
+// SMISK_ERR_PART_HEADER_TOO_LARGE, SMISK_ERR_FIELD_TOO_LARGE; see
+// smisk_status_is_too_large()) mean HTTP 413; SMISK_ERR_MULTIPART_MALFORMED,
+// SMISK_ERR_MULTIPART_BOUNDARY, SMISK_ERR_BODY_TRUNCATED mean HTTP 400; a
+// negative return of `read` gives SMISK_ERR_IO.
+smisk_status smisk_form_parse(const uint8_t *content_type, size_t content_type_len, const uint8_t *content_length, size_t content_length_len, const smisk_form_limits *limits, const uint8_t *upload_dir, size_t upload_dir_len, smisk_read_fn read, void *ctx, smisk_form **out);
+
+// Parses the body of a FastCGI request as a form, like smisk_form_parse()
+// with CONTENT_TYPE and CONTENT_LENGTH taken from the request's params and
+// the body read from its stdin. `limits` and `upload_dir` as for
+// smisk_form_parse(). On success `*out` receives a form the caller releases
+// with smisk_form_free() (at the latest when the request ends: that removes
+// the temp files not kept). After an error the rest of the body is left
+// unread; the responder skips it when the request finishes. A body the web
+// server aborted gives SMISK_ERR_ABORTED.
+smisk_status smisk_request_parse_form(smisk_request *request, const smisk_form_limits *limits, const uint8_t *upload_dir, size_t upload_dir_len, smisk_form **out);
+
+// How the body was handled (SMISK_FORM_UNPARSED for NULL).
+smisk_form_kind smisk_form_get_kind(const smisk_form *form);
+
+// Number of body bytes read by smisk_form_parse() (0 for NULL).
+uint64_t smisk_form_bytes_read(const smisk_form *form);
+
+// Number of text fields (0 for NULL).
+size_t smisk_form_field_count(const smisk_form *form);
+
+// Text field `index` (0-based, body order, repeated names kept). On success
+// `*name`/`*name_len` and `*value`/`*value_len` receive the raw bytes
+// (url-decoded for url-encoded bodies, not charset-decoded) and
+// `*has_value` is false for a url-encoded token without '=' (the value is
+// then (NULL, 0)). The pointers stay valid until smisk_form_free(); do not
+// free them. An index out of range is SMISK_ERR_NOT_FOUND.
+smisk_status smisk_form_field_at(const smisk_form *form, size_t index, const uint8_t **name, size_t *name_len, const uint8_t **value, size_t *value_len, bool *has_value);
+
+// Number of file parts (0 for NULL).
+size_t smisk_form_file_count(const smisk_form *form);
+
+// File part `index` (0-based, body order) into `*out`. An index out of
+// range is SMISK_ERR_NOT_FOUND.
+smisk_status smisk_form_file_at(const smisk_form *form, size_t index, smisk_form_file *out);
+
+// Marks file `index` as the application's: smisk_form_free() will not
+// remove it (call this after moving the file, or to keep it in place).
+// A file the application renamed away is simply not found at free time, so
+// moving without calling this is also safe. An index out of range is
+// SMISK_ERR_NOT_FOUND.
+smisk_status smisk_form_file_keep(smisk_form *form, size_t index);
+
+// Releases a form and removes every temp file it still owns (all files not
+// marked with smisk_form_file_keep()). NULL is a no-op.
+void smisk_form_free(smisk_form *form);
+
+// True when `status` means a size or count limit was exceeded (HTTP 413):
+// SMISK_ERR_TOO_LARGE and the request-body limit codes 30 to 34. Any
+// integer is accepted.
+bool smisk_status_is_too_large(int32_t status);
 
 // Opens a file session store keeping one file per session in the directory
 // `dir` (`dir_len` bytes, not NUL-terminated), named `<prefix><id>`.

@@ -7,7 +7,9 @@
 
 pub mod fcgi;
 pub mod ffi;
+pub mod form;
 pub mod fsutil;
+pub mod multipart;
 pub mod session;
 pub mod status;
 pub mod uid;

@@ -50,6 +50,27 @@ pub enum smisk_status {
     SMISK_ERR_PANIC = 13,
     /// The operation is not supported in this configuration or environment.
     SMISK_ERR_UNSUPPORTED = 14,
+    /// A request body is larger than the configured limit (max_multipart_size
+    /// for multipart bodies, max_formdata_size for url-encoded ones). Maps to
+    /// HTTP 413.
+    SMISK_ERR_BODY_TOO_LARGE = 30,
+    /// A multipart body has more parts than the configured cap. HTTP 413.
+    SMISK_ERR_TOO_MANY_PARTS = 31,
+    /// A url-encoded body has more fields than the configured cap. HTTP 413.
+    SMISK_ERR_TOO_MANY_FIELDS = 32,
+    /// A multipart part header block is larger than the configured cap. HTTP 413.
+    SMISK_ERR_PART_HEADER_TOO_LARGE = 33,
+    /// The text fields of a multipart body exceed max_formdata_size. HTTP 413.
+    SMISK_ERR_FIELD_TOO_LARGE = 34,
+    /// A multipart body violates RFC 2046 framing (bad delimiter line, part
+    /// header line without ':'). HTTP 400.
+    SMISK_ERR_MULTIPART_MALFORMED = 35,
+    /// A multipart Content-Type has no boundary parameter or an invalid one.
+    /// HTTP 400.
+    SMISK_ERR_MULTIPART_BOUNDARY = 36,
+    /// A request body ended early: before CONTENT_LENGTH bytes, or a multipart
+    /// body before its closing boundary. HTTP 400.
+    SMISK_ERR_BODY_TRUNCATED = 37,
     /// No session: the id has no stored session, the session expired, or its
     /// file does not verify (wrong magic, version, length or checksum). The
     /// Python shim raises InvalidSessionError.
@@ -86,6 +107,14 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY => c"out of memory",
             SMISK_ERR_PANIC => c"internal error in smisk",
             SMISK_ERR_UNSUPPORTED => c"not supported",
+            SMISK_ERR_BODY_TOO_LARGE => c"request body too large",
+            SMISK_ERR_TOO_MANY_PARTS => c"too many multipart parts",
+            SMISK_ERR_TOO_MANY_FIELDS => c"too many form fields",
+            SMISK_ERR_PART_HEADER_TOO_LARGE => c"multipart part headers too large",
+            SMISK_ERR_FIELD_TOO_LARGE => c"form field data too large",
+            SMISK_ERR_MULTIPART_MALFORMED => c"malformed multipart body",
+            SMISK_ERR_MULTIPART_BOUNDARY => c"missing or invalid multipart boundary",
+            SMISK_ERR_BODY_TRUNCATED => c"request body truncated",
             SMISK_ERR_NO_SESSION => c"no session (missing, expired or does not verify)",
             SMISK_ERR_SESSION_ID => c"malformed session id",
         }
@@ -94,7 +123,7 @@ impl smisk_status {
     /// Maps a raw integer back to a status, for functions that take a status
     /// from C (where an out-of-range value must not become an invalid enum).
     pub fn from_raw(raw: i32) -> Option<smisk_status> {
-        const ALL: [smisk_status; 17] = [
+        const ALL: [smisk_status; 25] = [
             SMISK_OK,
             SMISK_ERR_NULL,
             SMISK_ERR_INVALID,
@@ -110,6 +139,14 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY,
             SMISK_ERR_PANIC,
             SMISK_ERR_UNSUPPORTED,
+            SMISK_ERR_BODY_TOO_LARGE,
+            SMISK_ERR_TOO_MANY_PARTS,
+            SMISK_ERR_TOO_MANY_FIELDS,
+            SMISK_ERR_PART_HEADER_TOO_LARGE,
+            SMISK_ERR_FIELD_TOO_LARGE,
+            SMISK_ERR_MULTIPART_MALFORMED,
+            SMISK_ERR_MULTIPART_BOUNDARY,
+            SMISK_ERR_BODY_TRUNCATED,
             SMISK_ERR_NO_SESSION,
             SMISK_ERR_SESSION_ID,
         ];
@@ -144,6 +181,20 @@ impl Error {
 
     pub fn too_large(message: impl Into<String>) -> Error {
         Error::new(SMISK_ERR_TOO_LARGE, message)
+    }
+
+    /// True for the statuses that mean "a size or count limit was exceeded",
+    /// which the Python layer answers with HTTP 413.
+    pub fn is_too_large(&self) -> bool {
+        matches!(
+            self.status,
+            SMISK_ERR_TOO_LARGE
+                | SMISK_ERR_BODY_TOO_LARGE
+                | SMISK_ERR_TOO_MANY_PARTS
+                | SMISK_ERR_TOO_MANY_FIELDS
+                | SMISK_ERR_PART_HEADER_TOO_LARGE
+                | SMISK_ERR_FIELD_TOO_LARGE
+        )
     }
 
     pub fn protocol(message: impl Into<String>) -> Error {
@@ -201,6 +252,13 @@ mod tests {
             assert_eq!(s as i32, raw);
             assert!(!s.describe().is_empty());
         }
+        for raw in 30..38 {
+            let s = smisk_status::from_raw(raw).expect("request-body range 30..38");
+            assert_eq!(s as i32, raw);
+            assert!(!s.describe().is_empty());
+        }
+        assert_eq!(smisk_status::from_raw(15), None);
+        assert_eq!(smisk_status::from_raw(38), None);
         for raw in [40, 41] {
             let s = smisk_status::from_raw(raw).expect("session codes");
             assert_eq!(s as i32, raw);

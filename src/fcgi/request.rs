@@ -401,6 +401,13 @@ impl Request {
     }
 }
 
+/// Request bodies for the form parser come straight from STDIN.
+impl crate::form::BodySource for Request {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.read_some(buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

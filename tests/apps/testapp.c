@@ -15,6 +15,11 @@
  *   /stats               "requests=N aborted=M conns=C rss_kb=K\n"
  *   /sleep?MS            sleeps MS milliseconds, then answers "slept\n"
  *   /nothing             writes nothing (finish sends an empty header block)
+ *   /form?LIMIT          parses the body as a form (max_multipart_size and
+ *                        max_formdata_size = LIMIT when given; uploads go to
+ *                        $SMISK_TEST_UPLOAD_DIR); lists "field NAME=VALUE" and
+ *                        "file NAME filename=F type=T size=N crc=X" lines; a
+ *                        limit error answers 413, a malformed body 400
  *
  * Usage: testapp ADDRESS|-   Environment: SMISK_TEST_READ_TIMEOUT_MS,
  * SMISK_TEST_MAX_PARAMS_BYTES set the matching limits.
@@ -81,6 +86,57 @@ static smisk_status text(smisk_request *r, const char *body) {
     smisk_status st = smisk_response_add_header(r, ct, sizeof ct - 1);
     if (st != SMISK_OK) return st;
     return smisk_response_write(r, body, strlen(body));
+}
+
+static uint32_t file_crc(const char *path) {
+    unsigned char chunk[65536];
+    uint32_t crc = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) crc = crc32_update(crc, chunk, n);
+    fclose(f);
+    return crc;
+}
+
+static smisk_status serve_form(smisk_request *r) {
+    smisk_form_limits limits;
+    smisk_form_limits_default(&limits);
+    long limit = query_number(r);
+    if (limit > 0) limits.max_multipart_size = limits.max_formdata_size = limit;
+    const char *dir = getenv("SMISK_TEST_UPLOAD_DIR");
+    smisk_form *form = NULL;
+    smisk_status st = smisk_request_parse_form(r, &limits, (const uint8_t *)dir, dir ? strlen(dir) : 0, &form);
+    char line[1024];
+    if (st != SMISK_OK) {
+        const char *status = smisk_status_is_too_large(st) ? "Status: 413 Request Entity Too Large"
+                                                            : "Status: 400 Bad Request";
+        smisk_response_add_header(r, status, strlen(status));
+        snprintf(line, sizeof line, "error=%d %s\n", (int)st, smisk_last_error());
+        return text(r, line);
+    }
+    snprintf(line, sizeof line, "kind=%d\n", (int)smisk_form_get_kind(form));
+    st = text(r, line);
+    for (size_t i = 0; st == SMISK_OK && i < smisk_form_field_count(form); i++) {
+        const uint8_t *n, *v;
+        size_t nl, vl;
+        bool has;
+        smisk_form_field_at(form, i, &n, &nl, &v, &vl, &has);
+        snprintf(line, sizeof line, "field %.*s%s%.*s\n", (int)nl, (const char *)n, has ? "=" : "",
+                 (int)vl, (const char *)v);
+        st = smisk_response_write(r, line, strlen(line));
+    }
+    for (size_t i = 0; st == SMISK_OK && i < smisk_form_file_count(form); i++) {
+        smisk_form_file f;
+        smisk_form_file_at(form, i, &f);
+        snprintf(line, sizeof line, "file %.*s filename=%.*s type=%.*s size=%llu crc=%08x\n",
+                 (int)f.name_len, (const char *)f.name, (int)f.filename_len, (const char *)f.filename,
+                 (int)f.content_type_len, (const char *)f.content_type, (unsigned long long)f.size,
+                 (unsigned)file_crc(f.path));
+        st = smisk_response_write(r, line, strlen(line));
+    }
+    smisk_form_free(form); /* removes every temp file */
+    return st;
 }
 
 static smisk_status serve(smisk_server *server, smisk_request *r) {
@@ -170,6 +226,7 @@ static smisk_status serve(smisk_server *server, smisk_request *r) {
         return text(r, "slept\n");
     }
     if (param_is(r, "SCRIPT_NAME", "/nothing")) return SMISK_OK;
+    if (param_is(r, "SCRIPT_NAME", "/form")) return serve_form(r);
     smisk_response_add_header(r, "Status: 404 Not Found", 21);
     return text(r, "no such route\n");
 }
