@@ -498,3 +498,255 @@ impl<'a> Load<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The loop against tiny misbehaving servers: each failure lands in its
+    //! own counter and only clean answers count as ok.
+    use super::*;
+    use crate::codec::encode_request;
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const HELLO: &[u8] = b"Content-Type: text/plain\r\n\r\nHello World!\n";
+
+    #[derive(Clone, Copy)]
+    enum Behave {
+        Good,
+        WrongBody,
+        Stderr,
+        BadStatus,
+        Silent,
+        CloseAfterRequest,
+        /// Answers correctly but closes even when FCGI_KEEP_CONN was asked.
+        IgnoreKeepConn,
+    }
+
+    fn record(rtype: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            1,
+            rtype,
+            0,
+            1,
+            (content.len() >> 8) as u8,
+            content.len() as u8,
+            0,
+            0,
+        ];
+        v.extend_from_slice(content);
+        v
+    }
+
+    /// Reads one request; returns its FCGI_KEEP_CONN flag, None on EOF.
+    fn read_request(s: &mut UnixStream) -> Option<bool> {
+        let mut keep = false;
+        loop {
+            let mut h = [0u8; 8];
+            s.read_exact(&mut h).ok()?;
+            let len = usize::from(u16::from_be_bytes([h[4], h[5]])) + usize::from(h[6]);
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).ok()?;
+            if h[1] == 1 {
+                keep = body[2] & 1 == 1;
+            }
+            if h[1] == 5 && h[4] == 0 && h[5] == 0 {
+                return Some(keep);
+            }
+        }
+    }
+
+    fn answer(s: &mut UnixStream, how: Behave) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        let (body, status): (&[u8], u8) = match how {
+            Behave::WrongBody => (b"Content-Type: text/plain\r\n\r\nHello World?\n", 0),
+            Behave::BadStatus => (HELLO, 3),
+            _ => (HELLO, 0),
+        };
+        out.extend(record(6, &body[..10]));
+        out.extend(record(6, &body[10..]));
+        out.extend(record(6, b""));
+        if let Behave::Stderr = how {
+            out.extend(record(7, b"oops"));
+        }
+        out.extend(record(3, &[0, 0, 0, 0, status, 0, 0, 0]));
+        s.write_all(&out)
+    }
+
+    struct Server {
+        path: std::path::PathBuf,
+        stop: Arc<AtomicBool>,
+        accepted: Arc<AtomicUsize>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            if let Some(t) = self.thread.take() {
+                t.join().unwrap();
+            }
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    /// A serial server (one connection at a time) on a fresh unix socket.
+    fn serve(how: Behave) -> Server {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "fcgi-load-test-{}-{}.sock",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_file(&path);
+        let l = UnixListener::bind(&path).unwrap();
+        l.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (st, acc) = (stop.clone(), accepted.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let mut s = match l.accept() {
+                    Ok((s, _)) => s,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                };
+                acc.fetch_add(1, Ordering::SeqCst);
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                while let Some(keep) = read_request(&mut s) {
+                    match how {
+                        Behave::Silent => {
+                            while !st.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            return;
+                        }
+                        Behave::CloseAfterRequest => break,
+                        _ => {
+                            if answer(&mut s, how).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    if !keep || matches!(how, Behave::IgnoreKeepConn) {
+                        break;
+                    }
+                }
+            }
+        });
+        Server {
+            path,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }
+    }
+
+    fn load(srv: &Server, keep: bool, conns: usize, n: u64, ms: u64) -> Stats {
+        let params: Vec<(&[u8], &[u8])> = vec![(b"REQUEST_METHOD", b"GET")];
+        let cfg = Config {
+            target: Target::parse(srv.path.to_str().unwrap()).unwrap(),
+            conns,
+            keep_conn: keep,
+            duration: Duration::from_millis(ms),
+            max_requests: n,
+            timeout: Duration::from_millis(50),
+            expected: HELLO.to_vec(),
+            request: encode_request(&params, keep).unwrap(),
+        };
+        Load::new(&cfg).unwrap().run().unwrap()
+    }
+
+    #[test]
+    fn good_server_keep_conn_reuses_one_connection_up_to_the_bound() {
+        let srv = serve(Behave::Good);
+        let st = load(&srv, true, 1, 200, 5000);
+        assert_eq!(
+            (st.issued, st.ok, st.errors(), st.unanswered),
+            (200, 200, 0, 0)
+        );
+        assert_eq!(st.connects, 1);
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(st.per_conn, vec![200]);
+        assert!(
+            st.elapsed < Duration::from_millis(4000),
+            "stops at the request bound"
+        );
+        assert!(st.latency_ns.count() == 200 && st.latency_ns.quantile(0.5) > 0);
+    }
+
+    #[test]
+    fn keep_conn_off_uses_a_connection_per_request() {
+        let srv = serve(Behave::Good);
+        let st = load(&srv, false, 1, 50, 5000);
+        assert_eq!((st.ok, st.errors(), st.connects), (50, 0, 50));
+    }
+
+    #[test]
+    fn serial_server_starves_the_other_kept_alive_connections() {
+        let srv = serve(Behave::Good);
+        let st = load(&srv, true, 4, u64::MAX, 300);
+        assert!(st.ok > 0);
+        assert_eq!(
+            st.per_conn.iter().filter(|&&n| n == 0).count(),
+            3,
+            "{:?}",
+            st.per_conn
+        );
+        assert!(st.unanswered + st.inflight_at_end >= 3);
+    }
+
+    #[test]
+    fn each_failure_has_its_own_counter() {
+        let st = load(&serve(Behave::WrongBody), true, 1, 5, 2000);
+        assert_eq!((st.ok, st.bad_body), (0, 5));
+        let st = load(&serve(Behave::Stderr), true, 1, 5, 2000);
+        assert_eq!((st.ok, st.stderr), (0, 5));
+        let st = load(&serve(Behave::BadStatus), true, 1, 5, 2000);
+        assert_eq!((st.ok, st.bad_status), (0, 5));
+        let st = load(&serve(Behave::CloseAfterRequest), true, 1, 5, 2000);
+        assert_eq!((st.ok, st.dropped, st.keepconn_closed), (0, 5, 0));
+        let st = load(&serve(Behave::Silent), true, 1, 3, 2000);
+        assert_eq!((st.ok, st.unanswered), (0, 3));
+    }
+
+    #[test]
+    fn a_server_ignoring_keep_conn_shows_as_dropped_kept_alive_connections() {
+        let st = load(&serve(Behave::IgnoreKeepConn), true, 1, 20, 2000);
+        // Every second request finds the connection closed by the server.
+        assert!(
+            st.ok >= 9 && st.keepconn_closed >= 9,
+            "ok {} closed {}",
+            st.ok,
+            st.keepconn_closed
+        );
+        assert_eq!(st.keepconn_closed, st.dropped);
+    }
+
+    #[test]
+    fn nobody_listening_counts_connect_errors_and_backs_off() {
+        let path = std::env::temp_dir().join(format!("fcgi-load-none-{}.sock", std::process::id()));
+        let cfg = Config {
+            target: Target::parse(path.to_str().unwrap()).unwrap(),
+            conns: 1,
+            keep_conn: true,
+            duration: Duration::from_millis(100),
+            max_requests: u64::MAX,
+            timeout: Duration::from_millis(50),
+            expected: HELLO.to_vec(),
+            request: encode_request(&[], true).unwrap(),
+        };
+        let st = Load::new(&cfg).unwrap().run().unwrap();
+        assert!(
+            st.connect_errors >= 2 && st.connect_errors <= 12,
+            "{}",
+            st.connect_errors
+        );
+        assert_eq!(st.ok, 0);
+    }
+}
