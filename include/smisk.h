@@ -27,6 +27,57 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The only protocol version.
+#define VERSION_1 1
+
+// Size of a record header.
+#define HEADER_LEN 8
+
+// Largest content a single record can carry.
+#define MAX_CONTENT 65535
+
+#define BEGIN_REQUEST 1
+
+#define ABORT_REQUEST 2
+
+#define END_REQUEST 3
+
+#define PARAMS 4
+
+#define STDIN 5
+
+#define STDOUT 6
+
+#define STDERR 7
+
+#define DATA 8
+
+#define GET_VALUES 9
+
+#define GET_VALUES_RESULT 10
+
+#define UNKNOWN_TYPE 11
+
+// Request id 0 is reserved for management records.
+#define NULL_REQUEST_ID 0
+
+#define ROLE_RESPONDER 1
+
+#define ROLE_AUTHORIZER 2
+
+#define ROLE_FILTER 3
+
+// `flags` bit of BEGIN_REQUEST: keep the connection open after the request.
+#define FLAG_KEEP_CONN 1
+
+#define REQUEST_COMPLETE 0
+
+#define CANT_MPX_CONN 1
+
+#define OVERLOADED 2
+
+#define UNKNOWN_ROLE 3
+
 // Major version of the smisk C API this header describes.
 #define SMISK_VERSION_MAJOR 0
 
@@ -77,6 +128,33 @@ typedef enum {
   SMISK_ERR_UNSUPPORTED = 14,
 } smisk_status;
 
+// Selects a limit for smisk_server_set_limit() / smisk_server_get_limit().
+typedef enum {
+  // Total bytes of FastCGI params per request (default 1 MiB). A request
+  // over it is answered "431 Request Header Fields Too Large".
+  SMISK_LIMIT_MAX_PARAMS_BYTES = 0,
+  // Number of params per request (default 4096); over it: 431.
+  SMISK_LIMIT_MAX_PARAMS = 1,
+  // Connections served at once (default 1024); further connections wait
+  // in the listen backlog. Also reported as FCGI_MAX_CONNS/FCGI_MAX_REQS.
+  SMISK_LIMIT_MAX_CONNS = 2,
+  // Milliseconds a web server may stall while sending a request or its
+  // body (default 30000).
+  SMISK_LIMIT_READ_TIMEOUT_MS = 3,
+  // Milliseconds a write may wait for a web server that does not read
+  // (default 30000).
+  SMISK_LIMIT_WRITE_TIMEOUT_MS = 4,
+  // Milliseconds an idle kept-alive connection is kept (default 300000).
+  SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS = 5,
+} smisk_limit;
+
+// A FastCGI request handed to the application by `Server::accept`. It
+// belongs to the server and is valid until `finish` or the next `accept`.
+typedef struct smisk_request smisk_request;
+
+// A FastCGI responder.
+typedef struct smisk_server smisk_server;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -109,6 +187,171 @@ const char *smisk_last_error(void);
 // exactly once, and only buffers a smisk function documents as owned by the
 // caller may be passed here.
 void smisk_bytes_free(uint8_t *ptr, size_t len);
+
+// Creates an unbound FastCGI responder with default limits.
+//
+// On success *out_server receives a handle the caller owns and releases
+// with smisk_server_free().
+smisk_status smisk_server_new(smisk_server **out_server);
+
+// Releases a server: finishes a request still in progress, closes every
+// connection and the socket made by smisk_server_bind() (removing a unix
+// socket file it created). Request handles of this server become invalid.
+// NULL is a no-op.
+void smisk_server_free(smisk_server *server);
+
+// Sets one limit (which is a smisk_limit value; value must be positive).
+// Applies to requests accepted afterwards. Unknown which, or a value out of
+// range: SMISK_ERR_INVALID.
+smisk_status smisk_server_set_limit(smisk_server *server, int32_t which, int64_t value);
+
+// Reads one limit (which is a smisk_limit value) into *out_value.
+smisk_status smisk_server_get_limit(const smisk_server *server, int32_t which, int64_t *out_value);
+
+// Binds the server to an address and listens. address (address_len bytes,
+// UTF-8, no NUL needed) is one of: a unix socket path containing '/',
+// ":PORT" or "*:PORT" (all IPv4 interfaces), "HOST:PORT" (IPv4 literal or
+// resolvable name), "[IPV6]:PORT". PORT 0 picks a free port (see
+// smisk_server_listening()). backlog <= 0 means the system maximum.
+//
+// An existing unix socket file is replaced only if nobody listens on it; any
+// other file at that path is an error. Errors: SMISK_ERR_INVALID (malformed
+// or unresolvable address), SMISK_ERR_IO (the OS refused, e.g. address in
+// use), SMISK_ERR_STATE (already bound). The process never exits on error.
+smisk_status smisk_server_bind(smisk_server *server, const char *address, size_t address_len, int32_t backlog);
+
+// Closes the socket made by smisk_server_bind() and removes the unix socket
+// file this process created. Does nothing when not bound.
+smisk_status smisk_server_unbind(smisk_server *server);
+
+// True when smisk_server_bind() or smisk_server_adopt_fd() gave the server a
+// socket (false for NULL).
+bool smisk_server_is_bound(const smisk_server *server);
+
+// Writes the bound address into buf (not NUL-terminated; *out_len receives
+// its length): the unix socket path, "*:PORT" for all IPv4 interfaces,
+// "A.B.C.D:PORT" or "[IPV6]:PORT". SMISK_ERR_STATE when not bound;
+// SMISK_ERR_BUFFER_TOO_SMALL (with the needed length in *out_len) when cap
+// is too small.
+smisk_status smisk_server_listening(const smisk_server *server, char *buf, size_t cap, size_t *out_len);
+
+// Makes the server accept on an already listening socket fd (for example
+// one inherited from a supervisor). On success the server owns fd and closes
+// it; on failure the caller keeps it. SMISK_ERR_INVALID if fd is not a
+// listening socket, SMISK_ERR_STATE if already bound.
+smisk_status smisk_server_adopt_fd(smisk_server *server, int32_t fd);
+
+// Writes the listening descriptor in use (bound, adopted, or the fd 0 handed
+// over by a web server once a first accept found it) to *out_fd.
+// SMISK_ERR_NOT_FOUND when there is none yet. The descriptor stays owned by
+// the server.
+smisk_status smisk_server_listen_fd(const smisk_server *server, int32_t *out_fd);
+
+// True when fd is a listening stream socket. A program started by a web
+// server or spawn-fcgi finds its FastCGI socket on fd 0; when fd 0 is not
+// one, the program was started as CGI or by hand.
+bool smisk_fd_is_listening_socket(int32_t fd);
+
+// In a child process after fork(): forgets the connections and event state
+// inherited from the parent (the listening socket is kept). Call before the
+// child's first smisk_server_accept().
+smisk_status smisk_server_reset_after_fork(smisk_server *server);
+
+// Waits for the next request and stores its handle in *out_request. The
+// previous request of this server is finished first if the application did
+// not finish it (its handle is then reused for the new request).
+//
+// Without a bound socket the server accepts on fd 0 when that is a listening
+// socket (web server / spawn-fcgi start-up), else fails with SMISK_ERR_STATE.
+// timeout_ms < 0 waits forever; otherwise SMISK_ERR_TIMEOUT after that many
+// milliseconds. A signal delivered while waiting gives SMISK_ERR_INTERRUPTED
+// (check your flags and call again).
+//
+// Ownership: the request handle belongs to the server; do not free it.
+smisk_status smisk_server_accept(smisk_server *server, int64_t timeout_ms, smisk_request **out_request);
+
+// Number of connections from web servers currently open on this server
+// (including the one of the request being served). 0 for NULL.
+size_t smisk_server_connection_count(const smisk_server *server);
+
+// Looks up a FastCGI param (CGI variable) by exact, case-sensitive name.
+// On success *value / *value_len receive the value (binary-safe, not
+// NUL-terminated), valid until the request finishes. SMISK_ERR_NOT_FOUND
+// when absent; SMISK_ERR_STATE after the request finished.
+smisk_status smisk_request_param(smisk_request *request, const char *name, size_t name_len, const char **value, size_t *value_len);
+
+// Number of params of the request, in the order the web server sent them
+// (0 for NULL or a finished request).
+size_t smisk_request_param_count(const smisk_request *request);
+
+// The index-th param (0-based): name and value pointers and lengths, valid
+// until the request finishes. SMISK_ERR_NOT_FOUND when index is out of range.
+smisk_status smisk_request_param_at(smisk_request *request, size_t index, const char **name, size_t *name_len, const char **value, size_t *value_len);
+
+// The FastCGI request id (0 for NULL).
+uint16_t smisk_request_id(const smisk_request *request);
+
+// True when the web server asked to keep the connection open after this
+// request (FCGI_KEEP_CONN).
+bool smisk_request_keep_conn(const smisk_request *request);
+
+// True once the web server aborted the request (FCGI_ABORT_REQUEST) or hung
+// up. Reads and writes then fail with SMISK_ERR_ABORTED.
+bool smisk_request_is_aborted(const smisk_request *request);
+
+// True between smisk_server_accept() and smisk_request_finish().
+bool smisk_request_is_active(const smisk_request *request);
+
+// Reads request body bytes (FastCGI STDIN) into buf, filling it unless the
+// body ends first; *out_len receives the count (0 = end of body). The body
+// is streamed from the socket, never held whole in memory.
+// SMISK_ERR_ABORTED if the web server aborted or hung up, SMISK_ERR_TIMEOUT
+// if it stalled longer than SMISK_LIMIT_READ_TIMEOUT_MS.
+smisk_status smisk_request_read(smisk_request *request, void *buf, size_t cap, size_t *out_len);
+
+// Reads one line of the body: bytes up to and including the next '\n', or
+// until buf is full, or the end of the body (*out_len 0 at the end). Errors
+// as for smisk_request_read().
+smisk_status smisk_request_readline(smisk_request *request, void *buf, size_t cap, size_t *out_len);
+
+// Writes raw bytes to the response stream (FastCGI STDOUT), bypassing the
+// header list (the caller writes its own header block). Output is buffered;
+// see smisk_request_flush(). SMISK_ERR_ABORTED once the web server is gone.
+smisk_status smisk_request_write_stdout(smisk_request *request, const void *data, size_t len);
+
+// Writes bytes to FastCGI STDERR (the web server's error log).
+smisk_status smisk_request_write_stderr(smisk_request *request, const void *data, size_t len);
+
+// Sends buffered output to the web server now.
+smisk_status smisk_request_flush(smisk_request *request);
+
+// Ends the request: sends what is buffered, the end of the output streams and
+// END_REQUEST with app_status. A response nothing was written to gets an
+// empty header block (the web server answers 200 with no body). Calling it
+// again does nothing. The handle stays valid (calls fail with
+// SMISK_ERR_STATE) until the next smisk_server_accept().
+smisk_status smisk_request_finish(smisk_request *request, uint32_t app_status);
+
+// Appends a response header line "Name: value" (line_len bytes, no CRLF).
+// The name must be an HTTP token; CR, LF and NUL are rejected
+// (SMISK_ERR_INVALID). SMISK_ERR_STATE once the response has begun.
+smisk_status smisk_response_add_header(smisk_request *request, const char *line, size_t line_len);
+
+// Removes the header lines added so far. SMISK_ERR_STATE once the response
+// has begun.
+smisk_status smisk_response_clear_headers(smisk_request *request);
+
+// Sends the header block: every added header line, then one blank line.
+// SMISK_ERR_STATE if the response has already begun.
+smisk_status smisk_response_begin(smisk_request *request);
+
+// True once the header block was sent (smisk_response_begin() or the first
+// smisk_response_write()).
+bool smisk_response_has_begun(const smisk_request *request);
+
+// Writes response body bytes, sending the header block first if it has not
+// been sent. An empty write does not begin the response.
+smisk_status smisk_response_write(smisk_request *request, const void *data, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

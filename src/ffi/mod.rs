@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod core;
+pub mod fcgi;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};
 use std::cell::RefCell;

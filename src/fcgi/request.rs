@@ -1,0 +1,417 @@
+//! The request being served: params, the body (STDIN), the response header
+//! list, and the output streams (STDOUT, STDERR) framed into records.
+//!
+//! Output is buffered as complete records and sent in as few syscalls as
+//! possible: a small response goes out in one `send` together with the end of
+//! the stream and END_REQUEST. Writes after the web server hung up fail with
+//! `SMISK_ERR_ABORTED` without touching the socket again.
+
+use super::conn::Conn;
+use super::io::send_all;
+use super::limits::Limits;
+use super::record::{self as rec, PairSpan};
+use crate::status::{Error, Result, SMISK_ERR_ABORTED};
+
+/// Buffered output is sent once it reaches this size.
+const OUT_FLUSH_AT: usize = 64 * 1024;
+
+/// A FastCGI request handed to the application by `Server::accept`. It
+/// belongs to the server and is valid until `finish` or the next `accept`.
+pub struct Request {
+    pub(crate) conn: Option<Box<Conn>>,
+    pub(crate) slot: usize,
+    limits: Limits,
+    out: Vec<u8>,
+    /// Offset and kind of the record at the end of `out` still taking data.
+    open: Option<(usize, u8)>,
+    wrote_stdout: bool,
+    wrote_stderr: bool,
+    headers: Vec<u8>,
+    began: bool,
+    finished: bool,
+}
+
+/// Checks one response header line ("Name: value", no line terminator):
+/// a token name, a colon, and no CR, LF or NUL anywhere.
+pub fn validate_header_line(line: &[u8]) -> Result<()> {
+    if let Some(bad) = line.iter().find(|b| matches!(**b, b'\r' | b'\n' | 0)) {
+        return Err(Error::invalid(format!(
+            "header line contains a forbidden byte 0x{bad:02x} (CR, LF and NUL are not allowed)"
+        )));
+    }
+    let colon = line
+        .iter()
+        .position(|b| *b == b':')
+        .ok_or_else(|| Error::invalid("header line has no ':' (expected \"Name: value\")"))?;
+    let name = &line[..colon];
+    let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if name.is_empty() || !name.iter().all(is_tchar) {
+        return Err(Error::invalid(format!(
+            "invalid header name {:?}",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    Ok(())
+}
+
+impl Request {
+    pub(crate) fn new() -> Request {
+        Request {
+            conn: None,
+            slot: 0,
+            limits: Limits::default(),
+            out: Vec::new(),
+            open: None,
+            wrote_stdout: false,
+            wrote_stderr: false,
+            headers: Vec::new(),
+            began: false,
+            finished: true,
+        }
+    }
+
+    pub(crate) fn start(&mut self, conn: Box<Conn>, slot: usize, limits: Limits) {
+        self.conn = Some(conn);
+        self.slot = slot;
+        self.limits = limits;
+        self.out.clear();
+        self.open = None;
+        self.wrote_stdout = false;
+        self.wrote_stderr = false;
+        self.headers.clear();
+        self.began = false;
+        self.finished = false;
+    }
+
+    fn conn(&self) -> Result<&Conn> {
+        match &self.conn {
+            Some(c) if !self.finished => Ok(c),
+            _ => Err(Error::state("the request has finished")),
+        }
+    }
+
+    fn conn_mut(&mut self) -> Result<&mut Conn> {
+        match &mut self.conn {
+            Some(c) if !self.finished => Ok(c),
+            _ => Err(Error::state("the request has finished")),
+        }
+    }
+
+    /// True between `accept` and `finish`.
+    pub fn is_active(&self) -> bool {
+        self.conn.is_some() && !self.finished
+    }
+
+    /// The FastCGI request id.
+    pub fn id(&self) -> u16 {
+        self.conn.as_ref().map_or(0, |c| c.req_id)
+    }
+
+    /// Whether the web server asked to keep the connection (FCGI_KEEP_CONN).
+    pub fn keep_conn(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.keep_conn)
+    }
+
+    /// True once the web server aborted the request or hung up.
+    pub fn is_aborted(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.aborted || c.dead)
+    }
+
+    fn span_bytes(params: &[u8], at: u32, len: u32) -> &[u8] {
+        &params[at as usize..at as usize + len as usize]
+    }
+
+    /// The value of the first param named `name` (binary-safe, exact match).
+    pub fn param(&self, name: &[u8]) -> Option<&[u8]> {
+        let c = self.conn().ok()?;
+        c.spans
+            .iter()
+            .find(|s| Self::span_bytes(&c.params, s.name_at, s.name_len) == name)
+            .map(|s| Self::span_bytes(&c.params, s.value_at, s.value_len))
+    }
+
+    /// Number of params, in the order the web server sent them.
+    pub fn param_count(&self) -> usize {
+        self.conn().map_or(0, |c| c.spans.len())
+    }
+
+    /// The `index`-th param as (name, value).
+    pub fn param_at(&self, index: usize) -> Option<(&[u8], &[u8])> {
+        let c = self.conn().ok()?;
+        let s: &PairSpan = c.spans.get(index)?;
+        Some((
+            Self::span_bytes(&c.params, s.name_at, s.name_len),
+            Self::span_bytes(&c.params, s.value_at, s.value_len),
+        ))
+    }
+
+    /// Reads body bytes: at least one unless the body ended (0), at most
+    /// `buf.len()`.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let limits = self.limits;
+        self.conn_mut()?.read_stdin(buf, &limits)
+    }
+
+    /// Fills `buf` with body bytes; fewer only at the end of the body.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.read_some(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        Ok(filled)
+    }
+
+    /// Reads one line: up to and including the next `\n`, or until `buf` is
+    /// full, or the end of the body.
+    pub fn readline(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let limits = self.limits;
+        let conn = self.conn_mut()?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            let avail = conn.buffered_stdin();
+            if avail.is_empty() {
+                // Pull one more piece through the normal path (handles record
+                // boundaries, management records and waiting).
+                let n = conn.read_stdin(&mut buf[filled..filled + 1], &limits)?;
+                if n == 0 {
+                    break;
+                }
+                filled += 1;
+                if buf[filled - 1] == b'\n' {
+                    break;
+                }
+                continue;
+            }
+            let room = buf.len() - filled;
+            let take = avail.len().min(room);
+            let (n, done) = match memchr::memchr(b'\n', &avail[..take]) {
+                Some(i) => (i + 1, true),
+                None => (take, false),
+            };
+            buf[filled..filled + n].copy_from_slice(&avail[..n]);
+            conn.consume_stdin(n);
+            filled += n;
+            if done {
+                break;
+            }
+        }
+        Ok(filled)
+    }
+
+    fn append(&mut self, kind: u8, mut data: &[u8]) -> Result<()> {
+        if self.conn()?.dead {
+            return Err(Error::new(
+                SMISK_ERR_ABORTED,
+                "the web server closed the connection",
+            ));
+        }
+        if self.conn()?.aborted {
+            return Err(Error::new(
+                SMISK_ERR_ABORTED,
+                "the request was aborted by the web server",
+            ));
+        }
+        let id = self.id();
+        while !data.is_empty() {
+            let (at, used) = match self.open {
+                Some((at, k)) if k == kind => (at, self.out.len() - at - rec::HEADER_LEN),
+                _ => {
+                    let at = self.out.len();
+                    rec::put_header(&mut self.out, kind, id, 0);
+                    self.open = Some((at, kind));
+                    (at, 0)
+                }
+            };
+            let take = (rec::MAX_CONTENT - used).min(data.len());
+            self.out.extend_from_slice(&data[..take]);
+            rec::patch_content_len(&mut self.out, at, used + take);
+            if used + take == rec::MAX_CONTENT {
+                self.open = None;
+            }
+            data = &data[take..];
+            if self.out.len() >= OUT_FLUSH_AT {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes raw bytes to STDOUT (bypasses the header list).
+    pub fn write_stdout(&mut self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.wrote_stdout = true;
+        self.append(rec::STDOUT, data)
+    }
+
+    /// Writes bytes to STDERR (the web server's error log).
+    pub fn write_stderr(&mut self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.wrote_stderr = true;
+        self.append(rec::STDERR, data)
+    }
+
+    /// Sends buffered output now.
+    pub fn flush(&mut self) -> Result<()> {
+        let timeout = self.limits.write_timeout_ms;
+        let conn = match &mut self.conn {
+            Some(c) if !self.finished => c,
+            _ => return Err(Error::state("the request has finished")),
+        };
+        let fd = conn.raw_fd();
+        let mut result = Ok(());
+        if !conn.pending.is_empty() {
+            result = send_all(fd, &conn.pending, timeout);
+            conn.pending.clear();
+        }
+        if result.is_ok() && !self.out.is_empty() {
+            result = send_all(fd, &self.out, timeout);
+        }
+        self.out.clear();
+        self.open = None;
+        if result.is_err() {
+            conn.dead = true;
+        }
+        result
+    }
+
+    /// Appends a response header line ("Name: value", without CRLF) after
+    /// validating it. Not allowed once the response has begun.
+    pub fn add_header(&mut self, line: &[u8]) -> Result<()> {
+        self.conn()?;
+        if self.began {
+            return Err(Error::state(
+                "output has already begun; headers can no longer change",
+            ));
+        }
+        validate_header_line(line)?;
+        self.headers.extend_from_slice(line);
+        self.headers.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Drops the header lines added so far (before `begin`).
+    pub fn clear_headers(&mut self) -> Result<()> {
+        self.conn()?;
+        if self.began {
+            return Err(Error::state(
+                "output has already begun; headers can no longer change",
+            ));
+        }
+        self.headers.clear();
+        Ok(())
+    }
+
+    /// Sends the header block: the header lines, then one blank line.
+    pub fn begin(&mut self) -> Result<()> {
+        self.conn()?;
+        if self.began {
+            return Err(Error::state("output has already begun"));
+        }
+        self.began = true;
+        let mut block = std::mem::take(&mut self.headers);
+        block.extend_from_slice(b"\r\n");
+        let result = self.write_stdout(&block);
+        block.clear();
+        self.headers = block;
+        result
+    }
+
+    /// True once `begin` ran.
+    pub fn has_begun(&self) -> bool {
+        self.began
+    }
+
+    /// Writes response body bytes, sending the header block first if needed.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            self.conn()?;
+            return Ok(());
+        }
+        if !self.began {
+            self.begin()?;
+        }
+        self.write_stdout(data)
+    }
+
+    /// Ends the request: sends the end of the streams and END_REQUEST with
+    /// `app_status`. A response nobody wrote gets an empty header block (so the
+    /// web server answers 200 with an empty body). Idempotent; the connection
+    /// goes back to the server at the next `accept`.
+    pub fn finish(&mut self, app_status: u32) -> Result<()> {
+        if self.finished || self.conn.is_none() {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        let id = self.id();
+        let (dead, aborted) = {
+            let c = self.conn.as_ref().expect("checked above");
+            (c.dead, c.aborted)
+        };
+        if !dead {
+            if aborted {
+                // The web server no longer wants the response: only END_REQUEST.
+                self.out.clear();
+            } else {
+                if !self.began && !self.wrote_stdout {
+                    result = self.begin();
+                }
+                rec::put_stream(&mut self.out, rec::STDOUT, id, b"");
+                if self.wrote_stderr {
+                    rec::put_stream(&mut self.out, rec::STDERR, id, b"");
+                }
+            }
+            self.open = None;
+            rec::put_end_request(&mut self.out, id, app_status, rec::REQUEST_COMPLETE);
+            let flushed = self.flush();
+            if result.is_ok() {
+                result = flushed;
+            }
+        }
+        if let Some(c) = self.conn.as_mut() {
+            c.end_request();
+        }
+        self.finished = true;
+        result
+    }
+
+    /// Takes the connection back (server side, after `finish`).
+    pub(crate) fn take_conn(&mut self) -> Option<(Box<Conn>, usize)> {
+        self.finished = true;
+        self.conn.take().map(|c| (c, self.slot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_are_validated() {
+        assert!(validate_header_line(b"Content-Type: text/plain").is_ok());
+        assert!(validate_header_line(b"X-Empty:").is_ok());
+        assert!(validate_header_line(b"X-Latin1: \xe5").is_ok());
+        for bad in [
+            &b"No colon"[..],
+            b": no name",
+            b"Bad Name: x",
+            b"X: a\r\nInjected: 1",
+            b"X: a\nb",
+            b"X: a\0b",
+            b"(x): y",
+        ] {
+            assert!(
+                validate_header_line(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,691 @@
+//! The responder's accept loop: one listening socket, any number of web
+//! server connections multiplexed with edge-triggered epoll, and requests
+//! handed to the application one at a time in the order they became ready.
+//!
+//! Why readiness-based: web servers keep pools of upstream connections
+//! (nginx `keepalive`). A responder that blocks on one kept-alive connection
+//! (libfcgi, flup) starves the others; here every connection is watched, so a
+//! single worker serves all of them fairly.
+//!
+//! Cost per request on a kept-alive connection: one `epoll_wait` (shared by
+//! all connections that became ready together), one `read`, one `send`.
+
+use super::addr::{self, Address};
+use super::conn::{Conn, Phase, Pump};
+use super::io::{send_nb, ReadOutcome};
+use super::limits::{now_ms, Limits};
+use super::request::Request;
+use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const LISTENER_TOKEN: u64 = u64::MAX;
+/// Connections accepted per readiness event before serving them.
+const ACCEPT_BATCH: usize = 32;
+/// How often idle and stalled connections are checked for their deadline.
+const SWEEP_EVERY_MS: u64 = 1000;
+/// How long a closing TCP connection may take to deliver its last bytes.
+const DRAIN_MS: u64 = 2000;
+/// Connection objects kept for reuse (their buffers) after a close.
+const SPARE_MAX: usize = 64;
+
+struct Listener {
+    fd: RawFd,
+    /// None when the listener is fd 0 handed over by the web server (not ours
+    /// to close).
+    owned: Option<OwnedFd>,
+    tcp: bool,
+    /// A unix socket file this process created, removed at unbind.
+    unix_path: Option<(CString, u32)>,
+    registered: bool,
+    paused_until: u64,
+}
+
+/// A FastCGI responder.
+pub struct Server {
+    limits: Limits,
+    listener: Option<Listener>,
+    bound: bool,
+    epoll: Option<OwnedFd>,
+    conns: Vec<Option<Box<Conn>>>,
+    free_slots: Vec<usize>,
+    // Boxed so a connection moves between the table, the request and this
+    // pool as a pointer.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Conn>>,
+    ready: VecDeque<usize>,
+    live: usize,
+    events: Vec<libc::epoll_event>,
+    next_sweep: u64,
+    request: Request,
+}
+
+fn is_tcp(fd: RawFd) -> bool {
+    // SAFETY: sockaddr_storage is plain old data.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: ss/len form a valid output buffer.
+    let rc = unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) };
+    rc == 0 && matches!(i32::from(ss.ss_family), libc::AF_INET | libc::AF_INET6)
+}
+
+fn set_nonblocking(fd: RawFd) -> Result<()> {
+    // SAFETY: fcntl on a valid descriptor.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(Error::last_os("fcntl F_GETFL"));
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(Error::last_os("fcntl F_SETFL O_NONBLOCK"));
+        }
+    }
+    Ok(())
+}
+
+impl Default for Server {
+    fn default() -> Server {
+        Server::new()
+    }
+}
+
+impl Server {
+    /// An unbound responder with default limits.
+    pub fn new() -> Server {
+        Server {
+            limits: Limits::default(),
+            listener: None,
+            bound: false,
+            epoll: None,
+            conns: Vec::new(),
+            free_slots: Vec::new(),
+            spare: Vec::new(),
+            ready: VecDeque::new(),
+            live: 0,
+            events: Vec::new(),
+            next_sweep: 0,
+            request: Request::new(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Binds to one of the address forms of [`Address::parse`].
+    /// `backlog <= 0` means the system maximum.
+    pub fn bind(&mut self, address: &str, backlog: i32) -> Result<()> {
+        if self.bound {
+            return Err(Error::state("already bound; unbind first"));
+        }
+        let parsed = Address::parse(address)?;
+        let fd = addr::bind_listener(&parsed, backlog)?;
+        set_nonblocking(fd.as_raw_fd())?;
+        self.install_listener(
+            fd.as_raw_fd(),
+            Some(fd),
+            !matches!(parsed, Address::Unix(_)),
+        );
+        if let Some(path) = addr::unix_path_of(&parsed) {
+            let pid = std::process::id();
+            if let Some(l) = self.listener.as_mut() {
+                l.unix_path = Some((path, pid));
+            }
+        }
+        self.bound = true;
+        Ok(())
+    }
+
+    /// Serves an already listening socket (for example one inherited from a
+    /// supervisor). The server takes ownership of `fd` and closes it.
+    pub fn adopt_listener(&mut self, fd: OwnedFd) -> Result<()> {
+        if self.bound {
+            return Err(Error::state("already bound; unbind first"));
+        }
+        if !addr::is_listening_socket(fd.as_raw_fd()) {
+            return Err(Error::invalid("descriptor is not a listening socket"));
+        }
+        set_nonblocking(fd.as_raw_fd())?;
+        let tcp = is_tcp(fd.as_raw_fd());
+        self.install_listener(fd.as_raw_fd(), Some(fd), tcp);
+        self.bound = true;
+        Ok(())
+    }
+
+    fn install_listener(&mut self, fd: RawFd, owned: Option<OwnedFd>, tcp: bool) {
+        self.listener = Some(Listener {
+            fd,
+            owned,
+            tcp,
+            unix_path: None,
+            registered: false,
+            paused_until: 0,
+        });
+    }
+
+    /// Closes the socket made by `bind` (removing the unix socket file this
+    /// process created). Without a bound socket this does nothing.
+    pub fn unbind(&mut self) -> Result<()> {
+        if !self.bound {
+            return Ok(());
+        }
+        self.bound = false;
+        if let Some(l) = self.listener.take() {
+            if l.registered {
+                if let Some(ep) = &self.epoll {
+                    // SAFETY: valid epoll and listener descriptors.
+                    unsafe {
+                        libc::epoll_ctl(
+                            ep.as_raw_fd(),
+                            libc::EPOLL_CTL_DEL,
+                            l.fd,
+                            std::ptr::null_mut(),
+                        )
+                    };
+                }
+            }
+            if let Some((path, pid)) = &l.unix_path {
+                if *pid == std::process::id() {
+                    // SAFETY: path is a valid C string.
+                    unsafe { libc::unlink(path.as_ptr()) };
+                }
+            }
+            drop(l.owned);
+        }
+        Ok(())
+    }
+
+    /// Whether `bind` (or `adopt_listener`) gave this server a socket.
+    pub fn is_bound(&self) -> bool {
+        self.bound
+    }
+
+    /// The bound address (`listening()` of the Python API): unix socket path,
+    /// `*:port`, `a.b.c.d:port` or `[v6]:port`.
+    pub fn listening(&self) -> Result<String> {
+        match (&self.listener, self.bound) {
+            (Some(l), true) => addr::describe_bound(l.fd),
+            _ => Err(Error::state("not bound")),
+        }
+    }
+
+    /// The listening descriptor in use (bound, adopted, or fd 0), if any.
+    pub fn listener_fd(&self) -> Option<RawFd> {
+        self.listener.as_ref().map(|l| l.fd)
+    }
+
+    fn ensure_listener(&mut self) -> Result<()> {
+        if self.listener.is_some() {
+            return Ok(());
+        }
+        if addr::is_listening_socket(0) {
+            set_nonblocking(0)?;
+            let tcp = is_tcp(0);
+            self.install_listener(0, None, tcp);
+            return Ok(());
+        }
+        Err(Error::state(
+            "not bound, and fd 0 is not a listening FastCGI socket (bind an address, \
+             or start the program from a web server or spawn-fcgi)",
+        ))
+    }
+
+    fn epoll_fd(&mut self) -> Result<RawFd> {
+        if let Some(ep) = &self.epoll {
+            return Ok(ep.as_raw_fd());
+        }
+        // SAFETY: plain epoll_create1 call; fd owned immediately.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::last_os("epoll_create1"));
+        }
+        // SAFETY: fd is new and owned here.
+        self.epoll = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok(fd)
+    }
+
+    /// Forgets the connections and event state inherited from a parent
+    /// process. Call in a child after `fork()` (the listening socket stays).
+    pub fn reset_after_fork(&mut self) {
+        self.epoll = None;
+        self.conns.clear();
+        self.free_slots.clear();
+        self.ready.clear();
+        self.live = 0;
+        self.request = Request::new();
+        if let Some(l) = self.listener.as_mut() {
+            l.registered = false;
+        }
+    }
+
+    fn epoll_ctl(&mut self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> Result<()> {
+        let ep = self.epoll_fd()?;
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: valid epoll descriptor and event struct.
+        if unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } < 0 {
+            return Err(Error::last_os("epoll_ctl"));
+        }
+        Ok(())
+    }
+
+    fn update_listener_interest(&mut self) -> Result<()> {
+        let now_paused = self
+            .listener
+            .as_ref()
+            .is_some_and(|l| l.paused_until > now_ms());
+        let want = self.live < self.limits.max_conns && !now_paused;
+        let Some(l) = self.listener.as_ref() else {
+            return Ok(());
+        };
+        let (fd, registered) = (l.fd, l.registered);
+        if want && !registered {
+            self.epoll_ctl(
+                libc::EPOLL_CTL_ADD,
+                fd,
+                libc::EPOLLIN as u32,
+                LISTENER_TOKEN,
+            )?;
+        } else if !want && registered {
+            let ep = self.epoll_fd()?;
+            // SAFETY: valid descriptors.
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+        } else {
+            return Ok(());
+        }
+        if let Some(l) = self.listener.as_mut() {
+            l.registered = want;
+        }
+        Ok(())
+    }
+
+    /// Waits for the next request and returns it. The previous request is
+    /// finished first if the application did not finish it. `timeout_ms < 0`
+    /// waits forever; otherwise `SMISK_ERR_TIMEOUT` after that long. A signal
+    /// gives `SMISK_ERR_INTERRUPTED` so the caller can act on it.
+    pub fn accept(&mut self, timeout_ms: i64) -> Result<&mut Request> {
+        self.reclaim();
+        let deadline = (timeout_ms >= 0).then(|| now_ms() + timeout_ms as u64);
+        loop {
+            if let Some(slot) = self.ready.pop_front() {
+                if let Some(mut conn) = self.conns[slot].take() {
+                    conn.phase = Phase::Active;
+                    self.request.start(conn, slot, self.limits);
+                    return Ok(&mut self.request);
+                }
+                continue;
+            }
+            self.ensure_listener()?;
+            self.update_listener_interest()?;
+            let now = now_ms();
+            let mut wait: i64 = -1;
+            if let Some(d) = deadline {
+                wait = d.saturating_sub(now) as i64;
+            }
+            if self.live > 0 {
+                let to_sweep = self.next_sweep.saturating_sub(now) as i64;
+                wait = if wait < 0 {
+                    to_sweep
+                } else {
+                    wait.min(to_sweep)
+                };
+            }
+            if let Some(l) = self.listener.as_ref() {
+                if l.paused_until > now {
+                    let p = (l.paused_until - now) as i64;
+                    wait = if wait < 0 { p } else { wait.min(p) };
+                }
+            }
+            let n = self.wait_events(wait)?;
+            for i in 0..n {
+                let ev = self.events[i];
+                let (token, bits) = (ev.u64, ev.events);
+                if token == LISTENER_TOKEN {
+                    self.accept_batch();
+                } else {
+                    self.on_conn_event(token as usize, bits);
+                }
+            }
+            let now = now_ms();
+            if now >= self.next_sweep {
+                self.sweep(now);
+            }
+            if self.ready.is_empty() && deadline.is_some_and(|d| now >= d) {
+                return Err(Error::new(
+                    SMISK_ERR_TIMEOUT,
+                    "no request within the timeout",
+                ));
+            }
+        }
+    }
+
+    fn wait_events(&mut self, timeout_ms: i64) -> Result<usize> {
+        let ep = self.epoll_fd()?;
+        let want = (self.live + 1).clamp(8, 256);
+        if self.events.len() < want {
+            self.events
+                .resize(want, libc::epoll_event { events: 0, u64: 0 });
+        }
+        let ms = timeout_ms.min(i32::MAX as i64) as libc::c_int;
+        // SAFETY: events has events.len() writable entries.
+        let n = unsafe {
+            libc::epoll_wait(
+                ep,
+                self.events.as_mut_ptr(),
+                self.events.len() as libc::c_int,
+                ms,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                return Err(Error::new(SMISK_ERR_INTERRUPTED, "interrupted by a signal"));
+            }
+            return Err(Error::os("epoll_wait", err));
+        }
+        Ok(n as usize)
+    }
+
+    fn accept_batch(&mut self) {
+        let Some(l) = self.listener.as_ref() else {
+            return;
+        };
+        let (lfd, tcp) = (l.fd, l.tcp);
+        for _ in 0..ACCEPT_BATCH {
+            if self.live >= self.limits.max_conns {
+                return;
+            }
+            // SAFETY: accept4 on a listening socket; peer address not needed.
+            let fd = unsafe {
+                libc::accept4(
+                    lfd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                    | Some(libc::ENOMEM) => {
+                        // Out of descriptors or memory: stop accepting for a
+                        // moment instead of spinning on a readable listener.
+                        if let Some(l) = self.listener.as_mut() {
+                            l.paused_until = now_ms() + 100;
+                        }
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+            // SAFETY: fd is a new descriptor owned from here on.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            if tcp {
+                let one: libc::c_int = 1;
+                // SAFETY: valid fd and option buffer. Failure only costs latency.
+                unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::IPPROTO_TCP,
+                        libc::TCP_NODELAY,
+                        &one as *const _ as *const libc::c_void,
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+            }
+            let mut conn = match self.spare.pop() {
+                Some(mut c) => {
+                    c.reset(owned, tcp);
+                    c
+                }
+                None => Box::new(Conn::new(owned, tcp)),
+            };
+            conn.deadline = now_ms() + self.limits.read_timeout_ms;
+            let slot = match self.free_slots.pop() {
+                Some(s) => {
+                    self.conns[s] = Some(conn);
+                    s
+                }
+                None => {
+                    self.conns.push(Some(conn));
+                    self.conns.len() - 1
+                }
+            };
+            self.live += 1;
+            self.service(slot);
+        }
+    }
+
+    fn on_conn_event(&mut self, slot: usize, bits: u32) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        match conn.phase {
+            Phase::Ready | Phase::Active => conn.maybe_more = true,
+            _ => {
+                if bits & libc::EPOLLOUT as u32 != 0 && !conn.pending.is_empty() {
+                    self.flush_pending(slot);
+                }
+                self.service(slot);
+            }
+        }
+    }
+
+    /// Sends queued replies without blocking; returns false if the
+    /// connection had to be closed.
+    fn flush_pending(&mut self, slot: usize) -> bool {
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return false;
+        };
+        if conn.pending.is_empty() {
+            return true;
+        }
+        match send_nb(conn.raw_fd(), &conn.pending) {
+            Ok(n) => {
+                conn.pending.drain(..n);
+                let fd = conn.raw_fd();
+                let wants_out = !conn.pending.is_empty();
+                let registered = conn.registered;
+                // Ask for EPOLLOUT only while replies are stuck.
+                let events = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32
+                    | if wants_out { libc::EPOLLOUT as u32 } else { 0 };
+                let op = if registered {
+                    libc::EPOLL_CTL_MOD
+                } else {
+                    libc::EPOLL_CTL_ADD
+                };
+                if (wants_out || registered) && self.epoll_ctl(op, fd, events, slot as u64).is_ok()
+                {
+                    if let Some(c) = self.conns[slot].as_mut() {
+                        c.registered = true;
+                    }
+                }
+                true
+            }
+            Err(_) => {
+                self.close(slot);
+                false
+            }
+        }
+    }
+
+    /// Reads and assembles input on an idle or assembling connection until it
+    /// would block, a request is ready, or the connection must close.
+    fn service(&mut self, slot: usize) {
+        let limits = self.limits;
+        for _ in 0..1024 {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                return;
+            };
+            match conn.phase {
+                Phase::Idle | Phase::Params => {}
+                Phase::Draining => {
+                    if conn.drain() {
+                        self.close(slot);
+                    }
+                    return;
+                }
+                Phase::Ready | Phase::Active => return,
+            }
+            match conn.pump(&limits) {
+                Pump::Ready => {
+                    if self.flush_pending(slot) {
+                        self.ready.push_back(slot);
+                    }
+                    return;
+                }
+                Pump::Close => {
+                    self.flush_pending(slot);
+                    self.shutdown(slot);
+                    return;
+                }
+                Pump::NeedMore => {}
+            }
+            if !self.flush_pending(slot) {
+                return;
+            }
+            let Some(conn) = self.conns[slot].as_mut() else {
+                return;
+            };
+            if conn.close_after_pending && conn.pending.is_empty() {
+                self.shutdown(slot);
+                return;
+            }
+            match conn.fill_nb() {
+                Ok(ReadOutcome::Data(_)) => {
+                    if conn.phase == Phase::Params {
+                        conn.deadline = now_ms() + limits.read_timeout_ms;
+                    }
+                }
+                Ok(ReadOutcome::WouldBlock) => {
+                    if !conn.registered {
+                        let fd = conn.raw_fd();
+                        let events = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+                        if self
+                            .epoll_ctl(libc::EPOLL_CTL_ADD, fd, events, slot as u64)
+                            .is_err()
+                        {
+                            self.close(slot);
+                            return;
+                        }
+                        if let Some(c) = self.conns[slot].as_mut() {
+                            c.registered = true;
+                        }
+                    }
+                    return;
+                }
+                Ok(ReadOutcome::Eof) | Err(_) => {
+                    self.close(slot);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes a connection whose last answer may still be in flight: TCP
+    /// connections with unread input drain first (see `Phase::Draining`).
+    fn shutdown(&mut self, slot: usize) {
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        if conn.tcp && !conn.dead && !conn.input_settled() {
+            // SAFETY: valid socket descriptor.
+            unsafe { libc::shutdown(conn.raw_fd(), libc::SHUT_WR) };
+            conn.phase = Phase::Draining;
+            conn.deadline = now_ms() + DRAIN_MS;
+            if conn.drain() {
+                self.close(slot);
+            } else if !conn.registered {
+                let fd = conn.raw_fd();
+                let events = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+                if self
+                    .epoll_ctl(libc::EPOLL_CTL_ADD, fd, events, slot as u64)
+                    .is_err()
+                {
+                    self.close(slot);
+                } else if let Some(c) = self.conns[slot].as_mut() {
+                    c.registered = true;
+                }
+            }
+        } else {
+            self.close(slot);
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        let Some(conn) = self.conns[slot].take() else {
+            return;
+        };
+        self.release(conn, slot);
+    }
+
+    fn release(&mut self, mut conn: Box<Conn>, slot: usize) {
+        conn.close_fd();
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(conn);
+        }
+        self.free_slots.push(slot);
+        self.live -= 1;
+    }
+
+    /// Puts the connection of the last request back (finishing the request
+    /// first if the application did not).
+    fn reclaim(&mut self) {
+        if self.request.is_active() {
+            let _ = self.request.finish(0);
+        }
+        let Some((mut conn, slot)) = self.request.take_conn() else {
+            return;
+        };
+        if conn.dead {
+            self.release(conn, slot);
+            return;
+        }
+        if !conn.keep_conn {
+            conn.phase = Phase::Idle;
+            self.conns[slot] = Some(conn);
+            self.shutdown(slot);
+            return;
+        }
+        conn.phase = Phase::Idle;
+        conn.deadline = now_ms() + self.limits.keepalive_timeout_ms;
+        let needs_service = conn.buffered() > 0 || conn.maybe_more || !conn.registered;
+        self.conns[slot] = Some(conn);
+        if needs_service {
+            self.service(slot);
+        }
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.next_sweep = now + SWEEP_EVERY_MS;
+        for slot in 0..self.conns.len() {
+            let expired = self.conns[slot].as_ref().is_some_and(|c| {
+                matches!(c.phase, Phase::Idle | Phase::Params | Phase::Draining)
+                    && now >= c.deadline
+            });
+            if expired {
+                self.close(slot);
+            }
+        }
+    }
+
+    /// Connections currently open (including the one being served).
+    pub fn connection_count(&self) -> usize {
+        self.live
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.request.is_active() {
+            let _ = self.request.finish(0);
+        }
+        let _ = self.unbind();
+    }
+}

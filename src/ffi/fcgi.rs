@@ -1,0 +1,534 @@
+//! C API of the FastCGI responder: `smisk_server_*` (binding, limits,
+//! accepting requests) and `smisk_request_*` / `smisk_response_*` (params,
+//! body, headers, output) on the request handle that accept returns.
+//!
+//! A request handle belongs to its server: it is valid from
+//! `smisk_server_accept` until the next `smisk_server_accept` or
+//! `smisk_server_free` on that server. After `smisk_request_finish` the handle
+//! stays valid but every call on it fails with `SMISK_ERR_STATE`.
+
+use super::{
+    arg_bytes, arg_bytes_mut, arg_mut, arg_str, copy_out, free_handle, guard, guard_value,
+    into_handle,
+};
+use crate::fcgi::{Limits, Request, Server};
+use crate::status::{Error, Result, SMISK_ERR_NOT_FOUND};
+use libc::{c_char, c_void};
+
+/// Selects a limit for smisk_server_set_limit() / smisk_server_get_limit().
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum smisk_limit {
+    /// Total bytes of FastCGI params per request (default 1 MiB). A request
+    /// over it is answered "431 Request Header Fields Too Large".
+    SMISK_LIMIT_MAX_PARAMS_BYTES = 0,
+    /// Number of params per request (default 4096); over it: 431.
+    SMISK_LIMIT_MAX_PARAMS = 1,
+    /// Connections served at once (default 1024); further connections wait
+    /// in the listen backlog. Also reported as FCGI_MAX_CONNS/FCGI_MAX_REQS.
+    SMISK_LIMIT_MAX_CONNS = 2,
+    /// Milliseconds a web server may stall while sending a request or its
+    /// body (default 30000).
+    SMISK_LIMIT_READ_TIMEOUT_MS = 3,
+    /// Milliseconds a write may wait for a web server that does not read
+    /// (default 30000).
+    SMISK_LIMIT_WRITE_TIMEOUT_MS = 4,
+    /// Milliseconds an idle kept-alive connection is kept (default 300000).
+    SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS = 5,
+}
+
+/// Creates an unbound FastCGI responder with default limits.
+///
+/// On success *out_server receives a handle the caller owns and releases
+/// with smisk_server_free().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_new(out_server: *mut *mut Server) -> crate::smisk_status {
+    guard(|| {
+        let out = arg_mut(out_server, "out_server")?;
+        *out = into_handle(Server::new());
+        Ok(())
+    })
+}
+
+/// Releases a server: finishes a request still in progress, closes every
+/// connection and the socket made by smisk_server_bind() (removing a unix
+/// socket file it created). Request handles of this server become invalid.
+/// NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_free(server: *mut Server) {
+    guard_value((), || free_handle(server))
+}
+
+fn limit_value(which: i32, value: i64) -> Result<(smisk_limit, u64)> {
+    let kind = match which {
+        0 => smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES,
+        1 => smisk_limit::SMISK_LIMIT_MAX_PARAMS,
+        2 => smisk_limit::SMISK_LIMIT_MAX_CONNS,
+        3 => smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS,
+        4 => smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS,
+        5 => smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS,
+        _ => return Err(Error::invalid(format!("unknown limit {which}"))),
+    };
+    if value <= 0 {
+        return Err(Error::invalid(format!(
+            "limit {kind:?} must be positive, got {value}"
+        )));
+    }
+    if matches!(kind, smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES) && value > u32::MAX as i64 {
+        return Err(Error::invalid(
+            "SMISK_LIMIT_MAX_PARAMS_BYTES must be below 4 GiB",
+        ));
+    }
+    Ok((kind, value as u64))
+}
+
+/// Sets one limit (which is a smisk_limit value; value must be positive).
+/// Applies to requests accepted afterwards. Unknown which, or a value out of
+/// range: SMISK_ERR_INVALID.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_set_limit(
+    server: *mut Server,
+    which: i32,
+    value: i64,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_mut(server, "server")?;
+        let (kind, v) = limit_value(which, value)?;
+        let mut l: Limits = *server.limits();
+        match kind {
+            smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes = v as usize,
+            smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params = v as usize,
+            smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns = v as usize,
+            smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms = v,
+            smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms = v,
+            smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms = v,
+        }
+        server.set_limits(l);
+        Ok(())
+    })
+}
+
+/// Reads one limit (which is a smisk_limit value) into *out_value.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_get_limit(
+    server: *const Server,
+    which: i32,
+    out_value: *mut i64,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = server
+            .as_ref()
+            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let out = arg_mut(out_value, "out_value")?;
+        let (kind, _) = limit_value(which, 1)?;
+        let l = server.limits();
+        let v = match kind {
+            smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes as u64,
+            smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params as u64,
+            smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns as u64,
+            smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms,
+            smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms,
+            smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms,
+        };
+        *out = v.min(i64::MAX as u64) as i64;
+        Ok(())
+    })
+}
+
+/// Binds the server to an address and listens. address (address_len bytes,
+/// UTF-8, no NUL needed) is one of: a unix socket path containing '/',
+/// ":PORT" or "*:PORT" (all IPv4 interfaces), "HOST:PORT" (IPv4 literal or
+/// resolvable name), "[IPV6]:PORT". PORT 0 picks a free port (see
+/// smisk_server_listening()). backlog <= 0 means the system maximum.
+///
+/// An existing unix socket file is replaced only if nobody listens on it; any
+/// other file at that path is an error. Errors: SMISK_ERR_INVALID (malformed
+/// or unresolvable address), SMISK_ERR_IO (the OS refused, e.g. address in
+/// use), SMISK_ERR_STATE (already bound). The process never exits on error.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_bind(
+    server: *mut Server,
+    address: *const c_char,
+    address_len: usize,
+    backlog: i32,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_mut(server, "server")?;
+        let address = arg_str(address.cast(), address_len, "address")?;
+        server.bind(address, backlog)
+    })
+}
+
+/// Closes the socket made by smisk_server_bind() and removes the unix socket
+/// file this process created. Does nothing when not bound.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_unbind(server: *mut Server) -> crate::smisk_status {
+    guard(|| arg_mut(server, "server")?.unbind())
+}
+
+/// True when smisk_server_bind() or smisk_server_adopt_fd() gave the server a
+/// socket (false for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_is_bound(server: *const Server) -> bool {
+    guard_value(false, || server.as_ref().is_some_and(|s| s.is_bound()))
+}
+
+/// Writes the bound address into buf (not NUL-terminated; *out_len receives
+/// its length): the unix socket path, "*:PORT" for all IPv4 interfaces,
+/// "A.B.C.D:PORT" or "[IPV6]:PORT". SMISK_ERR_STATE when not bound;
+/// SMISK_ERR_BUFFER_TOO_SMALL (with the needed length in *out_len) when cap
+/// is too small.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_listening(
+    server: *const Server,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = server
+            .as_ref()
+            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let text = server.listening()?;
+        copy_out(text.as_bytes(), buf.cast(), cap, out_len)
+    })
+}
+
+/// Makes the server accept on an already listening socket fd (for example
+/// one inherited from a supervisor). On success the server owns fd and closes
+/// it; on failure the caller keeps it. SMISK_ERR_INVALID if fd is not a
+/// listening socket, SMISK_ERR_STATE if already bound.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_adopt_fd(
+    server: *mut Server,
+    fd: i32,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_mut(server, "server")?;
+        if fd < 0 || !crate::fcgi::addr::is_listening_socket(fd) {
+            return Err(Error::invalid(format!("fd {fd} is not a listening socket")));
+        }
+        use std::os::unix::io::FromRawFd;
+        // SAFETY: the caller transfers ownership of a valid listening socket.
+        let owned = std::os::unix::io::OwnedFd::from_raw_fd(fd);
+        match server.adopt_listener(owned) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Writes the listening descriptor in use (bound, adopted, or the fd 0 handed
+/// over by a web server once a first accept found it) to *out_fd.
+/// SMISK_ERR_NOT_FOUND when there is none yet. The descriptor stays owned by
+/// the server.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_listen_fd(
+    server: *const Server,
+    out_fd: *mut i32,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = server
+            .as_ref()
+            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let out = arg_mut(out_fd, "out_fd")?;
+        *out = server
+            .listener_fd()
+            .ok_or_else(|| Error::new(SMISK_ERR_NOT_FOUND, "no listening socket yet"))?;
+        Ok(())
+    })
+}
+
+/// True when fd is a listening stream socket. A program started by a web
+/// server or spawn-fcgi finds its FastCGI socket on fd 0; when fd 0 is not
+/// one, the program was started as CGI or by hand.
+#[no_mangle]
+pub extern "C" fn smisk_fd_is_listening_socket(fd: i32) -> bool {
+    guard_value(false, || {
+        fd >= 0 && crate::fcgi::addr::is_listening_socket(fd)
+    })
+}
+
+/// In a child process after fork(): forgets the connections and event state
+/// inherited from the parent (the listening socket is kept). Call before the
+/// child's first smisk_server_accept().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_reset_after_fork(server: *mut Server) -> crate::smisk_status {
+    guard(|| {
+        arg_mut(server, "server")?.reset_after_fork();
+        Ok(())
+    })
+}
+
+/// Waits for the next request and stores its handle in *out_request. The
+/// previous request of this server is finished first if the application did
+/// not finish it (its handle is then reused for the new request).
+///
+/// Without a bound socket the server accepts on fd 0 when that is a listening
+/// socket (web server / spawn-fcgi start-up), else fails with SMISK_ERR_STATE.
+/// timeout_ms < 0 waits forever; otherwise SMISK_ERR_TIMEOUT after that many
+/// milliseconds. A signal delivered while waiting gives SMISK_ERR_INTERRUPTED
+/// (check your flags and call again).
+///
+/// Ownership: the request handle belongs to the server; do not free it.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_accept(
+    server: *mut Server,
+    timeout_ms: i64,
+    out_request: *mut *mut Request,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_mut(server, "server")?;
+        let out = arg_mut(out_request, "out_request")?;
+        let req = server.accept(timeout_ms)?;
+        *out = req as *mut Request;
+        Ok(())
+    })
+}
+
+/// Number of connections from web servers currently open on this server
+/// (including the one of the request being served). 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_connection_count(server: *const Server) -> usize {
+    guard_value(0, || server.as_ref().map_or(0, |s| s.connection_count()))
+}
+
+fn req<'a>(request: *mut Request) -> Result<&'a mut Request> {
+    // SAFETY: the caller passes a handle from smisk_server_accept that is
+    // still valid (documented lifetime), or NULL.
+    unsafe { arg_mut(request, "request") }
+}
+
+/// Looks up a FastCGI param (CGI variable) by exact, case-sensitive name.
+/// On success *value / *value_len receive the value (binary-safe, not
+/// NUL-terminated), valid until the request finishes. SMISK_ERR_NOT_FOUND
+/// when absent; SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_param(
+    request: *mut Request,
+    name: *const c_char,
+    name_len: usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        let name = arg_bytes(name.cast(), name_len, "name")?;
+        let value = arg_mut(value, "value")?;
+        let value_len = arg_mut(value_len, "value_len")?;
+        if !r.is_active() {
+            return Err(Error::state("the request has finished"));
+        }
+        let v = r.param(name).ok_or_else(|| {
+            Error::new(
+                SMISK_ERR_NOT_FOUND,
+                format!("no param named {:?}", String::from_utf8_lossy(name)),
+            )
+        })?;
+        *value = v.as_ptr().cast();
+        *value_len = v.len();
+        Ok(())
+    })
+}
+
+/// Number of params of the request, in the order the web server sent them
+/// (0 for NULL or a finished request).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_param_count(request: *const Request) -> usize {
+    guard_value(0, || request.as_ref().map_or(0, |r| r.param_count()))
+}
+
+/// The index-th param (0-based): name and value pointers and lengths, valid
+/// until the request finishes. SMISK_ERR_NOT_FOUND when index is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_param_at(
+    request: *mut Request,
+    index: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        let (name, name_len) = (arg_mut(name, "name")?, arg_mut(name_len, "name_len")?);
+        let (value, value_len) = (arg_mut(value, "value")?, arg_mut(value_len, "value_len")?);
+        if !r.is_active() {
+            return Err(Error::state("the request has finished"));
+        }
+        let (n, v) = r
+            .param_at(index)
+            .ok_or_else(|| Error::new(SMISK_ERR_NOT_FOUND, format!("no param at index {index}")))?;
+        *name = n.as_ptr().cast();
+        *name_len = n.len();
+        *value = v.as_ptr().cast();
+        *value_len = v.len();
+        Ok(())
+    })
+}
+
+/// The FastCGI request id (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_id(request: *const Request) -> u16 {
+    guard_value(0, || request.as_ref().map_or(0, |r| r.id()))
+}
+
+/// True when the web server asked to keep the connection open after this
+/// request (FCGI_KEEP_CONN).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_keep_conn(request: *const Request) -> bool {
+    guard_value(false, || request.as_ref().is_some_and(|r| r.keep_conn()))
+}
+
+/// True once the web server aborted the request (FCGI_ABORT_REQUEST) or hung
+/// up. Reads and writes then fail with SMISK_ERR_ABORTED.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_is_aborted(request: *const Request) -> bool {
+    guard_value(false, || request.as_ref().is_some_and(|r| r.is_aborted()))
+}
+
+/// True between smisk_server_accept() and smisk_request_finish().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_is_active(request: *const Request) -> bool {
+    guard_value(false, || request.as_ref().is_some_and(|r| r.is_active()))
+}
+
+/// Reads request body bytes (FastCGI STDIN) into buf, filling it unless the
+/// body ends first; *out_len receives the count (0 = end of body). The body
+/// is streamed from the socket, never held whole in memory.
+/// SMISK_ERR_ABORTED if the web server aborted or hung up, SMISK_ERR_TIMEOUT
+/// if it stalled longer than SMISK_LIMIT_READ_TIMEOUT_MS.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_read(
+    request: *mut Request,
+    buf: *mut c_void,
+    cap: usize,
+    out_len: *mut usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        let out = arg_mut(out_len, "out_len")?;
+        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
+        *out = r.read(buf)?;
+        Ok(())
+    })
+}
+
+/// Reads one line of the body: bytes up to and including the next '\n', or
+/// until buf is full, or the end of the body (*out_len 0 at the end). Errors
+/// as for smisk_request_read().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_readline(
+    request: *mut Request,
+    buf: *mut c_void,
+    cap: usize,
+    out_len: *mut usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        let out = arg_mut(out_len, "out_len")?;
+        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
+        *out = r.readline(buf)?;
+        Ok(())
+    })
+}
+
+/// Writes raw bytes to the response stream (FastCGI STDOUT), bypassing the
+/// header list (the caller writes its own header block). Output is buffered;
+/// see smisk_request_flush(). SMISK_ERR_ABORTED once the web server is gone.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_write_stdout(
+    request: *mut Request,
+    data: *const c_void,
+    len: usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        r.write_stdout(arg_bytes(data.cast(), len, "data")?)
+    })
+}
+
+/// Writes bytes to FastCGI STDERR (the web server's error log).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_write_stderr(
+    request: *mut Request,
+    data: *const c_void,
+    len: usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        r.write_stderr(arg_bytes(data.cast(), len, "data")?)
+    })
+}
+
+/// Sends buffered output to the web server now.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_flush(request: *mut Request) -> crate::smisk_status {
+    guard(|| req(request)?.flush())
+}
+
+/// Ends the request: sends what is buffered, the end of the output streams and
+/// END_REQUEST with app_status. A response nothing was written to gets an
+/// empty header block (the web server answers 200 with no body). Calling it
+/// again does nothing. The handle stays valid (calls fail with
+/// SMISK_ERR_STATE) until the next smisk_server_accept().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_finish(
+    request: *mut Request,
+    app_status: u32,
+) -> crate::smisk_status {
+    guard(|| req(request)?.finish(app_status))
+}
+
+/// Appends a response header line "Name: value" (line_len bytes, no CRLF).
+/// The name must be an HTTP token; CR, LF and NUL are rejected
+/// (SMISK_ERR_INVALID). SMISK_ERR_STATE once the response has begun.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_add_header(
+    request: *mut Request,
+    line: *const c_char,
+    line_len: usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        r.add_header(arg_bytes(line.cast(), line_len, "line")?)
+    })
+}
+
+/// Removes the header lines added so far. SMISK_ERR_STATE once the response
+/// has begun.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_clear_headers(
+    request: *mut Request,
+) -> crate::smisk_status {
+    guard(|| req(request)?.clear_headers())
+}
+
+/// Sends the header block: every added header line, then one blank line.
+/// SMISK_ERR_STATE if the response has already begun.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_begin(request: *mut Request) -> crate::smisk_status {
+    guard(|| req(request)?.begin())
+}
+
+/// True once the header block was sent (smisk_response_begin() or the first
+/// smisk_response_write()).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_has_begun(request: *const Request) -> bool {
+    guard_value(false, || request.as_ref().is_some_and(|r| r.has_begun()))
+}
+
+/// Writes response body bytes, sending the header block first if it has not
+/// been sent. An empty write does not begin the response.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_write(
+    request: *mut Request,
+    data: *const c_void,
+    len: usize,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        r.write(arg_bytes(data.cast(), len, "data")?)
+    })
+}
