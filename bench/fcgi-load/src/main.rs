@@ -15,6 +15,7 @@ mod hist;
 mod load;
 mod sys;
 
+use std::io::Write;
 use std::time::Duration;
 
 const HELLO: &str = "Content-Type: text/plain\\r\\n\\r\\nHello World!\\n";
@@ -232,8 +233,11 @@ fn main() {
     let max_c = st.per_conn.iter().copied().max().unwrap_or(0);
     let never = st.per_conn.iter().filter(|&&n| n == 0).count();
     let keep = if cfg.keep_conn { "on" } else { "off" };
+    // A closed stdout (| head) must not turn into a panic: results are best effort.
+    let mut stdout = std::io::stdout().lock();
     if !args.quiet {
-        println!(
+        let _ = writeln!(
+            stdout,
             "fcgi-load {} c={} keep-conn={} {:.2}s: {} ok, {:.0} req/s, p50 {:.1} us, p99 {:.1} us, \
              errors {} (body {}, status {}, stderr {}, protocol {}, connect {}, dropped {} [keep-conn closed {}]), \
              unanswered {}, in flight at end {}, connects {}, answers per connection min {} max {} ({} never answered){}",
@@ -262,7 +266,8 @@ fn main() {
             st.first_error.as_deref().map(|e| format!("; first error: {e}")).unwrap_or_default(),
         );
     }
-    println!(
+    let _ = writeln!(
+        stdout,
         "{{\"target\":{},\"conns\":{},\"keep_conn\":{},\"elapsed_s\":{:.6},\"issued\":{},\"ok\":{},\"rps\":{:.1},\
          \"p50_us\":{:.2},\"p90_us\":{:.2},\"p99_us\":{:.2},\"max_us\":{:.2},\"errors\":{},\"bad_body\":{},\
          \"bad_status\":{},\"stderr\":{},\"protocol_errors\":{},\"connect_errors\":{},\"dropped\":{},\
