@@ -10,7 +10,7 @@
 //! are skipped without buffering. Hostile input ends in an answer (400/431)
 //! where one is possible, else the connection is closed.
 
-use super::io::{read_nb, wait_fd, ReadOutcome};
+use super::io::{read_nb, send_all, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::record::{self as rec, Header, PairSpan};
 use crate::status::{Error, Result, SMISK_ERR_ABORTED, SMISK_ERR_PROTOCOL};
@@ -506,11 +506,15 @@ impl Conn {
                 ));
             }
             self.handle_foreign(&h, content_at, limits);
-            if self.pending.len() > PENDING_MAX {
-                self.dead = true;
-                return Err(Error::protocol(
-                    "web server floods management records without reading replies",
-                ));
+            // The application may wait here for more body bytes: answer now
+            // rather than when the response is flushed.
+            if !self.pending.is_empty() {
+                let sent = send_all(self.raw_fd(), &self.pending, limits.write_timeout_ms);
+                self.pending.clear();
+                if let Err(e) = sent {
+                    self.dead = true;
+                    return Err(e);
+                }
             }
         }
     }

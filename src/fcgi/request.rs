@@ -376,6 +376,18 @@ impl Request {
             }
         }
         if let Some(c) = self.conn.as_mut() {
+            if !c.keep_conn && !c.dead {
+                if c.tcp && !c.input_settled() {
+                    // Unread input on a TCP socket: closing now could reset
+                    // the connection before the web server read the
+                    // response. Half-close; the server drains the rest.
+                    // SAFETY: valid socket descriptor.
+                    unsafe { libc::shutdown(c.raw_fd(), libc::SHUT_WR) };
+                } else {
+                    c.close_fd();
+                    c.dead = true;
+                }
+            }
             c.end_request();
         }
         self.finished = true;

@@ -143,17 +143,21 @@ impl Server {
     }
 
     /// Serves an already listening socket (for example one inherited from a
-    /// supervisor). The server takes ownership of `fd` and closes it.
-    pub fn adopt_listener(&mut self, fd: OwnedFd) -> Result<()> {
+    /// supervisor). On success the server owns `fd` and closes it; on error
+    /// the caller keeps it.
+    pub fn adopt_listener(&mut self, fd: RawFd) -> Result<()> {
         if self.bound {
             return Err(Error::state("already bound; unbind first"));
         }
-        if !addr::is_listening_socket(fd.as_raw_fd()) {
-            return Err(Error::invalid("descriptor is not a listening socket"));
+        if fd < 0 || !addr::is_listening_socket(fd) {
+            return Err(Error::invalid(format!("fd {fd} is not a listening socket")));
         }
-        set_nonblocking(fd.as_raw_fd())?;
-        let tcp = is_tcp(fd.as_raw_fd());
-        self.install_listener(fd.as_raw_fd(), Some(fd), tcp);
+        set_nonblocking(fd)?;
+        let tcp = is_tcp(fd);
+        // SAFETY: fd is a valid listening socket whose ownership the caller
+        // transfers now that nothing can fail any more.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        self.install_listener(fd, Some(owned), tcp);
         self.bound = true;
         Ok(())
     }

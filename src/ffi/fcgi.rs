@@ -204,19 +204,7 @@ pub unsafe extern "C" fn smisk_server_adopt_fd(
     server: *mut Server,
     fd: i32,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        if fd < 0 || !crate::fcgi::addr::is_listening_socket(fd) {
-            return Err(Error::invalid(format!("fd {fd} is not a listening socket")));
-        }
-        use std::os::unix::io::FromRawFd;
-        // SAFETY: the caller transfers ownership of a valid listening socket.
-        let owned = std::os::unix::io::OwnedFd::from_raw_fd(fd);
-        match server.adopt_listener(owned) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e),
-        }
-    })
+    guard(|| arg_mut(server, "server")?.adopt_listener(fd))
 }
 
 /// Writes the listening descriptor in use (bound, adopted, or the fd 0 handed

@@ -1,0 +1,46 @@
+"""Runs the smisk hello example behind nginx on 127.0.0.1 (see scripts/demo)."""
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import harness  # noqa: E402  (process and nginx helpers shared with the tests)
+
+
+def main():
+    check_only = "--check" in sys.argv[1:]
+    print("demo: building smisk and the examples (release)...", flush=True)
+    harness.build_programs()
+    with tempfile.TemporaryDirectory(prefix="smisk-demo-") as tmp:
+        app = harness.start_app(tmp, program=harness.HELLO)
+        nginx = harness.Nginx(tmp, app.address)
+        try:
+            url = nginx.url("/hello?name=smisk")
+            print(f"demo: smisk hello (pid {app.pid}) behind nginx (pid {nginx.pid}) at {url}")
+            out = subprocess.run(["curl", "-sS", "-i", url], capture_output=True, text=True, timeout=10)
+            print(f"$ curl -i {url}\n{out.stdout}", end="")
+            if out.returncode != 0 or not out.stdout.endswith("Hello World!\n"):
+                print(f"demo: unexpected answer: {out.stderr}", file=sys.stderr)
+                return 1
+            if check_only:
+                return 0
+            print("demo: serving; press Ctrl-C to stop", flush=True)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            while app.alive() and nginx.alive():
+                time.sleep(0.5)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            nginx.stop()
+            app.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
