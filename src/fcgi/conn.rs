@@ -16,8 +16,9 @@ use super::record::{self as rec, Header, PairSpan};
 use crate::status::{Error, Result, SMISK_ERR_ABORTED, SMISK_ERR_PROTOCOL};
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 
-/// Initial input buffer: a typical request (params of ~1 KiB) fits many times.
-const RBUF_INITIAL: usize = 8 * 1024;
+/// Initial input buffer: a typical request (params of ~1 KiB) fits; bodies
+/// bypass it (direct reads) and rare large records grow it.
+const RBUF_INITIAL: usize = 4 * 1024;
 /// Largest record: header + 65535 content + 255 padding.
 const RBUF_MAX: usize = rec::HEADER_LEN + rec::MAX_CONTENT + 255;
 /// Direct reads into the caller's buffer pay off above this size.

@@ -21,8 +21,8 @@ use std::ffi::CString;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const LISTENER_TOKEN: u64 = u64::MAX;
-/// Connections accepted per readiness event before serving them.
-const ACCEPT_BATCH: usize = 32;
+/// Most connections accepted per readiness event before serving them.
+const ACCEPT_BATCH_MAX: usize = 32;
 /// How often idle and stalled connections are checked for their deadline.
 const SWEEP_EVERY_MS: u64 = 1000;
 /// How long a closing TCP connection may take to deliver its last bytes.
@@ -58,6 +58,10 @@ pub struct Server {
     live: usize,
     events: Vec<libc::epoll_event>,
     next_sweep: u64,
+    /// Connections to accept per listener event: grows while the backlog
+    /// keeps having more, shrinks when an accept finds it empty, so a single
+    /// connection at a time does not pay for a probing accept that fails.
+    accept_budget: usize,
     request: Request,
 }
 
@@ -106,6 +110,7 @@ impl Server {
             live: 0,
             events: Vec::new(),
             next_sweep: 0,
+            accept_budget: 1,
             request: Request::new(),
         }
     }
@@ -400,7 +405,8 @@ impl Server {
             return;
         };
         let (lfd, tcp) = (l.fd, l.tcp);
-        for _ in 0..ACCEPT_BATCH {
+        let budget = self.accept_budget;
+        for _ in 0..budget {
             if self.live >= self.limits.max_conns {
                 return;
             }
@@ -415,6 +421,10 @@ impl Server {
             };
             if fd < 0 {
                 match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EAGAIN) => {
+                        self.accept_budget = (self.accept_budget / 2).max(1);
+                        return;
+                    }
                     Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
                     Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
                     | Some(libc::ENOMEM) => {
@@ -464,6 +474,8 @@ impl Server {
             self.live += 1;
             self.service(slot);
         }
+        // The whole budget was accepted without finding the backlog empty.
+        self.accept_budget = (budget * 2).min(ACCEPT_BATCH_MAX);
     }
 
     fn on_conn_event(&mut self, slot: usize, bits: u32) {
