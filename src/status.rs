@@ -50,6 +50,9 @@ pub enum smisk_status {
     SMISK_ERR_PANIC = 13,
     /// The operation is not supported in this configuration or environment.
     SMISK_ERR_UNSUPPORTED = 14,
+    /// A callback supplied by the caller returned non-zero and so stopped the
+    /// operation (for example smisk_parse_query).
+    SMISK_ERR_STOPPED = 20,
 }
 
 pub use smisk_status::*;
@@ -79,13 +82,14 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY => c"out of memory",
             SMISK_ERR_PANIC => c"internal error in smisk",
             SMISK_ERR_UNSUPPORTED => c"not supported",
+            SMISK_ERR_STOPPED => c"stopped by the caller's callback",
         }
     }
 
     /// Maps a raw integer back to a status, for functions that take a status
     /// from C (where an out-of-range value must not become an invalid enum).
     pub fn from_raw(raw: i32) -> Option<smisk_status> {
-        const ALL: [smisk_status; 15] = [
+        const ALL: [smisk_status; 16] = [
             SMISK_OK,
             SMISK_ERR_NULL,
             SMISK_ERR_INVALID,
@@ -101,6 +105,7 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY,
             SMISK_ERR_PANIC,
             SMISK_ERR_UNSUPPORTED,
+            SMISK_ERR_STOPPED,
         ];
         ALL.iter().copied().find(|s| *s as i32 == raw)
     }
@@ -190,6 +195,8 @@ mod tests {
             assert_eq!(s as i32, raw);
             assert!(!s.describe().is_empty());
         }
+        assert_eq!(smisk_status::from_raw(20), Some(SMISK_ERR_STOPPED));
+        assert_eq!(smisk_status::from_raw(15), None);
         assert_eq!(smisk_status::from_raw(-1), None);
         assert_eq!(smisk_status::from_raw(1000), None);
     }

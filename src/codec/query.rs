@@ -29,6 +29,10 @@ use crate::status::{Error, Result};
 use std::borrow::Cow;
 
 /// Default cap on the number of fields per source (decisions.md).
+///
+/// (C sees it as SMISK_MAX_FIELDS_DEFAULT.)
+///
+/// cbindgen:ignore
 pub const DEFAULT_MAX_FIELDS: usize = 1000;
 
 /// Which grammar to parse.

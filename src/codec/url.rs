@@ -35,6 +35,10 @@
 use crate::status::{Error, Result};
 
 /// The text components of a URL (the port is separate).
+///
+/// (C uses the SMISK_URL_* index constants.)
+///
+/// cbindgen:ignore
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
     Scheme = 0,

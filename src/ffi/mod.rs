@@ -16,6 +16,7 @@
 // TODO(lead): drop once the FastCGI/codec/session C functions use every helper.
 #![allow(dead_code)]
 
+pub mod codec;
 pub mod core;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};
