@@ -25,7 +25,7 @@
 //!
 //! Cost: encoding makes two passes: a branch-free count of the bytes to
 //! escape (vectorized by the compiler) that sizes the output exactly, then
-//! one 4-byte table store per input byte. Decoding classifies 64-byte
+//! one 4-byte table store per input byte. Decoding classifies 16-byte
 //! blocks in a branch-free, vectorizable loop and compacts them; runs before
 //! the first `%` (or `+`) are found with `memchr` and copied as a whole. See
 //! `bench/codec` for throughput.
@@ -256,7 +256,7 @@ fn decode_with(input: &[u8], plus: bool) -> Cow<'_, [u8]> {
 /// Percent-heavy text, where per-byte branches mispredict, runs as fast as
 /// plain text.
 fn decode_tail<const PLUS: bool>(input: &[u8], out: &mut [u8]) -> usize {
-    const BLOCK: usize = 64;
+    const BLOCK: usize = 16;
     let n = input.len();
     let out = &mut out[..n];
     // Escape flags of the two positions before the current one.
