@@ -315,6 +315,36 @@ mod tests {
     }
 
     #[test]
+    fn hostile_runs_are_linear() {
+        // Backslashes, quotes and `%` runs have no special meaning, so 1 MiB
+        // of each is one field (or a few) and one pass; a quadratic parser
+        // would take minutes here.
+        let started = std::time::Instant::now();
+        for filler in [&b"\\"[..], b"\"", b"%", b"%2", b"=", b"+", b" ;", b"&="] {
+            let body: Vec<u8> = filler.iter().copied().cycle().take(1 << 20).collect();
+            let mut input = b"k=".to_vec();
+            input.extend_from_slice(&body);
+            for sep in [Separator::Query, Separator::Cookie] {
+                let mut fields = 0usize;
+                let mut bytes = 0usize;
+                let res = parse_pairs(&input, sep, usize::MAX, |k, v| {
+                    fields += 1;
+                    bytes += k.len() + v.map_or(0, |v| v.len());
+                });
+                assert!(res.is_ok());
+                assert!(bytes <= input.len());
+                assert!(fields <= input.len());
+            }
+            // The default cap rejects separator floods without emitting.
+            let capped = collect_pairs(&input, Separator::Query, DEFAULT_MAX_FIELDS);
+            if filler == b"&=" {
+                assert!(capped.is_err());
+            }
+        }
+        assert!(started.elapsed().as_secs() < 30);
+    }
+
+    #[test]
     fn emit_errors_stop_parsing() {
         let mut seen = 0;
         let err = parse_pairs_with(b"a&b&c", Separator::Query, 10, |_, _| {
