@@ -29,12 +29,40 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "smörgåsbord", "hello", "world", "räksmörgås", "東京", "price", "a&b", "50%", "x=y",
-    "path/to/file", "C++", "naïve", "user@example.com", "[tag]", "#anchor", "quote\"d",
+    "smörgåsbord",
+    "hello",
+    "world",
+    "räksmörgås",
+    "東京",
+    "price",
+    "a&b",
+    "50%",
+    "x=y",
+    "path/to/file",
+    "C++",
+    "naïve",
+    "user@example.com",
+    "[tag]",
+    "#anchor",
+    "quote\"d",
 ];
 const KEYS: &[&str] = &[
-    "q", "utm_source", "utm_medium", "page", "sort", "filter[price][min]", "lang", "sid",
-    "redirect_uri", "tags[]", "category", "ref", "session_state", "name", "email", "comment",
+    "q",
+    "utm_source",
+    "utm_medium",
+    "page",
+    "sort",
+    "filter[price][min]",
+    "lang",
+    "sid",
+    "redirect_uri",
+    "tags[]",
+    "category",
+    "ref",
+    "session_state",
+    "name",
+    "email",
+    "comment",
 ];
 
 /// A query string of exactly `fields` fields and `len` bytes: form-encoded
@@ -147,50 +175,100 @@ fn run(dir: &Path) {
     let q = read("query_2k.txt");
     let set = percent::RESERVED_UNSAFE_SET;
 
-    row("encode", "smisk", "1 MiB blob", measure(raw.len(), || {
-        percent::encode(black_box(&raw)).len()
-    }));
-    row("encode", "percent-encoding", "1 MiB blob", measure(raw.len(), || {
-        percent_encoding::percent_encode(black_box(&raw), set).to_string().len()
-    }));
-    row("decode (+ and %XX)", "smisk", "1 MiB blob", measure(enc.len(), || {
-        codec::decode(black_box(&enc)).len()
-    }));
-    row("decode (%XX only)", "smisk", "1 MiB blob", measure(enc.len(), || {
-        codec::decode_percent(black_box(&enc)).len()
-    }));
-    row("decode (%XX only)", "percent-encoding", "1 MiB blob", measure(enc.len(), || {
-        percent_encoding::percent_decode(black_box(&enc)).collect::<Vec<u8>>().len()
-    }));
-    row("decode (+ and %XX)", "smisk", "2 KiB query", measure(q.len(), || {
-        codec::decode(black_box(&q)).len()
-    }));
-    row("parse query (stream pairs)", "smisk", "2 KiB query", measure(q.len(), || {
-        let mut n = 0;
-        codec::parse_pairs(black_box(&q), Separator::Query, 1000, |k, v| {
-            n += k.len() + v.map_or(0, |v| v.len());
-        })
-        .unwrap();
-        n
-    }));
-    row("parse query (stream pairs)", "form_urlencoded", "2 KiB query", measure(q.len(), || {
-        form_urlencoded::parse(black_box(&q)).map(|(k, v)| k.len() + v.len()).sum()
-    }));
-    row("parse query (dict of lists)", "smisk", "2 KiB query", measure(q.len(), || {
-        let mut map: HashMap<Vec<u8>, Vec<Option<Vec<u8>>>> = HashMap::new();
-        codec::parse_pairs(black_box(&q), Separator::Query, 1000, |k, v| {
-            map.entry(k.into_owned()).or_default().push(v.map(|v| v.into_owned()));
-        })
-        .unwrap();
-        map.len()
-    }));
-    row("parse query (dict of lists)", "form_urlencoded", "2 KiB query", measure(q.len(), || {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (k, v) in form_urlencoded::parse(black_box(&q)) {
-            map.entry(k.into_owned()).or_default().push(v.into_owned());
-        }
-        map.len()
-    }));
+    row(
+        "encode",
+        "smisk",
+        "1 MiB blob",
+        measure(raw.len(), || percent::encode(black_box(&raw)).len()),
+    );
+    row(
+        "encode",
+        "percent-encoding",
+        "1 MiB blob",
+        measure(raw.len(), || {
+            percent_encoding::percent_encode(black_box(&raw), set)
+                .to_string()
+                .len()
+        }),
+    );
+    row(
+        "decode (+ and %XX)",
+        "smisk",
+        "1 MiB blob",
+        measure(enc.len(), || codec::decode(black_box(&enc)).len()),
+    );
+    row(
+        "decode (%XX only)",
+        "smisk",
+        "1 MiB blob",
+        measure(enc.len(), || codec::decode_percent(black_box(&enc)).len()),
+    );
+    row(
+        "decode (%XX only)",
+        "percent-encoding",
+        "1 MiB blob",
+        measure(enc.len(), || {
+            percent_encoding::percent_decode(black_box(&enc))
+                .collect::<Vec<u8>>()
+                .len()
+        }),
+    );
+    row(
+        "decode (+ and %XX)",
+        "smisk",
+        "2 KiB query",
+        measure(q.len(), || codec::decode(black_box(&q)).len()),
+    );
+    row(
+        "parse query (stream pairs)",
+        "smisk",
+        "2 KiB query",
+        measure(q.len(), || {
+            let mut n = 0;
+            codec::parse_pairs(black_box(&q), Separator::Query, 1000, |k, v| {
+                n += k.len() + v.map_or(0, |v| v.len());
+            })
+            .unwrap();
+            n
+        }),
+    );
+    row(
+        "parse query (stream pairs)",
+        "form_urlencoded",
+        "2 KiB query",
+        measure(q.len(), || {
+            form_urlencoded::parse(black_box(&q))
+                .map(|(k, v)| k.len() + v.len())
+                .sum()
+        }),
+    );
+    row(
+        "parse query (dict of lists)",
+        "smisk",
+        "2 KiB query",
+        measure(q.len(), || {
+            let mut map: HashMap<Vec<u8>, Vec<Option<Vec<u8>>>> = HashMap::new();
+            codec::parse_pairs(black_box(&q), Separator::Query, 1000, |k, v| {
+                map.entry(k.into_owned())
+                    .or_default()
+                    .push(v.map(|v| v.into_owned()));
+            })
+            .unwrap();
+            map.len()
+        }),
+    );
+    row(
+        "parse query (dict of lists)",
+        "form_urlencoded",
+        "2 KiB query",
+        measure(q.len(), || {
+            let mut map: HashMap<String, Vec<String>> = HashMap::new();
+            for (k, v) in form_urlencoded::parse(black_box(&q)) {
+                map.entry(k.into_owned()).or_default().push(v.into_owned());
+            }
+            map.len()
+        }),
+    );
 }
 
 fn main() {
