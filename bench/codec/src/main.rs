@@ -109,7 +109,7 @@ fn make_blobs() -> (Vec<u8>, Vec<u8>) {
     let mut rng = Rng(0x0B10_B5EE);
     let mut raw = Vec::with_capacity(1 << 20);
     while raw.len() < 1 << 20 {
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             for _ in 0..rng.next() % 16 {
                 raw.push(rng.next() as u8);
             }
