@@ -78,6 +78,44 @@
 
 #define UNKNOWN_ROLE 3
 
+// Default cap on the number of fields smisk_parse_query and
+// smisk_parse_cookies accept from one input.
+#define SMISK_MAX_FIELDS_DEFAULT 1000
+
+// URL component index: the scheme ("http"; lower-cased by the parser).
+#define SMISK_URL_SCHEME 0
+
+// URL component index: the user name.
+#define SMISK_URL_USER 1
+
+// URL component index: the password.
+#define SMISK_URL_PASSWORD 2
+
+// URL component index: the host (an IPv6 address without its brackets).
+#define SMISK_URL_HOST 3
+
+// URL component index: the path (starts with "/").
+#define SMISK_URL_PATH 4
+
+// URL component index: the query (without "?").
+#define SMISK_URL_QUERY 5
+
+// URL component index: the fragment (without "#").
+#define SMISK_URL_FRAGMENT 6
+
+// Number of URL text components (the length of the smisk_url_format arrays).
+#define SMISK_URL_COMPONENTS 7
+
+// smisk_url_format mode: use the stored value, if any.
+#define SMISK_URL_USE 0
+
+// smisk_url_format mode: leave the component out.
+#define SMISK_URL_OMIT 1
+
+// smisk_url_format mode: use the given text instead (an empty text omits
+// the component; for the port, the given number, 0 omitting it).
+#define SMISK_URL_REPLACE 2
+
 // Major version of the smisk C API this header describes.
 #define SMISK_VERSION_MAJOR 0
 
@@ -165,6 +203,9 @@ typedef enum {
   SMISK_ERR_PANIC = 13,
   // The operation is not supported in this configuration or environment.
   SMISK_ERR_UNSUPPORTED = 14,
+  // A callback supplied by the caller returned non-zero and so stopped the
+  // operation (for example smisk_parse_query).
+  SMISK_ERR_STOPPED = 20,
   // A request body is larger than the configured limit (max_multipart_size
   // for multipart bodies, max_formdata_size for url-encoded ones). Maps to
   // HTTP 413.
@@ -267,6 +308,40 @@ typedef struct smisk_session_state smisk_session_state;
 // Unlike other handles, one store may be used from several threads at once.
 typedef struct smisk_session_store smisk_session_store;
 
+// A parsed URL: seven optional byte-string components and a port.
+// Create with smisk_url_new or smisk_url_parse, release with smisk_url_free.
+typedef struct smisk_url smisk_url;
+
+// Called once per field by smisk_parse_query and smisk_parse_cookies, in
+// input order (repeated keys are delivered each time). `key`/`key_len` is
+// the decoded key; `has_value` is false when the field had no "=" (then
+// `value` is NULL and `value_len` 0). The pointers are valid only during the
+// call (copy what you keep); key and value are never NULL when present, even
+// if empty. Return 0 to continue, anything else to stop: the parse function
+// then returns SMISK_ERR_STOPPED.
+typedef int32_t (*smisk_pair_fn)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, bool has_value);
+
+// Options for smisk_url_to_s. Fill it with smisk_url_format_init (every
+// component SMISK_URL_USE, port 80 suppressed), then change what you need.
+//
+// `mode[i]`, `text[i]`, `text_len[i]` describe component i (SMISK_URL_SCHEME
+// ... SMISK_URL_FRAGMENT): `mode` is SMISK_URL_USE, SMISK_URL_OMIT or
+// SMISK_URL_REPLACE; with SMISK_URL_REPLACE, `text[i]` points to
+// `text_len[i]` bytes (NULL allowed when the length is 0, which omits the
+// component). The texts are only read during the call.
+//
+// `port_mode` is SMISK_URL_USE, SMISK_URL_OMIT or SMISK_URL_REPLACE with
+// `port` (0-65535) as the number. `port80` true writes ":80" too; false
+// leaves port 80 out.
+typedef struct {
+  int32_t mode[7];
+  const uint8_t *text[7];
+  size_t text_len[7];
+  int32_t port_mode;
+  uint32_t port;
+  bool port80;
+} smisk_url_format;
+
 // One event of smisk_multipart_next(). Pointers borrow either the input
 // buffer passed to that call or storage inside the parser; they are valid
 // until the next call on the same parser (and, for DATA, while the input
@@ -348,9 +423,162 @@ typedef struct {
   size_t removed_temps;
 } smisk_session_gc_stats;
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// URL-encodes `input_len` bytes at `input` (`URL.encode`): every reserved
+// or unsafe byte -- everything except `A-Z a-z 0-9 ! ' ( ) * - . _ ~` --
+// becomes "%XX" with upper-case hex. Binary-safe.
+//
+// Ownership: on success `*out`/`*out_len` receive a new buffer owned by the
+// caller, released with smisk_bytes_free(*out, *out_len); an empty result is
+// (NULL, 0). `input` may be NULL when `input_len` is 0.
+smisk_status smisk_url_encode(const uint8_t *input, size_t input_len, uint8_t **out, size_t *out_len);
+
+// URL-escapes `input_len` bytes at `input` (`URL.escape`): only the unsafe
+// bytes -- controls, space, the characters " % < > \ ^ ` { | } # : @ [ ]
+// and 0x7F-0xFF -- become "%XX"; / ? & = + $ , ; are kept. For whole URLs.
+//
+// Ownership: as smisk_url_encode.
+smisk_status smisk_url_escape(const uint8_t *input, size_t input_len, uint8_t **out, size_t *out_len);
+
+// Form-decodes `input_len` bytes at `input` (`URL.decode`, `URL.unescape`):
+// "+" becomes a space, "%XX" (either case) the byte, and a malformed "%"
+// sequence is kept as it is. The result is raw bytes (not necessarily
+// UTF-8) and never longer than the input.
+//
+// Ownership: as smisk_url_encode.
+smisk_status smisk_url_decode(const uint8_t *input, size_t input_len, uint8_t **out, size_t *out_len);
+
+// Escapes `& < > " '` as `&amp; &lt; &gt; &quot; &#39;` (`xml.escape`).
+//
+// Ownership: as smisk_url_encode.
+smisk_status smisk_xml_escape(const uint8_t *input, size_t input_len, uint8_t **out, size_t *out_len);
+
+// Replaces the entities `&amp; &lt; &gt; &quot; &apos;` and numeric
+// references `&#NNN;` / `&#xHH;` (written as UTF-8) in one pass
+// (`xml.unescape`); anything malformed is left as it is.
+//
+// Ownership: as smisk_url_encode.
+smisk_status smisk_xml_unescape(const uint8_t *input, size_t input_len, uint8_t **out, size_t *out_len);
+
+// Parses a query string or an application/x-www-form-urlencoded body:
+// fields split on "&" only (";" is data), empty fields skipped, key up to
+// the first "=", the rest is the value (no "=": no value), both
+// form-decoded ("+" is a space, "%XX" a byte, malformed "%" kept). Calls
+// `callback(ctx, ...)` once per field in order.
+//
+// Fails with SMISK_ERR_TOO_LARGE, before any callback, when there are more
+// than `max_fields` fields (pass SMISK_MAX_FIELDS_DEFAULT unless configured
+// otherwise); with SMISK_ERR_STOPPED when the callback returned non-zero.
+//
+// Ownership: `input` is only read during the call (NULL allowed when
+// `input_len` is 0); `ctx` is passed through untouched; `callback` must not
+// be NULL.
+smisk_status smisk_parse_query(const uint8_t *input, size_t input_len, size_t max_fields, smisk_pair_fn callback, void *ctx);
+
+// Parses a Cookie header value: fields split on ";", leading whitespace
+// stripped, fields that are then empty or start with "=" skipped, key up to
+// the first "=", value the rest; "%XX" decoded but "+" kept. Quotes are
+// data. Each field is independent: a malformed one never hides the others.
+// Calls `callback(ctx, ...)` once per field in order.
+//
+// Errors and ownership: as smisk_parse_query.
+smisk_status smisk_parse_cookies(const uint8_t *input, size_t input_len, size_t max_fields, smisk_pair_fn callback, void *ctx);
+
+// A new unique id: SHA-1 over 32 bytes from the OS random generator
+// followed by the `node_len` bytes at `node` (NULL allowed when 0).
+// `nbits` 4, 5 or 6 gives text packed as smisk_pack does (40, 32 or 27
+// characters); 0 or -1 gives the raw 20-byte digest. Other values fail with
+// SMISK_ERR_INVALID ("Invalid number of bits: N").
+//
+// The result is written to the caller's buffer `buf` of `buf_cap` bytes (64
+// is always enough) and its length to `*out_len`. When the buffer is too
+// small, SMISK_ERR_BUFFER_TOO_SMALL is returned and `*out_len` receives the
+// size needed. No terminating NUL is written.
+smisk_status smisk_uid(int32_t nbits, const uint8_t *node, size_t node_len, uint8_t *buf, size_t buf_cap, size_t *out_len);
+
+// Packs `data_len` bytes at `data` as text with `nbits` (4, 5 or 6) bits
+// per character, least significant bits first, over the alphabet
+// "0-9a-zA-Z_-" (nbits 4: "0-9a-f", low nibble first; 5: "0-9a-v"). The
+// result has exactly ceil(8 * data_len / nbits) characters.
+//
+// The result goes to the caller's buffer `buf` of `buf_cap` bytes, its
+// length to `*out_len`; when the buffer is too small nothing is written but
+// `*out_len` receives the size needed, with SMISK_ERR_BUFFER_TOO_SMALL.
+// Bad `nbits` gives SMISK_ERR_INVALID ("Invalid number of bits: N"). No
+// terminating NUL is written. `data` may be NULL when `data_len` is 0.
+smisk_status smisk_pack(const uint8_t *data, size_t data_len, int32_t nbits, uint8_t *buf, size_t buf_cap, size_t *out_len);
+
+// A new empty URL (every component absent, port 0). Never NULL (the
+// process aborts if memory runs out). Release it with smisk_url_free.
+smisk_url *smisk_url_new(void);
+
+// Releases a URL. smisk_url_free(NULL) is a no-op.
+void smisk_url_free(smisk_url *url);
+
+// Parses `input_len` bytes at `input` as a URL (the original Smisk grammar:
+// "host:80/p" is host and port, "mailto:a@b" is user "mailto", password
+// "a", host "b", "?" and "#" only delimit inside the path; IPv6 literals in
+// brackets). Fails with SMISK_ERR_INVALID for malformed input (for example
+// "foo/bar", "a:b:c", a second "@", a port that is not 0-65535 in digits).
+//
+// Ownership: on success `*out` receives a new URL owned by the caller
+// (release with smisk_url_free); on failure `*out` is not written.
+smisk_status smisk_url_parse(const uint8_t *input, size_t input_len, smisk_url **out);
+
+// A copy of `url` in `*out` (owned by the caller, release with
+// smisk_url_free).
+smisk_status smisk_url_clone(const smisk_url *url, smisk_url **out);
+
+// Reads component `component` (SMISK_URL_SCHEME ... SMISK_URL_FRAGMENT) of
+// `url`. When present, `*present` is true and `*out`/`*out_len` point to its
+// bytes (not NUL-terminated; possibly empty, for a query or fragment);
+// when absent, `*present` is false, `*out` NULL and `*out_len` 0.
+//
+// Ownership: the bytes belong to `url` and stay valid until `url` is
+// changed or freed. An unknown index gives SMISK_ERR_INVALID.
+smisk_status smisk_url_get(const smisk_url *url, int32_t component, const uint8_t **out, size_t *out_len, bool *present);
+
+// Sets component `component` of `url` to a copy of the `value_len` bytes at
+// `value` when `present` is true (stored as given: no lower-casing or
+// validation), or makes it absent when `present` is false (then `value` is
+// ignored). `value` may be NULL when `value_len` is 0.
+smisk_status smisk_url_set(smisk_url *url, int32_t component, const uint8_t *value, size_t value_len, bool present);
+
+// The port of `url` in `*port` (0 when not given).
+smisk_status smisk_url_get_port(const smisk_url *url, uint32_t *port);
+
+// Sets the port of `url` (0 means "not given"); values above 65535 fail
+// with SMISK_ERR_INVALID.
+smisk_status smisk_url_set_port(smisk_url *url, uint32_t port);
+
+// Fills `*format` with the defaults of smisk_url_to_s: every component and
+// the port SMISK_URL_USE, no replacement texts, `port80` false.
+smisk_status smisk_url_format_init(smisk_url_format *format);
+
+// Writes `url` as text (`URL.to_s`): `scheme "://"`, `user [":" password]
+// "@"` (the password only with a user), the host (in brackets when it
+// contains ":"), `":" port` when the port is not 0 and not 80 (unless
+// `port80`), the path, `"?" query` when the query is not empty and
+// `"#" fragment` when a fragment is present. `format` (NULL: the defaults of
+// smisk_url_format_init) chooses per component: stored value, omitted, or
+// replaced.
+//
+// Ownership: on success `*out`/`*out_len` receive a new buffer owned by the
+// caller, released with smisk_bytes_free(*out, *out_len); an empty result is
+// (NULL, 0).
+smisk_status smisk_url_to_s(const smisk_url *url, const smisk_url_format *format, uint8_t **out, size_t *out_len);
+
+// The request URI of `url` (`URL.uri`): path, `"?" query` when the query is
+// not empty, `"#" fragment` when present. `*present` is false (and `*out`
+// NULL, `*out_len` 0) when path, query and fragment are all absent.
+//
+// Ownership: as smisk_url_to_s.
+smisk_status smisk_url_uri(const smisk_url *url, uint8_t **out, size_t *out_len, bool *present);
 
 // The library's version as a NUL-terminated string such as "0.1.0".
 //

@@ -5,6 +5,7 @@
 //! through a stable C ABI (`include/smisk.h`, see `ffi`). Rust callers can use
 //! the modules directly; C, Python and other languages go through `ffi`.
 
+pub mod codec;
 pub mod fcgi;
 pub mod ffi;
 pub mod form;

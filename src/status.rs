@@ -50,6 +50,9 @@ pub enum smisk_status {
     SMISK_ERR_PANIC = 13,
     /// The operation is not supported in this configuration or environment.
     SMISK_ERR_UNSUPPORTED = 14,
+    /// A callback supplied by the caller returned non-zero and so stopped the
+    /// operation (for example smisk_parse_query).
+    SMISK_ERR_STOPPED = 20,
     /// A request body is larger than the configured limit (max_multipart_size
     /// for multipart bodies, max_formdata_size for url-encoded ones). Maps to
     /// HTTP 413.
@@ -107,6 +110,7 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY => c"out of memory",
             SMISK_ERR_PANIC => c"internal error in smisk",
             SMISK_ERR_UNSUPPORTED => c"not supported",
+            SMISK_ERR_STOPPED => c"stopped by the caller's callback",
             SMISK_ERR_BODY_TOO_LARGE => c"request body too large",
             SMISK_ERR_TOO_MANY_PARTS => c"too many multipart parts",
             SMISK_ERR_TOO_MANY_FIELDS => c"too many form fields",
@@ -123,7 +127,7 @@ impl smisk_status {
     /// Maps a raw integer back to a status, for functions that take a status
     /// from C (where an out-of-range value must not become an invalid enum).
     pub fn from_raw(raw: i32) -> Option<smisk_status> {
-        const ALL: [smisk_status; 25] = [
+        const ALL: [smisk_status; 26] = [
             SMISK_OK,
             SMISK_ERR_NULL,
             SMISK_ERR_INVALID,
@@ -139,6 +143,7 @@ impl smisk_status {
             SMISK_ERR_NO_MEMORY,
             SMISK_ERR_PANIC,
             SMISK_ERR_UNSUPPORTED,
+            SMISK_ERR_STOPPED,
             SMISK_ERR_BODY_TOO_LARGE,
             SMISK_ERR_TOO_MANY_PARTS,
             SMISK_ERR_TOO_MANY_FIELDS,
@@ -252,6 +257,8 @@ mod tests {
             assert_eq!(s as i32, raw);
             assert!(!s.describe().is_empty());
         }
+        assert_eq!(smisk_status::from_raw(20), Some(SMISK_ERR_STOPPED));
+        assert_eq!(smisk_status::from_raw(15), None);
         for raw in 30..38 {
             let s = smisk_status::from_raw(raw).expect("request-body range 30..38");
             assert_eq!(s as i32, raw);

@@ -16,6 +16,7 @@
 // TODO(lead): drop once the FastCGI/codec/session C functions use every helper.
 #![allow(dead_code)]
 
+pub mod codec;
 pub mod core;
 pub mod fcgi;
 pub mod multipart;

@@ -28,8 +28,6 @@
 //!   data (an untouched `<input type=file>`) is skipped; a part without a
 //!   `name` is skipped; `filename*=` is ignored.
 
-mod urlencoded_tmp;
-
 use crate::multipart::{self, Event, Parser};
 use crate::status::{
     Error, Result, SMISK_ERR_BODY_TOO_LARGE, SMISK_ERR_BODY_TRUNCATED, SMISK_ERR_FIELD_TOO_LARGE,
@@ -401,10 +399,25 @@ fn parse_urlencoded(
     }
     let mut form = Form::new(Kind::UrlEncoded);
     form.bytes_read = reader.read;
-    form.fields = urlencoded_tmp::parse_pairs(&body, limits.max_fields)?
-        .into_iter()
-        .map(|(name, value)| Field { name, value })
-        .collect();
+    let fields = &mut form.fields;
+    crate::codec::query::parse_pairs(
+        &body,
+        crate::codec::query::Separator::Query,
+        limits.max_fields,
+        |name, value| {
+            fields.push(Field {
+                name: name.into_owned(),
+                value: value.map(|v| v.into_owned()),
+            })
+        },
+    )
+    .map_err(|e| {
+        if e.status == crate::status::SMISK_ERR_TOO_LARGE {
+            Error::new(crate::status::SMISK_ERR_TOO_MANY_FIELDS, e.message)
+        } else {
+            e
+        }
+    })?;
     Ok(form)
 }
 

@@ -1,0 +1,6 @@
+//! libFuzzer target: the invariants of `smisk::codec::fuzzing::check_url`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    smisk::codec::fuzzing::check_url(data);
+});
