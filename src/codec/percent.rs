@@ -32,6 +32,7 @@
 
 use percent_encoding::{AsciiSet, CONTROLS};
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 /// The unsafe class as a `percent-encoding` set (non-ASCII bytes are always
 /// encoded by that crate, matching the class), for callers who prefer the
@@ -192,22 +193,37 @@ fn encode_with<'a, const RESERVED: bool>(input: &'a [u8], codes: &[u32; 256]) ->
         return Cow::Borrowed(input);
     };
     let rest = &input[first..];
-    let total = input.len() + 2 * count_marked::<RESERVED>(rest);
-    // Exact size plus 3 bytes of slack for the last 4-byte store. A zeroed
-    // buffer keeps this free of unsafe code; large ones come from the kernel
-    // as zero pages, recycled ones cost a memset that is cheap next to the
-    // encoding loop.
-    let mut out = vec![0u8; total + 3];
-    out[..first].copy_from_slice(&input[..first]);
+    // Room for the worst case (every byte becomes three) plus 3 bytes of
+    // slack for the last 4-byte store. Sizing by construction rather than by
+    // a pre-count means no classification bug can make the stores below
+    // overrun (the W-5 class of bug), and it saves a pass over the input.
+    // The buffer is written, not zero-filled first.
+    let cap = first
+        .checked_add(rest.len().checked_mul(3).expect("input fits in memory"))
+        .and_then(|n| n.checked_add(3))
+        .expect("input fits in memory");
+    let mut out: Vec<u8> = Vec::with_capacity(cap);
+    let spare = &mut out.spare_capacity_mut()[..cap];
+    for (dst, &b) in spare.iter_mut().zip(&input[..first]) {
+        dst.write(b);
+    }
+    let base = spare.as_mut_ptr();
     let mut j = first;
     for &b in rest {
         let code = codes[b as usize];
-        // Invariant: j + len(b) <= total for every byte, so j + 4 <= total + 3.
-        out[j..j + 4].copy_from_slice(&code.to_le_bytes());
+        // SAFETY: after i bytes of `rest`, j <= first + 3 * i, so
+        // j + 4 <= first + 3 * rest.len() + 3 = cap: the store is in bounds.
+        // MaybeUninit<u8> needs no alignment, hence the unaligned store.
+        unsafe {
+            base.add(j)
+                .cast::<[u8; 4]>()
+                .write_unaligned(code.to_le_bytes())
+        };
         j += (code >> 24) as usize;
     }
-    debug_assert_eq!(j, total);
-    out.truncate(total);
+    // SAFETY: 0..first was copied and every position below j was covered by
+    // the 4-byte stores (each store writes at least the bytes it advances).
+    unsafe { out.set_len(j) };
     Cow::Owned(out)
 }
 
@@ -231,15 +247,21 @@ fn decode_with(input: &[u8], plus: bool) -> Cow<'_, [u8]> {
     let Some(first) = first else {
         return Cow::Borrowed(input);
     };
-    // Decoding never lengthens, so the input length bounds the output.
-    let mut out = vec![0u8; input.len()];
-    out[..first].copy_from_slice(&input[..first]);
+    // Decoding never lengthens, so the input length bounds the output. The
+    // buffer is written, not zero-filled first (see encode_with).
+    let mut out: Vec<u8> = Vec::with_capacity(input.len());
+    let spare = &mut out.spare_capacity_mut()[..input.len()];
+    for (dst, &b) in spare.iter_mut().zip(&input[..first]) {
+        dst.write(b);
+    }
     let j = if plus {
-        decode_tail::<true>(&input[first..], &mut out[first..])
+        decode_tail::<true>(&input[first..], &mut spare[first..])
     } else {
-        decode_tail::<false>(&input[first..], &mut out[first..])
+        decode_tail::<false>(&input[first..], &mut spare[first..])
     };
-    out.truncate(first + j);
+    // SAFETY: positions 0..first were copied above and decode_tail wrote
+    // every output position below j (it writes out[j] before advancing j).
+    unsafe { out.set_len(first + j) };
     Cow::Owned(out)
 }
 
@@ -255,8 +277,8 @@ fn decode_with(input: &[u8], plus: bool) -> Cow<'_, [u8]> {
 /// SIMD code; a second, tiny loop then compacts the block into the output.
 /// Percent-heavy text, where per-byte branches mispredict, runs as fast as
 /// plain text.
-fn decode_tail<const PLUS: bool>(input: &[u8], out: &mut [u8]) -> usize {
-    const BLOCK: usize = 16;
+fn decode_tail<const PLUS: bool>(input: &[u8], out: &mut [MaybeUninit<u8>]) -> usize {
+    const BLOCK: usize = 32;
     let n = input.len();
     let out = &mut out[..n];
     // Escape flags of the two positions before the current one.
@@ -280,7 +302,7 @@ fn decode_tail<const PLUS: bool>(input: &[u8], out: &mut [u8]) -> usize {
         }
         for k in 0..BLOCK {
             // Invariant: j <= i + k < n = out.len().
-            out[j] = value[k];
+            out[j].write(value[k]);
             j += usize::from(1 ^ (esc[k] | esc[k + 1]));
         }
         esc2 = esc[BLOCK];
@@ -291,13 +313,13 @@ fn decode_tail<const PLUS: bool>(input: &[u8], out: &mut [u8]) -> usize {
     while i < n {
         let b = input[i];
         let e = i + 2 < n && b == b'%' && is_hex(input[i + 1]) && is_hex(input[i + 2]);
-        out[j] = if e {
+        out[j].write(if e {
             (hex_value(input[i + 1]) << 4) | hex_value(input[i + 2])
         } else if PLUS && b == b'+' {
             b' '
         } else {
             b
-        };
+        });
         j += usize::from(1 ^ (esc2 | esc1));
         esc2 = esc1;
         esc1 = u8::from(e);
