@@ -729,14 +729,15 @@ impl Server {
         self.wait_sigmask = mask;
     }
 
-    /// Starts a graceful stop: the listening socket is no longer watched (new
-    /// connections stay in the backlog for another process; it is not
-    /// closed), idle kept-alive connections are closed, and every other
-    /// connection is closed once its request (already being assembled or
-    /// queued) has been served. The stop is complete when
-    /// `connection_count()` is 0 (after the next `accept` reclaimed the last
-    /// request). Cost: one pass over the connection table.
-    pub fn begin_drain(&mut self) {
+    /// Starts a graceful stop: the listening socket is no longer watched (it
+    /// is not closed), idle kept-alive connections are closed, and every
+    /// other connection is closed once its request (already being assembled
+    /// or queued) has been served. With `take_backlog`, connections already
+    /// waiting in the listen backlog are accepted first (bounded by
+    /// `max_conns`): the web server has sent their requests, and on a final
+    /// stop nobody else would answer them. The stop is complete when
+    /// `connection_count()` is 0. Cost: one pass over the connection table.
+    pub fn begin_drain(&mut self, take_backlog: bool) {
         self.draining = true;
         let _ = self.update_listener_interest();
         for slot in 0..self.conns.len() {
@@ -753,6 +754,18 @@ impl Server {
                 .is_some_and(|c| c.phase == Phase::Idle && c.buffered() == 0);
             if still_idle {
                 self.close(slot);
+            }
+        }
+        if take_backlog && self.listener.is_some() {
+            // Bounded: each batch accepts at most ACCEPT_BATCH_MAX, and the
+            // loop ends at an empty backlog or max_conns.
+            for _ in 0..(self.limits.max_conns / ACCEPT_BATCH_MAX + 1) {
+                let before = self.live;
+                self.accept_budget = ACCEPT_BATCH_MAX;
+                self.accept_batch();
+                if self.live == before || self.live >= self.limits.max_conns {
+                    break;
+                }
             }
         }
     }

@@ -3,12 +3,14 @@
 //! graceful stop and restart.
 //!
 //! Guarantees:
-//! * SIGTERM / SIGINT: graceful stop. No new connections are taken; requests
-//!   already sent by the web server (being assembled or queued) and the one
-//!   in progress are answered; the drain is bounded by `drain_timeout_ms`,
+//! * SIGTERM / SIGINT: graceful stop. The listener is no longer watched;
+//!   requests already sent by the web server (being assembled or queued,
+//!   and connections already waiting in the listen backlog) and the one in
+//!   progress are answered; the drain is bounded by `drain_timeout_ms`,
 //!   after which a supervisor kills the workers still running.
 //! * SIGHUP with workers: graceful restart. New workers are forked first,
-//!   then the old ones drain; the supervisor keeps the listening socket open
+//!   then the old ones get SIGHUP, which makes a worker retire: it drains
+//!   the connections it holds and leaves the backlog to the new workers; the supervisor keeps the listening socket open
 //!   the whole time, so no connection is refused. Without workers SIGHUP
 //!   stops like SIGTERM.
 //! * SIGUSR1 or `smisk_run_stop()`: stop after the current request (and the
@@ -166,7 +168,7 @@ pub fn run(server: &mut Server, opts: &Options, app: &mut dyn App) -> Result<Out
     let mut installed = signals::Installed::new(&RUN_SIGNALS)?;
     let signal = if opts.forks == 0 {
         installed.restore_one(libc::SIGCHLD);
-        serve(server, opts, app, 0, &installed)?
+        serve(server, opts, app, 0, &installed, false)?
     } else {
         supervisor::supervise(server, opts, app, &mut installed)?
     };
@@ -185,6 +187,7 @@ fn serve(
     app: &mut dyn App,
     index: u32,
     installed: &signals::Installed,
+    is_worker: bool,
 ) -> Result<i32> {
     if !app.worker_start(index) {
         return Err(Error::new(
@@ -211,7 +214,13 @@ fn serve(
             Err(e) => break Err(e),
         }
     };
-    drain(server, opts, app);
+    // A final stop answers what waits in the backlog; a retiring worker
+    // (SIGHUP restart, max_requests) leaves it to its successors.
+    let final_stop = match result {
+        Ok(sig) => !is_worker || (sig != 0 && sig != libc::SIGHUP),
+        Err(_) => false,
+    };
+    drain(server, opts, app, final_stop);
     server.end_drain();
     server.set_wait_sigmask(None);
     app.worker_stop(index);
@@ -219,9 +228,9 @@ fn serve(
 }
 
 /// Answers what the web server already sent, bounded by the drain timeout.
-fn drain(server: &mut Server, opts: &Options, app: &mut dyn App) {
+fn drain(server: &mut Server, opts: &Options, app: &mut dyn App, take_backlog: bool) {
     server.release_request();
-    server.begin_drain();
+    server.begin_drain(take_backlog);
     let deadline = now_ms() + opts.drain_timeout_ms;
     // Bounded by the deadline; each pass waits at most 100 ms.
     while server.connection_count() > 0 {

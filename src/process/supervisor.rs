@@ -36,7 +36,9 @@ struct Retiring {
 fn log(msg: std::fmt::Arguments<'_>) {
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
-    eprintln!("smisk[{pid}]: {msg}");
+    // One write per line, so lines of several processes do not interleave.
+    let line = format!("smisk[{pid}]: {msg}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 fn describe(status: libc::c_int) -> String {
@@ -202,7 +204,7 @@ impl Supervisor<'_> {
             self.spawn(i);
         }
         for pid in old {
-            kill(pid, libc::SIGTERM);
+            kill(pid, libc::SIGHUP);
             self.retiring.push(Retiring { pid, kill_at });
         }
     }
@@ -303,6 +305,7 @@ impl Supervisor<'_> {
                 self.app,
                 index as u32,
                 self.installed,
+                true,
             ) {
                 Ok(_) => 0,
                 Err(e) if e.status == SMISK_ERR_STOPPED => 1,
