@@ -19,11 +19,26 @@ pub const STOP_SIGNALS: [libc::c_int; 4] =
 
 /// One bit per signal number that arrived since the last `take`.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+/// The thread running the loop (pthread_t as an integer; 0: none).
+static LOOP_THREAD: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     // A lock-free atomic RMW is async-signal safe.
     if (0..64).contains(&sig) {
         PENDING.fetch_or(1u64 << sig, Ordering::SeqCst);
+    }
+    // A process-directed signal goes to any thread that does not block it;
+    // in a program with other threads (an embedded interpreter) that is not
+    // the loop thread, whose wait would then not end. Forward it: it stays
+    // pending there until the wait unblocks it. pthread_self and
+    // pthread_kill are async-signal safe.
+    let target = LOOP_THREAD.load(Ordering::SeqCst);
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() } as u64;
+    if target != 0 && target != me {
+        // SAFETY: target is the loop thread, alive while LOOP_THREAD is set
+        // (cleared before the run returns).
+        unsafe { libc::pthread_kill(target as libc::pthread_t, sig) };
     }
 }
 
@@ -99,6 +114,8 @@ impl Installed {
             }
             me.saved.push((sig, old));
         }
+        // SAFETY: pthread_self has no preconditions.
+        LOOP_THREAD.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
         take();
         Ok(me)
     }
@@ -139,6 +156,7 @@ impl Drop for Installed {
         // could be SIG_DFL and kill the process after a clean stop).
         // SAFETY: restoring the mask saved in `new`.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+        LOOP_THREAD.store(0, Ordering::SeqCst);
         for (sig, old) in self.saved.drain(..).rev() {
             // SAFETY: restoring an action previously returned by sigaction.
             unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
