@@ -265,3 +265,63 @@ fn handle_one(app: &mut dyn App, request: &mut Request) {
     }
     let _ = request.finish(0);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_validated() {
+        assert!(Options::default().validate().is_ok());
+        let bad = [
+            Options {
+                forks: MAX_FORKS + 1,
+                ..Options::default()
+            },
+            Options {
+                backoff_ms: 0,
+                ..Options::default()
+            },
+            Options {
+                backoff_ms: 500,
+                backoff_max_ms: 499,
+                ..Options::default()
+            },
+            Options {
+                drain_timeout_ms: 86_400_001,
+                ..Options::default()
+            },
+        ];
+        for o in bad {
+            assert_eq!(
+                o.validate().unwrap_err().status,
+                crate::status::SMISK_ERR_INVALID,
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stop_signal_priority() {
+        let bit = |s: i32| 1u64 << s;
+        assert_eq!(signals::stop_signal(0), 0);
+        assert_eq!(signals::stop_signal(bit(libc::SIGCHLD)), 0);
+        assert_eq!(
+            signals::stop_signal(bit(libc::SIGUSR1) | bit(libc::SIGTERM)),
+            libc::SIGTERM
+        );
+        assert_eq!(
+            signals::stop_signal(bit(libc::SIGTERM) | bit(libc::SIGINT)),
+            libc::SIGINT
+        );
+        assert_eq!(signals::stop_signal(bit(libc::SIGHUP)), libc::SIGHUP);
+    }
+
+    #[test]
+    fn request_stop_needs_a_run() {
+        assert_eq!(
+            request_stop().unwrap_err().status,
+            crate::status::SMISK_ERR_STATE
+        );
+    }
+}

@@ -41,6 +41,15 @@ fn log(msg: std::fmt::Arguments<'_>) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
+/// Delay before the replacement of a worker after `failures` (>= 1)
+/// consecutive crashes at start: backoff_ms, doubling, capped.
+fn backoff_delay(opts: &Options, failures: u32) -> u64 {
+    let shift = failures.saturating_sub(1).min(40);
+    opts.backoff_ms
+        .saturating_mul(1u64 << shift)
+        .min(opts.backoff_max_ms)
+}
+
 fn describe(status: libc::c_int) -> String {
     if libc::WIFEXITED(status) {
         format!("exited with status {}", libc::WEXITSTATUS(status))
@@ -166,21 +175,19 @@ impl Supervisor<'_> {
             let local = signals::stop_signal(signals::take());
             let sig = if sig > 0 { sig } else { local };
             match sig {
-                libc::SIGTERM | libc::SIGINT | libc::SIGUSR1 => {
-                    if stopping.is_none() {
-                        log(format_args!(
-                            "signal {sig}: stopping {} workers gracefully",
-                            self.slots.iter().filter(|s| s.pid > 0).count()
-                        ));
-                        for s in &self.slots {
-                            kill(s.pid, libc::SIGTERM);
-                        }
-                        for r in &self.retiring {
-                            kill(r.pid, libc::SIGTERM);
-                        }
-                        let kill_at = now_ms() + self.opts.drain_timeout_ms + KILL_GRACE_MS;
-                        stopping = Some((sig, kill_at));
+                libc::SIGTERM | libc::SIGINT | libc::SIGUSR1 if stopping.is_none() => {
+                    log(format_args!(
+                        "signal {sig}: stopping {} workers gracefully",
+                        self.slots.iter().filter(|s| s.pid > 0).count()
+                    ));
+                    for s in &self.slots {
+                        kill(s.pid, libc::SIGTERM);
                     }
+                    for r in &self.retiring {
+                        kill(r.pid, libc::SIGTERM);
+                    }
+                    let kill_at = now_ms() + self.opts.drain_timeout_ms + KILL_GRACE_MS;
+                    stopping = Some((sig, kill_at));
                 }
                 libc::SIGHUP if stopping.is_none() => self.restart(),
                 _ => {}
@@ -225,12 +232,7 @@ impl Supervisor<'_> {
             slot.pid = 0;
             if !clean && uptime < self.opts.min_uptime_ms {
                 slot.failures = slot.failures.saturating_add(1);
-                let shift = (slot.failures - 1).min(20);
-                let delay = self
-                    .opts
-                    .backoff_ms
-                    .saturating_mul(1u64 << shift)
-                    .min(self.opts.backoff_max_ms);
+                let delay = backoff_delay(self.opts, slot.failures);
                 slot.respawn_at = now + delay;
                 log(format_args!(
                     "worker {i} (pid {}) {} {uptime} ms after start; crash {} in a row, \
@@ -323,5 +325,35 @@ impl Supervisor<'_> {
             libc::fflush(std::ptr::null_mut());
             libc::_exit(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let o = Options {
+            backoff_ms: 100,
+            backoff_max_ms: 1000,
+            ..Options::default()
+        };
+        let d: Vec<u64> = (1..=7).map(|f| backoff_delay(&o, f)).collect();
+        assert_eq!(d, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(backoff_delay(&o, u32::MAX), 1000);
+        let big = Options {
+            backoff_ms: 86_400_000,
+            backoff_max_ms: 86_400_000,
+            ..Options::default()
+        };
+        assert_eq!(backoff_delay(&big, 60), 86_400_000);
+    }
+
+    #[test]
+    fn wait_status_descriptions() {
+        assert_eq!(describe(0), "exited with status 0");
+        assert_eq!(describe(1 << 8), "exited with status 1");
+        assert_eq!(describe(9), "was killed by signal 9");
     }
 }
