@@ -29,6 +29,7 @@
 //! supervisor sleeps in `sigtimedwait` and wakes only for signals, deaths
 //! and scheduled respawns.
 
+pub mod cgi;
 pub mod signals;
 mod supervisor;
 
@@ -157,14 +158,29 @@ const RUN_SIGNALS: [libc::c_int; 5] = [
 ];
 
 /// Runs `app` on `server` until a stop signal (see the module doc).
-/// The server must be bound, or fd 0 must be a listening socket.
+/// The server must be bound, or fd 0 must be a listening socket; otherwise,
+/// started as a CGI script (fd 0 not a socket, GATEWAY_INTERFACE set), it
+/// serves one CGI request (see [`cgi`]) and returns with signal 0.
 pub fn run(server: &mut Server, opts: &Options, app: &mut dyn App) -> Result<Outcome> {
     opts.validate()?;
     if RUNNING.swap(true, Ordering::SeqCst) {
         return Err(Error::state("a run is already in progress in this process"));
     }
     let _running = Running;
-    server.prepare_listener()?;
+    if cgi::is_cgi(server) {
+        cgi::serve_one(server, app)?;
+        return Ok(Outcome { signal: 0 });
+    }
+    server.prepare_listener().map_err(|e| {
+        if e.status == crate::status::SMISK_ERR_STATE {
+            Error::state(format!(
+                "{}; or start it as a CGI script (GATEWAY_INTERFACE set, fd 0 not a socket)",
+                e.message
+            ))
+        } else {
+            e
+        }
+    })?;
     let mut installed = signals::Installed::new(&RUN_SIGNALS)?;
     let signal = if opts.forks == 0 {
         installed.restore_one(libc::SIGCHLD);

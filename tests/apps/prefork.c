@@ -4,6 +4,7 @@
  *   /pid          "pid=P worker=I served=N\n" (the serving process)
  *   /burn?US      burns US microseconds of CPU (default 1000), "burned pid=P\n"
  *   /sleep?MS     sleeps MS milliseconds, then "slept pid=P\n"
+ *   /echo         answers the request body ("len=N\n" then the body)
  *   /fail         the handler returns non-zero (smisk answers 500)
  *   /crash        the worker aborts mid-request (SIGABRT)
  *   /exit         calls smisk_run_stop(), answers "stopping pid=P\n"
@@ -95,6 +96,14 @@ static int handle(void *ctx, smisk_request *r) {
         nanosleep(&ts, NULL);
         snprintf(buf, sizeof buf, "slept pid=%ld\n", (long)getpid());
         return reply(r, buf);
+    }
+    if (script_is(r, "/echo")) {
+        static char body[1 << 20];
+        size_t n = 0;
+        if (smisk_request_read(r, body, sizeof body, &n) != SMISK_OK) return 1;
+        snprintf(buf, sizeof buf, "len=%zu\n", n);
+        if (reply(r, buf)) return 1;
+        return smisk_response_write(r, body, n) == SMISK_OK ? 0 : 1;
     }
     if (script_is(r, "/fail")) return 1;
     if (script_is(r, "/crash")) abort();
