@@ -390,3 +390,82 @@ def test_supervisor_killed_takes_the_workers_down(tmp_path):
     def gone():
         return not any(alive(w) for w in workers)
     harness.wait_until(gone, what="workers to end after their supervisor")
+
+
+# ---------------------------------------------------------------- CGI mode
+
+LIGHTTPD_CONF = """
+server.document-root = "{www}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{tmp}/lighttpd-error.log"
+server.modules = ("mod_cgi")
+cgi.assign = (".cgi" => "")
+server.max-request-size = 4096
+"""
+
+
+@pytest.fixture
+def lighttpd(tmp_path):
+    lighttpd = harness.shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+    www = tmp_path / "www"
+    www.mkdir()
+    script = www / "app.cgi"
+    script.write_text(f"#!/bin/sh\nexec {PREFORK} -\n")
+    script.chmod(0o755)
+    port = harness.free_port()
+    conf = tmp_path / "lighttpd.conf"
+    conf.write_text(LIGHTTPD_CONF.format(www=www, port=port, tmp=tmp_path))
+    p = harness.Process([lighttpd, "-D", "-f", conf], log=tmp_path / "lighttpd.out")
+    harness.wait_until(lambda: harness.can_connect(("127.0.0.1", port)) or not p.alive(), what="lighttpd")
+    assert p.alive(), p.log()
+    p.port = port
+    p.tmp = tmp_path
+    yield p
+    p.stop()
+
+
+def cgi_get(server, path, method="GET", data=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(method, path, body=data)
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def test_cgi_mode_under_lighttpd_serves_one_request_per_process(lighttpd):
+    pids = set()
+    for _ in range(3):
+        status, headers, data = cgi_get(lighttpd, "/app.cgi/pid?x=1")
+        assert status == 200, data
+        assert headers["Content-Type"] == "text/plain"
+        text = data.decode()
+        assert re.fullmatch(r"pid=\d+ worker=0 served=1\n", text), text
+        pids.add(pid_of(text))
+    assert len(pids) == 3  # a fresh process each time, each served exactly one
+    # No temp directory is left behind by the bridge.
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("smisk-cgi-*"))
+
+
+def test_cgi_mode_body_status_and_failure(lighttpd):
+    payload = bytes(range(256)) * 13
+    status, _, data = cgi_get(lighttpd, "/app.cgi/echo", method="POST", data=payload)
+    assert status == 200
+    assert data == f"len={len(payload)}\n".encode() + payload
+    status, _, data = cgi_get(lighttpd, "/app.cgi/fail")
+    assert status == 500
+    assert data == b"Internal Server Error\n"
+    status, _, data = cgi_get(lighttpd, "/app.cgi/other")
+    assert (status, data) == (200, b"Hello World!\n")
+
+
+def test_cgi_mode_needs_a_cgi_environment(tmp_path):
+    # Started by hand (no GATEWAY_INTERFACE, fd 0 not a socket): an error,
+    # not a bogus request.
+    env = {k: v for k, v in os.environ.items() if k != "GATEWAY_INTERFACE"}
+    r = harness.subprocess.run([str(PREFORK), "-"], env=env, stdin=harness.subprocess.DEVNULL,
+                               capture_output=True, timeout=10)
+    assert r.returncode == 1
+    assert b"status=3" in r.stderr and b"CGI script" in r.stderr

@@ -170,8 +170,7 @@ fn send_request(mut sock: UnixStream) {
         };
         left -= n as u64;
         out.clear();
-        rec::put_stream(&mut out, rec::STDIN, 1, &buf[..n]);
-        out.truncate(out.len() - rec::HEADER_LEN); // drop the end-of-stream record
+        rec::put_stream(&mut out, rec::STDIN, 1, &buf[..n]); // n > 0: no end record
         if sock.write_all(&out).is_err() {
             return;
         }

@@ -1,5 +1,5 @@
 /* prefork.c -- the application the process-model tests drive through
- * smisk_run(). Routes by SCRIPT_NAME:
+ * smisk_run(). Routes by PATH_INFO, or SCRIPT_NAME without one:
  *
  *   /pid          "pid=P worker=I served=N\n" (the serving process)
  *   /burn?US      burns US microseconds of CPU (default 1000), "burned pid=P\n"
@@ -36,10 +36,14 @@ static int worker_index = -1;
 static long served = 0;
 static long burn_us = 0;
 
+/* The route: PATH_INFO when non-empty (a CGI script /app.cgi/pid), else
+ * SCRIPT_NAME (nginx, the raw FastCGI client). */
 static int script_is(smisk_request *r, const char *want) {
     const char *v;
     size_t n;
-    if (smisk_request_param(r, "SCRIPT_NAME", 11, &v, &n) != SMISK_OK) return 0;
+    if ((smisk_request_param(r, "PATH_INFO", 9, &v, &n) != SMISK_OK || n == 0) &&
+        smisk_request_param(r, "SCRIPT_NAME", 11, &v, &n) != SMISK_OK)
+        return 0;
     return n == strlen(want) && memcmp(v, want, n) == 0;
 }
 
