@@ -24,9 +24,9 @@
 //! * Signal handlers are installed only during the run, without
 //!   `SA_RESTART`, and restored afterwards (see [`signals`]).
 //!
-//! Costs: nothing per request beyond the accept loop itself (signals are
-//! blocked except inside the wait, so no per-request syscall); the
-//! supervisor sleeps in `sigtimedwait` and wakes only for signals, deaths
+//! Costs: one `rt_sigtimedwait(0)` syscall per request (signals are blocked
+//! except inside the wait; under load the wait may not be entered between
+//! requests, so pending signals are polled); the supervisor sleeps in `sigtimedwait` and wakes only for signals, deaths
 //! and scheduled respawns.
 
 pub mod cgi;
@@ -213,8 +213,10 @@ fn serve(
     }
     server.set_wait_sigmask(Some(installed.wait_mask(&signals::STOP_SIGNALS)));
     let mut served: u64 = 0;
+    let stop_set = signals::set_of(&signals::STOP_SIGNALS);
     let result = loop {
-        let stop = signals::stop_signal(signals::take());
+        let polled = signals::poll_pending(&stop_set);
+        let stop = signals::stop_signal(signals::take() | (1u64 << polled) & !1);
         if stop != 0 {
             break Ok(stop);
         }
@@ -252,6 +254,12 @@ fn drain(server: &mut Server, opts: &Options, app: &mut dyn App, take_backlog: b
     while server.connection_count() > 0 {
         let now = now_ms();
         if now >= deadline {
+            let line = format!(
+                "smisk[{}]: drain timeout: closing {} connection(s) still open\n",
+                std::process::id(),
+                server.connection_count()
+            );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             break;
         }
         match server.accept((deadline - now).min(100) as i64) {
