@@ -319,6 +319,27 @@ def test_sighup_under_load_restarts_all_workers_without_failures(tmp_path, nginx
         p.stop()
 
 
+def test_drain_timeout_kills_workers_that_do_not_finish(tmp_path):
+    p = start(tmp_path, forks=1, drain_ms=300)
+    try:
+        worker = next(iter(children(p.pid)))
+        conn = fcgi_client.Conn(p.address)
+        conn.send(fcgi_client.request_bytes(params=fcgi_client.default_params("/sleep", "10000")))
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        assert wait_exit(p, 8) == 0
+        # drain_timeout_ms (300) + the supervisor's grace (500), not 10 s.
+        assert time.monotonic() - t0 < 3.0
+        assert "drain timeout: killing 1 worker(s)" in p.log()
+        assert not Path(f"/proc/{worker}").exists() or worker not in children(p.pid)
+        with pytest.raises((EOFError, ConnectionError)):
+            conn.read_response()
+        conn.close()
+    finally:
+        p.stop()
+
+
 @pytest.mark.parametrize("mode", ["abort", "fail"])
 def test_worker_crashing_at_start_backs_off(tmp_path, mode):
     p = start(tmp_path, forks=2, wait_workers=False, crash_at_start=mode, backoff_ms=100,

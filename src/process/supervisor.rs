@@ -136,17 +136,26 @@ impl Supervisor<'_> {
                     return Ok(sig);
                 }
                 if now >= kill_at {
+                    let n = self.slots.iter().filter(|s| s.pid > 0).count() + self.retiring.len();
+                    log(format_args!("drain timeout: killing {n} worker(s)"));
                     for s in &self.slots {
                         kill(s.pid, libc::SIGKILL);
                     }
                     for r in &self.retiring {
                         kill(r.pid, libc::SIGKILL);
                     }
+                    // Once: the kills are certain; wait for the deaths.
+                    stopping = Some((sig, u64::MAX));
                 }
             }
-            for r in &self.retiring {
+            for r in &mut self.retiring {
                 if now >= r.kill_at {
+                    log(format_args!(
+                        "drain timeout: killing retired worker (pid {})",
+                        r.pid
+                    ));
                     kill(r.pid, libc::SIGKILL);
+                    r.kill_at = u64::MAX;
                 }
             }
             let mut wake = now + TICK_MS;
