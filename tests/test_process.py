@@ -493,3 +493,27 @@ def test_cgi_mode_needs_a_cgi_environment(tmp_path):
                                capture_output=True, timeout=10)
     assert r.returncode == 1
     assert b"status=3" in r.stderr and b"CGI script" in r.stderr
+
+
+def test_sighup_under_wrk_load_has_no_errors(tmp_path, nginx_factory):
+    wrk = harness.shutil.which("wrk")
+    if not wrk:
+        pytest.skip("wrk not installed")
+    p = start(tmp_path, forks=2)
+    nginx = nginx_factory(p.address, pool=16)
+    try:
+        old = children(p.pid)
+        run = harness.subprocess.Popen([wrk, "-t", "2", "-c", "8", "-d", "4s", nginx.url("/burn?300")],
+                                       stdout=harness.subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        p.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        p.proc.send_signal(signal.SIGHUP)  # twice: restarts may overlap
+        out, _ = run.communicate(timeout=30)
+        m = re.search(r"(\d+) requests in", out)
+        assert m and int(m.group(1)) > 1000, out
+        assert "Non-2xx" not in out and "Socket errors" not in out, out
+        new = children(p.pid)
+        assert len(new) == 2 and not (new & old)
+    finally:
+        p.stop()
