@@ -129,6 +129,15 @@
 // with smisk_version_number() at run time.
 #define SMISK_VERSION_NUMBER (((SMISK_VERSION_MAJOR * 10000) + (SMISK_VERSION_MINOR * 100)) + SMISK_VERSION_PATCH)
 
+// smisk_fork_fn phase: in the supervisor, just before fork().
+#define SMISK_FORK_BEFORE 0
+
+// smisk_fork_fn phase: in the supervisor, just after fork().
+#define SMISK_FORK_PARENT 1
+
+// smisk_fork_fn phase: in the new worker, first thing after fork().
+#define SMISK_FORK_CHILD 2
+
 // Length in characters of a session id (32 characters of [0-9a-v]).
 #define SMISK_SESSION_ID_LEN 32
 
@@ -167,6 +176,9 @@
 // for non-conforming clients, but small enough to keep the delimiter search
 // cheap and the carry buffer tiny.
 #define MAX_BOUNDARY_LEN 200
+
+// Most workers a supervisor may run.
+#define MAX_FORKS 1024
 
 // Result code of every fallible smisk function. `SMISK_OK` (0) is success.
 typedef enum {
@@ -413,6 +425,61 @@ typedef struct {
   uint64_t size;
 } smisk_form_file;
 
+// Called in each serving process before its first request
+// (worker_index 0..forks-1, or 0 without forks). Return 0 to go on;
+// non-zero ends that process (a worker exits with status 1 and counts as a
+// crash at start; without forks smisk_run() fails with SMISK_ERR_STOPPED).
+typedef int (*smisk_worker_start_fn)(void *ctx, int worker_index);
+
+// Called in each serving process after its last request.
+typedef void (*smisk_worker_stop_fn)(void *ctx, int worker_index);
+
+// Called by the supervisor around each fork(): phase is
+// SMISK_FORK_BEFORE (in the supervisor, before fork()),
+// SMISK_FORK_PARENT (in the supervisor, after fork()) or SMISK_FORK_CHILD
+// (first thing in the new worker). An embedded interpreter does its
+// before/after-fork handling here (CPython: PyOS_BeforeFork,
+// PyOS_AfterFork_Parent, PyOS_AfterFork_Child).
+typedef void (*smisk_fork_fn)(void *ctx, int phase);
+
+// Options of smisk_run(). Fill with smisk_run_options_init() first, then
+// change the fields you need (so fields added later get their defaults).
+typedef struct {
+  // 0: serve in the calling process. N (1..1024): the calling process
+  // becomes a supervisor that does not serve, with N worker processes.
+  int forks;
+  // Recycle a worker after this many requests (0: never). Without forks
+  // smisk_run() returns after that many requests.
+  int64_t max_requests;
+  // On a graceful stop or restart, how long requests already received
+  // may take to complete (default 30000). Then workers are killed.
+  int64_t drain_timeout_ms;
+  // First delay before replacing a worker that crashed at start
+  // (default 100); doubles with each further crash, up to
+  // respawn_backoff_max_ms (default 10000).
+  int64_t respawn_backoff_ms;
+  // Upper bound of the respawn delay.
+  int64_t respawn_backoff_max_ms;
+  // A worker that ends abnormally sooner than this after its start counts
+  // as a crash at start (default 1000).
+  int64_t min_uptime_ms;
+  // Optional (NULL: none).
+  smisk_worker_start_fn worker_start;
+  // Optional (NULL: none).
+  smisk_worker_stop_fn worker_stop;
+  // Optional (NULL: none).
+  smisk_fork_fn on_fork;
+  // Passed to worker_start, worker_stop and on_fork.
+  void *hook_ctx;
+} smisk_run_options;
+
+// Called for each request: serve it through the smisk_request_* /
+// smisk_response_* functions. Return 0 on success; non-zero means the
+// request failed (it is answered "500 Internal Server Error" if nothing was
+// sent yet). The request is finished after the call if the handler did not
+// finish it. The request handle is valid only during the call.
+typedef int (*smisk_handler_fn)(void *ctx, smisk_request *request);
+
 // What smisk_session_store_gc did.
 typedef struct {
   // Directory entries looked at.
@@ -422,6 +489,8 @@ typedef struct {
   // Abandoned temp files (of interrupted writes) removed.
   size_t removed_temps;
 } smisk_session_gc_stats;
+
+
 
 
 
@@ -885,6 +954,50 @@ void smisk_form_free(smisk_form *form);
 // SMISK_ERR_TOO_LARGE and the request-body limit codes 30 to 34. Any
 // integer is accepted.
 bool smisk_status_is_too_large(int32_t status);
+
+// Fills *options with the defaults (no forks, no recycling, 30 s drain,
+// 100 ms .. 10 s respawn back-off, 1 s minimum uptime, no hooks).
+smisk_status smisk_run_options_init(smisk_run_options *options);
+
+// Serves requests from server until a signal stops the run.
+//
+// options may be NULL for the defaults. handler is called for each request
+// with ctx. The server must be bound (smisk_server_bind() or
+// smisk_server_adopt_fd()), or fd 0 must be a listening socket (start by a
+// web server or spawn-fcgi); otherwise SMISK_ERR_STATE.
+//
+// With options->forks == 0 requests are served in this process. With
+// forks == N the calling process becomes a supervisor that forks N workers
+// (they share the listening socket), replaces workers that die (with
+// back-off for workers that crash right after start) and never serves
+// itself. Workers end with _exit() after worker_stop (C stdio buffers are
+// flushed first); smisk_run() returns only in the calling process.
+//
+// Signals, handled only while smisk_run() runs (previous handlers are
+// restored when it returns): SIGTERM and SIGINT stop gracefully (no new
+// connections; requests already received and the one in progress are
+// answered, within drain_timeout_ms; then workers are killed). SIGHUP
+// restarts the workers gracefully (new workers first; the listening socket
+// stays open, so no connection is refused); without forks it stops like
+// SIGTERM. SIGUSR1 or smisk_run_stop() stops after the current request.
+// These signals (and SIGCHLD in the supervisor) are blocked while a handler
+// runs and delivered between requests; a program the handler starts
+// inherits that signal mask, so reset it after fork() if it matters.
+//
+// On return (SMISK_OK) *out_signal, if out_signal is not NULL, receives the
+// signal that stopped the run (SIGINT, SIGTERM, SIGHUP, SIGUSR1; SIGUSR1
+// for smisk_run_stop()), or 0 when max_requests ended a run without forks.
+// Errors: SMISK_ERR_NULL (server or handler NULL), SMISK_ERR_INVALID (an
+// option out of range), SMISK_ERR_STATE (no socket, or a run is already in
+// progress in this process), SMISK_ERR_STOPPED (worker_start failed without
+// forks), SMISK_ERR_IO (an OS call failed).
+smisk_status smisk_run(smisk_server *server, const smisk_run_options *options, smisk_handler_fn handler, void *ctx, int *out_signal);
+
+// Asks the run in progress in this process to stop after the current
+// request (the exit() of the Python API); callable from a handler. In a
+// worker it also asks the supervisor to stop every worker. Reported by
+// smisk_run() as SIGUSR1. SMISK_ERR_STATE when no run is in progress.
+smisk_status smisk_run_stop(void);
 
 // Opens a file session store keeping one file per session in the directory
 // `dir` (`dir_len` bytes, not NUL-terminated), named `<prefix><id>`.

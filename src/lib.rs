@@ -11,6 +11,7 @@ pub mod ffi;
 pub mod form;
 pub mod fsutil;
 pub mod multipart;
+pub mod process;
 pub mod session;
 pub mod status;
 pub mod uid;

@@ -63,6 +63,13 @@ pub struct Server {
     /// connection at a time does not pay for a probing accept that fails.
     accept_budget: usize,
     request: Request,
+    /// Graceful stop in progress (see `begin_drain`): the listener is not
+    /// watched and connections close after their request.
+    draining: bool,
+    /// Signal mask applied atomically while waiting (epoll_pwait), so signals
+    /// the process model keeps blocked are delivered only inside the wait and
+    /// one arriving just before it cannot be missed.
+    wait_sigmask: Option<libc::sigset_t>,
 }
 
 fn is_tcp(fd: RawFd) -> bool {
@@ -112,6 +119,8 @@ impl Server {
             next_sweep: 0,
             accept_budget: 1,
             request: Request::new(),
+            draining: false,
+            wait_sigmask: None,
         }
     }
 
@@ -268,6 +277,7 @@ impl Server {
         self.ready.clear();
         self.live = 0;
         self.request = Request::new();
+        self.draining = false;
         if let Some(l) = self.listener.as_mut() {
             l.registered = false;
         }
@@ -288,7 +298,7 @@ impl Server {
             .listener
             .as_ref()
             .is_some_and(|l| l.paused_until > now_ms());
-        let want = self.live < self.limits.max_conns && !now_paused;
+        let want = self.live < self.limits.max_conns && !now_paused && !self.draining;
         let Some(l) = self.listener.as_ref() else {
             return Ok(());
         };
@@ -381,13 +391,19 @@ impl Server {
                 .resize(want, libc::epoll_event { events: 0, u64: 0 });
         }
         let ms = timeout_ms.min(i32::MAX as i64) as libc::c_int;
-        // SAFETY: events has events.len() writable entries.
+        let mask = self
+            .wait_sigmask
+            .as_ref()
+            .map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
+        // SAFETY: events has events.len() writable entries; mask is NULL or
+        // points to a sigset_t owned by self for the duration of the call.
         let n = unsafe {
-            libc::epoll_wait(
+            libc::epoll_pwait(
                 ep,
                 self.events.as_mut_ptr(),
                 self.events.len() as libc::c_int,
                 ms,
+                mask,
             )
         };
         if n < 0 {
@@ -663,7 +679,7 @@ impl Server {
             self.release(conn, slot);
             return;
         }
-        if !conn.keep_conn {
+        if !conn.keep_conn || self.draining {
             conn.phase = Phase::Idle;
             self.conns[slot] = Some(conn);
             self.shutdown(slot);
@@ -689,6 +705,80 @@ impl Server {
                 self.close(slot);
             }
         }
+    }
+
+    /// The listening descriptor, taking over fd 0 when it is a listening
+    /// socket handed over by a web server and nothing was bound. For a
+    /// supervisor that forks workers before any accept.
+    pub fn prepare_listener(&mut self) -> Result<RawFd> {
+        self.ensure_listener()?;
+        self.listener_fd()
+            .ok_or_else(|| Error::state("no listening socket"))
+    }
+
+    /// Finishes the request handed out by the last `accept` (if the
+    /// application did not) and takes its connection back now instead of at
+    /// the next `accept` (closing it when draining).
+    pub fn release_request(&mut self) {
+        self.reclaim();
+    }
+
+    /// While waiting for events, replace the thread's signal mask with `mask`
+    /// (epoll_pwait). None waits with the current mask.
+    pub fn set_wait_sigmask(&mut self, mask: Option<libc::sigset_t>) {
+        self.wait_sigmask = mask;
+    }
+
+    /// Starts a graceful stop: the listening socket is no longer watched (it
+    /// is not closed), idle kept-alive connections are closed, and every
+    /// other connection is closed once its request (already being assembled
+    /// or queued) has been served. With `take_backlog`, connections already
+    /// waiting in the listen backlog are accepted first (bounded by
+    /// `max_conns`): the web server has sent their requests, and on a final
+    /// stop nobody else would answer them. The stop is complete when
+    /// `connection_count()` is 0. Cost: one pass over the connection table.
+    pub fn begin_drain(&mut self, take_backlog: bool) {
+        self.draining = true;
+        let _ = self.update_listener_interest();
+        for slot in 0..self.conns.len() {
+            let idle = self.conns[slot]
+                .as_ref()
+                .is_some_and(|c| c.phase == Phase::Idle);
+            if !idle {
+                continue;
+            }
+            // Bytes already sent on it make it a request in flight.
+            self.service(slot);
+            let still_idle = self.conns[slot]
+                .as_ref()
+                .is_some_and(|c| c.phase == Phase::Idle && c.buffered() == 0);
+            if still_idle {
+                self.close(slot);
+            }
+        }
+        if take_backlog && self.listener.is_some() {
+            // Bounded: each batch accepts at most ACCEPT_BATCH_MAX, and the
+            // loop ends at an empty backlog or max_conns.
+            for _ in 0..(self.limits.max_conns / ACCEPT_BATCH_MAX + 1) {
+                let before = self.live;
+                self.accept_budget = ACCEPT_BATCH_MAX;
+                self.accept_batch();
+                if self.live == before || self.live >= self.limits.max_conns {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Ends a drain begun with `begin_drain`: the listener is watched again
+    /// at the next accept (for a process that serves again later).
+    pub fn end_drain(&mut self) {
+        self.draining = false;
+    }
+
+    /// Whether a drain is in progress.
+    pub fn is_draining(&self) -> bool {
+        self.draining
     }
 
     /// Connections currently open (including the one being served).

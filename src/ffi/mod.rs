@@ -20,6 +20,7 @@ pub mod codec;
 pub mod core;
 pub mod fcgi;
 pub mod multipart;
+pub mod process;
 pub mod session;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};

@@ -1,0 +1,124 @@
+"""Several smisk backends, each on its own "host" (a network namespace joined
+to this one by a veth pair, with addresses of the test's own private subnet
+10.213.N.0/24), behind one nginx upstream: requests spread over all of them,
+and stopping one backend (SIGTERM) loses no request. Needs root (ip netns);
+skipped otherwise. Namespaces, links and processes are removed afterwards."""
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import harness
+from test_process import PREFORK, children
+
+BACKENDS = 3
+PORT = 9000
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=check)
+
+
+def netns_available():
+    if os.geteuid() != 0 or not harness.shutil.which("ip"):
+        return False
+    name = f"smisk-probe-{os.getpid()}"
+    ok = ip("netns", "add", name, check=False).returncode == 0
+    if ok:
+        ip("netns", "del", name, check=False)
+    return ok
+
+
+pytestmark = pytest.mark.skipif(not netns_available(), reason="needs root and ip netns")
+
+
+@pytest.fixture
+def hosts():
+    tag = os.getpid() % 100000
+    made = []
+    try:
+        for i in range(BACKENDS):
+            ns = f"smisk-mh{tag}-{i}"
+            host_if, ns_if = f"smh{tag}{i}h", f"smh{tag}{i}n"
+            ip("netns", "add", ns)
+            made.append((ns, host_if))
+            ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+            ip("link", "set", ns_if, "netns", ns)
+            ip("addr", "add", f"10.213.{i}.1/24", "dev", host_if)
+            ip("link", "set", host_if, "up")
+            ip("-n", ns, "addr", "add", f"10.213.{i}.2/24", "dev", ns_if)
+            ip("-n", ns, "link", "set", ns_if, "up")
+            ip("-n", ns, "link", "set", "lo", "up")
+        yield [(ns, f"10.213.{i}.2") for i, (ns, _) in enumerate(made)]
+    finally:
+        for ns, host_if in made:
+            ip("link", "del", host_if, check=False)
+            ip("netns", "del", ns, check=False)
+
+
+def get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_nginx_balances_over_backends_in_network_namespaces(tmp_path, hosts):
+    backends = []
+    nginx = None
+    try:
+        for ns, addr in hosts:
+            env = dict(os.environ, SMISK_TEST_FORKS="2")
+            p = harness.Process(["ip", "netns", "exec", ns, PREFORK, f"{addr}:{PORT}"], env=env,
+                                log=tmp_path / f"{ns}.log")
+            backends.append(p)
+        for p in backends:
+            harness.wait_until(lambda p=p: len(children(p.pid)) == 2 or not p.alive(), what="backend workers")
+            assert p.alive(), p.log()
+        # The template writes "server {upstream};".
+        upstream = ";\n    server ".join(f"{a}:{PORT}" for _, a in hosts)
+        port = harness.free_port()
+        conf_dir = tmp_path / "nginx"
+        conf_dir.mkdir()
+        conf = harness.NGINX_CONF.format(tmp=conf_dir, port=port, upstream=upstream, keepalive="keepalive 16;",
+                                         keep_conn="on", user="user root;")
+        (conf_dir / "nginx.conf").write_text(conf)
+        nginx = harness.Process([harness.shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf_dir / "nginx.conf",
+                                 "-p", conf_dir, "-e", conf_dir / "error.log"], log=conf_dir / "out.log")
+        harness.wait_until(lambda: harness.can_connect(("127.0.0.1", port)) or not nginx.alive(), what="nginx")
+        assert nginx.alive(), nginx.log()
+
+        def owner(pid):
+            return next(i for i, b in enumerate(backends) if pid in children(b.pid))
+
+        seen = [0] * BACKENDS
+        for _ in range(60):
+            status, data = get(port, "/pid")
+            assert status == 200, data
+            seen[owner(int(re.search(rb"pid=(\d+)", data).group(1)))] += 1
+        assert all(n >= 10 for n in seen), seen  # round robin: ~20 each
+
+        # One "host" goes away gracefully; nothing fails, the others serve.
+        stopped = backends[1]
+        stopped.proc.send_signal(signal.SIGTERM)
+        assert stopped.proc.wait(20) == 0
+        seen = [0] * BACKENDS
+        for _ in range(60):
+            status, data = get(port, "/pid")
+            assert status == 200, data
+            seen[owner(int(re.search(rb"pid=(\d+)", data).group(1)))] += 1
+        assert seen[1] == 0 and seen[0] >= 10 and seen[2] >= 10, seen
+    finally:
+        if nginx:
+            nginx.stop()
+        for p in backends:
+            p.stop()
+        time.sleep(0.1)
