@@ -13,8 +13,6 @@
 // Exported functions document their pointer contracts for C readers in plain
 // words (ownership, lifetime, NULL) rather than in a Rust "# Safety" section.
 #![allow(clippy::missing_safety_doc)]
-// TODO(lead): drop once the FastCGI/codec/session C functions use every helper.
-#![allow(dead_code)]
 
 pub mod codec;
 pub mod core;
