@@ -193,25 +193,38 @@ impl Conn {
         Ok(out)
     }
 
+    /// Turns the outcome of a read into its byte count, or waits (up to the
+    /// read timeout) for the caller's next try (`None`). A hang-up or a
+    /// timeout marks the connection dead.
+    fn settle(&mut self, outcome: ReadOutcome, limits: &Limits) -> Result<Option<usize>> {
+        match outcome {
+            ReadOutcome::Data(n) => Ok(Some(n)),
+            ReadOutcome::Eof => {
+                self.dead = true;
+                Err(Error::new(
+                    SMISK_ERR_ABORTED,
+                    "the web server closed the connection",
+                ))
+            }
+            ReadOutcome::WouldBlock => {
+                match wait_fd(self.raw_fd(), libc::POLLIN, limits.read_timeout_ms) {
+                    Ok(()) => Ok(None),
+                    Err(e) => {
+                        self.dead = true;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
     /// Reads at least one more byte, waiting up to the read timeout.
     fn fill_blocking(&mut self, limits: &Limits, want: usize) -> Result<()> {
         self.make_room(want);
         loop {
-            match self.fill_nb()? {
-                ReadOutcome::Data(_) => return Ok(()),
-                ReadOutcome::Eof => {
-                    self.dead = true;
-                    return Err(Error::new(
-                        SMISK_ERR_ABORTED,
-                        "the web server closed the connection",
-                    ));
-                }
-                ReadOutcome::WouldBlock => {
-                    if let Err(e) = wait_fd(self.raw_fd(), libc::POLLIN, limits.read_timeout_ms) {
-                        self.dead = true;
-                        return Err(e);
-                    }
-                }
+            let outcome = self.fill_nb()?;
+            if self.settle(outcome, limits)?.is_some() {
+                return Ok(());
             }
         }
     }
@@ -413,27 +426,11 @@ impl Conn {
                     // to caller.
                     let want = buf.len().min(self.stdin_left);
                     loop {
-                        match read_nb(self.raw_fd(), &mut buf[..want])? {
-                            ReadOutcome::Data(n) => {
-                                self.stdin_left -= n;
-                                self.maybe_more = n == want;
-                                return Ok(n);
-                            }
-                            ReadOutcome::Eof => {
-                                self.dead = true;
-                                return Err(Error::new(
-                                    SMISK_ERR_ABORTED,
-                                    "the web server closed the connection",
-                                ));
-                            }
-                            ReadOutcome::WouldBlock => {
-                                if let Err(e) =
-                                    wait_fd(self.raw_fd(), libc::POLLIN, limits.read_timeout_ms)
-                                {
-                                    self.dead = true;
-                                    return Err(e);
-                                }
-                            }
+                        let outcome = read_nb(self.raw_fd(), &mut buf[..want])?;
+                        if let Some(n) = self.settle(outcome, limits)? {
+                            self.stdin_left -= n;
+                            self.maybe_more = n == want;
+                            return Ok(n);
                         }
                     }
                 }
