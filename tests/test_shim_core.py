@@ -489,3 +489,19 @@ def test_no_python_object_leaks():
         URL.encode(s)
         xml.escape(s)
     assert sys.getrefcount(s) == rc
+
+
+def test_extension_compiles_warning_free(tmp_path):
+    """The shim's C source is clean under the project's C flags."""
+    import shutil
+    import sysconfig
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    subprocess.run(
+        [cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-c",
+         "-I", str(ROOT / "include"), "-I", sysconfig.get_paths()["include"],
+         str(ROOT / "python-shim" / "src" / "_core.c"), "-o", str(tmp_path / "core.o")],
+        check=True, timeout=120,
+    )
