@@ -68,6 +68,14 @@ def test_stub_files_ship():
     pkg = Path(core.__file__).parent
     assert (pkg / "__init__.pyi").is_file()
     assert (pkg / "xml.pyi").is_file()
+    import ast
+
+    for stub in ("__init__.pyi", "xml.pyi"):
+        tree = ast.parse((pkg / stub).read_text())
+        assert tree.body
+    names = {n.name for n in ast.parse((pkg / "__init__.pyi").read_text()).body
+             if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    assert {"URL", "uid", "pack", "InvalidSessionError", "RequestTooLargeError"} <= names
 
 
 # ---- percent codec --------------------------------------------------------
@@ -129,6 +137,14 @@ def test_type_preservation_and_identity(fn):
     for bad in (1, None, 1.5, ["a"], bytearray(b"a")):
         with pytest.raises(TypeError):
             fn(bad)
+
+
+def test_large_inputs_without_gil():
+    big = "å<b> +%" * 100_000  # above the no-GIL threshold
+    enc = URL.encode(big)
+    assert URL.decode(enc) == big
+    assert xml.unescape(xml.escape(big.encode())) == big.encode()
+    assert len(core.pack(bytearray(200_000), 5)) == 320_000
 
 
 def test_round_trip_arbitrary_bytes():
@@ -332,6 +348,8 @@ def test_decompose_query_charsets():
         URL.decompose_query("a=1", charset="no-such-charset")
     with pytest.raises(TypeError):
         URL.decompose_query("a=1", charset=b"utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        URL.decompose_query("a=1", charset="utf\udc80")
     assert URL.decompose_query(123) == {"123": None}
     assert URL.decompose_query("a=1", "utf-8", 0) == {"a": "1"}
 

@@ -120,6 +120,10 @@ static void view_release(view *v)
     v->has_buf = 0;
 }
 
+/* Inputs at least this long are processed without the GIL; below it the
+ * release/re-acquire costs more than it frees. */
+#define NOGIL_BYTES ((size_t)64 * 1024)
+
 typedef smisk_status (*bytes_fn)(const uint8_t *, size_t, uint8_t **, size_t *);
 
 /* Applies a (bytes -> library buffer) transform, type-preserving: str in ->
@@ -140,7 +144,15 @@ static PyObject *transform(PyObject *arg, bytes_fn fn)
     }
     if (view_get(arg, &v, "argument") < 0)
         return NULL;
-    st = fn(v.ptr, v.len, &out, &out_len);
+    if (v.len >= NOGIL_BYTES) {
+        /* The input is immutable (bytes, or the UTF-8 cache of a str we hold
+         * a reference to) and the library touches no Python state. */
+        Py_BEGIN_ALLOW_THREADS
+        st = fn(v.ptr, v.len, &out, &out_len);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = fn(v.ptr, v.len, &out, &out_len);
+    }
     if (st != SMISK_OK) {
         view_release(&v);
         return raise_status(st);
@@ -262,7 +274,12 @@ static PyObject *core_pack(PyObject *self, PyObject *args, PyObject *kw)
     }
     if (need > 0) {
         /* PyUnicode_New(.., 127) is compact ASCII: need writable bytes. */
-        st = smisk_pack(data.buf, (size_t)data.len, nbits, PyUnicode_1BYTE_DATA(res), need, &n);
+        uint8_t *dst = PyUnicode_1BYTE_DATA(res);
+        /* `data` is a locked buffer export (a bytearray cannot resize while
+         * it is held) and `res` is not visible to other threads yet. */
+        Py_BEGIN_ALLOW_THREADS
+        st = smisk_pack(data.buf, (size_t)data.len, nbits, dst, need, &n);
+        Py_END_ALLOW_THREADS
         if (st != SMISK_OK || n != need) {
             PyBuffer_Release(&data);
             Py_DECREF(res);
@@ -279,6 +296,7 @@ static PyObject *core_pack(PyObject *self, PyObject *args, PyObject *kw)
 typedef struct {
     PyObject *dict;
     PyObject *charset; /* str, or NULL for raw bytes */
+    const char *enc;   /* UTF-8 of charset, owned by it */
     int tolerant;
 } query_ctx;
 
@@ -286,7 +304,7 @@ static PyObject *decode_key(query_ctx *c, const uint8_t *p, size_t n)
 {
     if (c->charset == NULL)
         return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
-    return PyUnicode_Decode((const char *)p, (Py_ssize_t)n, PyUnicode_AsUTF8(c->charset), "replace");
+    return PyUnicode_Decode((const char *)p, (Py_ssize_t)n, c->enc, "replace");
 }
 
 static PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n)
@@ -294,7 +312,7 @@ static PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n)
     PyObject *v;
     if (c->charset == NULL)
         return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
-    v = PyUnicode_Decode((const char *)p, (Py_ssize_t)n, PyUnicode_AsUTF8(c->charset), "strict");
+    v = PyUnicode_Decode((const char *)p, (Py_ssize_t)n, c->enc, "strict");
     if (v == NULL && c->tolerant && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
         v = PyUnicode_DecodeLatin1((const char *)p, (Py_ssize_t)n, "strict");
@@ -358,19 +376,23 @@ static PyObject *url_decompose_query(PyObject *cls, PyObject *args, PyObject *kw
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:decompose_query", kwlist, &s, &charset, &tol))
         return NULL;
     c.charset = NULL;
+    c.enc = NULL;
     if (charset == NULL) {
         c.charset = PyUnicode_FromString("utf-8");
         if (c.charset == NULL)
             return NULL;
+        c.enc = "utf-8";
     } else if (charset != Py_None) {
+        PyObject *info;
         if (!PyUnicode_Check(charset)) {
             PyErr_SetString(PyExc_TypeError, "charset must be a str or None");
             return NULL;
         }
         Py_INCREF(charset);
         c.charset = charset;
+        c.enc = PyUnicode_AsUTF8(charset);
         /* An unknown charset is an error up front, not on the first field. */
-        PyObject *info = PyCodec_Decoder(PyUnicode_AsUTF8(charset));
+        info = c.enc == NULL ? NULL : PyCodec_Decoder(c.enc);
         if (info == NULL) {
             Py_DECREF(c.charset);
             return NULL;
@@ -602,9 +624,12 @@ static PyObject *url_to_s(URLObject *self, PyObject *args, PyObject *kw)
         if (name == NULL)
             goto done;
         if (strcmp(name, "port") == 0) {
+            int t = value == Py_None ? 0 : PyObject_IsTrue(value);
+            if (t < 0)
+                goto done;
             if (is_one(value)) {
                 fmt.port_mode = SMISK_URL_USE;
-            } else if (value == Py_None || !PyObject_IsTrue(value)) {
+            } else if (!t) {
                 fmt.port_mode = SMISK_URL_OMIT;
             } else if (PyLong_Check(value)) {
                 long p = PyLong_AsLong(value);
