@@ -428,6 +428,8 @@ def test_pack_errors():
             core.pack(b"abc", bad)
     with pytest.raises(ValueError, match="Invalid number of bits: 3"):
         core.pack(b"abc", 3)
+    with pytest.raises(ValueError, match="Invalid number of bits: 1099511627776"):
+        core.pack(b"abc", 2**40)
     with pytest.raises(TypeError):
         core.pack()  # segfaulted in py2
     with pytest.raises(TypeError):

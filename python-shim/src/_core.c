@@ -204,12 +204,12 @@ static int nbits_arg(PyObject *o, int32_t *out)
         return -1;
     }
     n = PyLong_AsLong(o);
-    if (n == -1 && PyErr_Occurred()) {
+    if ((n == -1 && PyErr_Occurred()) || n < INT32_MIN || n > INT32_MAX) {
+        /* Same message as the library gives for in-range bad values. */
         PyErr_Clear();
-        n = 1000; /* out of any valid range: the library reports it */
+        PyErr_Format(PyExc_ValueError, "Invalid number of bits: %R", o);
+        return -1;
     }
-    if (n < INT32_MIN || n > INT32_MAX)
-        n = 1000;
     *out = (int32_t)n;
     return 0;
 }
