@@ -8,7 +8,7 @@
 //! stays valid but every call on it fails with `SMISK_ERR_STATE`.
 
 use super::{
-    arg_bytes, arg_bytes_mut, arg_mut, arg_str, copy_out, free_handle, guard, guard_value,
+    arg_bytes, arg_bytes_mut, arg_mut, arg_ref, arg_str, copy_out, free_handle, guard, guard_value,
     into_handle,
 };
 use crate::fcgi::{Limits, Request, Server};
@@ -117,9 +117,7 @@ pub unsafe extern "C" fn smisk_server_get_limit(
     out_value: *mut i64,
 ) -> crate::smisk_status {
     guard(|| {
-        let server = server
-            .as_ref()
-            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let server = arg_ref(server, "server")?;
         let out = arg_mut(out_value, "out_value")?;
         let (kind, _) = limit_value(which, 1)?;
         let l = server.limits();
@@ -187,9 +185,7 @@ pub unsafe extern "C" fn smisk_server_listening(
     out_len: *mut usize,
 ) -> crate::smisk_status {
     guard(|| {
-        let server = server
-            .as_ref()
-            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let server = arg_ref(server, "server")?;
         let text = server.listening()?;
         copy_out(text.as_bytes(), buf.cast(), cap, out_len)
     })
@@ -217,9 +213,7 @@ pub unsafe extern "C" fn smisk_server_listen_fd(
     out_fd: *mut i32,
 ) -> crate::smisk_status {
     guard(|| {
-        let server = server
-            .as_ref()
-            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "server is NULL"))?;
+        let server = arg_ref(server, "server")?;
         let out = arg_mut(out_fd, "out_fd")?;
         *out = server
             .listener_fd()
@@ -286,6 +280,34 @@ fn req<'a>(request: *mut Request) -> Result<&'a mut Request> {
     // SAFETY: the caller passes a handle from smisk_server_accept that is
     // still valid (documented lifetime), or NULL.
     unsafe { arg_mut(request, "request") }
+}
+
+/// The shared body of the read functions: checks the arguments, reads with
+/// `read`, stores the count.
+unsafe fn read_into(
+    request: *mut Request,
+    buf: *mut c_void,
+    cap: usize,
+    out_len: *mut usize,
+    read: fn(&mut Request, &mut [u8]) -> Result<usize>,
+) -> crate::smisk_status {
+    guard(|| {
+        let r = req(request)?;
+        let out = arg_mut(out_len, "out_len")?;
+        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
+        *out = read(r, buf)?;
+        Ok(())
+    })
+}
+
+/// The shared body of the write functions.
+unsafe fn write_from(
+    request: *mut Request,
+    data: *const c_void,
+    len: usize,
+    write: fn(&mut Request, &[u8]) -> Result<()>,
+) -> crate::smisk_status {
+    guard(|| write(req(request)?, arg_bytes(data.cast(), len, "data")?))
 }
 
 /// Looks up a FastCGI param (CGI variable) by exact, case-sensitive name.
@@ -394,13 +416,7 @@ pub unsafe extern "C" fn smisk_request_read(
     cap: usize,
     out_len: *mut usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let out = arg_mut(out_len, "out_len")?;
-        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
-        *out = r.read(buf)?;
-        Ok(())
-    })
+    read_into(request, buf, cap, out_len, Request::read)
 }
 
 /// Reads one line of the body: bytes up to and including the next '\n', or
@@ -413,13 +429,7 @@ pub unsafe extern "C" fn smisk_request_readline(
     cap: usize,
     out_len: *mut usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let out = arg_mut(out_len, "out_len")?;
-        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
-        *out = r.readline(buf)?;
-        Ok(())
-    })
+    read_into(request, buf, cap, out_len, Request::readline)
 }
 
 /// Writes raw bytes to the response stream (FastCGI STDOUT), bypassing the
@@ -431,10 +441,7 @@ pub unsafe extern "C" fn smisk_request_write_stdout(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        r.write_stdout(arg_bytes(data.cast(), len, "data")?)
-    })
+    write_from(request, data, len, Request::write_stdout)
 }
 
 /// Writes bytes to FastCGI STDERR (the web server's error log).
@@ -444,10 +451,7 @@ pub unsafe extern "C" fn smisk_request_write_stderr(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        r.write_stderr(arg_bytes(data.cast(), len, "data")?)
-    })
+    write_from(request, data, len, Request::write_stderr)
 }
 
 /// Sends buffered output to the web server now.
@@ -515,8 +519,5 @@ pub unsafe extern "C" fn smisk_response_write(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        r.write(arg_bytes(data.cast(), len, "data")?)
-    })
+    write_from(request, data, len, Request::write)
 }
