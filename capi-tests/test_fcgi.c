@@ -171,7 +171,9 @@ int main(int argc, char **argv) {
     CHECK(len == strlen(sock_path) && memcmp(buf, sock_path, len) == 0);
     CHECK_OK(smisk_server_listen_fd(server, &fd));
     CHECK(smisk_fd_is_listening_socket(fd));
-    CHECK(!smisk_fd_is_listening_socket(1) || isatty(1) == 0);
+    int plain = socket(AF_UNIX, SOCK_STREAM, 0); /* a socket, but not listening */
+    CHECK(plain >= 0 && !smisk_fd_is_listening_socket(plain));
+    close(plain);
 
     /* a second server on the same live path is refused, the file kept */
     smisk_server *other = NULL;

@@ -46,7 +46,6 @@ def test_get_with_query_reaches_the_app_as_params(app, nginx_factory, keep_conn)
     assert params["QUERY_STRING"] == "a=1&b=%C3%A5+x"
     assert params["SCRIPT_NAME"] == "/params"
     assert params["SERVER_SOFTWARE"].startswith("nginx/")
-    assert "Server" not in [line.split("=")[0] for line in lines if line.startswith("HTTP_SERVER")]
 
 
 @pytest.mark.parametrize("keep_conn", [True, False])
@@ -82,8 +81,9 @@ def test_many_requests_in_a_row(app, nginx_factory, keep_conn):
     s = stats(nginx)
     assert int(s["requests"]) >= 2000
     if keep_conn:
-        # nginx's upstream keepalive pool: connections are reused, not one per request
-        assert int(s["conns"]) >= 1
+        # nginx's upstream keepalive pool (8) is reused: 2000 requests did not
+        # leave 2000 connections open, nor close the pooled ones.
+        assert 1 <= int(s["conns"]) <= 9
     else:
         assert int(s["conns"]) == 1  # only the connection of this very request
 

@@ -264,3 +264,42 @@ def test_management_flood_without_reading_replies_is_cut_off(app):
     except (BrokenPipeError, ConnectionResetError, TimeoutError):
         pass
     still_serving(app)
+
+
+def test_max_conns_makes_further_connections_wait_not_fail(app_factory):
+    app = app_factory(env={"SMISK_TEST_MAX_CONNS": "2"})
+    held = [f.Conn(app.address) for _ in range(2)]
+    for i, c in enumerate(held):  # both served and kept open
+        assert c.request(req_id=1, params=f.default_params(), keep_conn=True).stdout.endswith(b"Hello World!\n")
+    third = f.Conn(app.address, timeout=0.5)  # connects (listen backlog) ...
+    third.send(f.request_bytes(1, f.default_params()))
+    try:
+        third.read_record()
+        answered_early = True
+    except TimeoutError:
+        answered_early = False
+    assert not answered_early  # ... but is not served while two are open
+    held[0].close()
+    third.sock.settimeout(5)
+    assert third.read_response(1).stdout.endswith(b"Hello World!\n")  # served once one closed
+
+
+def test_idle_keep_conn_connection_is_closed_after_the_keepalive_timeout(app_factory):
+    app = app_factory(env={"SMISK_TEST_KEEPALIVE_TIMEOUT_MS": "300"})
+    c = f.Conn(app.address)
+    assert c.request(params=f.default_params(), keep_conn=True).stdout.endswith(b"Hello World!\n")
+    t0 = time.monotonic()
+    assert c.closed_by_peer(5)
+    assert 0.25 < time.monotonic() - t0 < 3.5  # 300 ms, checked at most once a second
+    still_serving(app)
+
+
+def test_peer_that_stops_reading_hits_the_write_timeout(app_factory):
+    app = app_factory(env={"SMISK_TEST_WRITE_TIMEOUT_MS": "300"})
+    c = f.Conn(app.address)
+    c.send(f.request_bytes(1, f.default_params("/big", query="200000000")))
+    # Never read: the socket buffers fill, the app's write times out, the app
+    # counts the request as failed and goes on serving others.
+    harness.wait_until(lambda: int(stats(app)["aborted"]) >= 1, timeout=15, what="write timeout")
+    still_serving(app)
+    c.close()

@@ -22,7 +22,8 @@
  *                        limit error answers 413, a malformed body 400
  *
  * Usage: testapp ADDRESS|-   Environment: SMISK_TEST_READ_TIMEOUT_MS,
- * SMISK_TEST_MAX_PARAMS_BYTES set the matching limits.
+ * SMISK_TEST_MAX_PARAMS_BYTES, SMISK_TEST_MAX_CONNS, SMISK_TEST_WRITE_TIMEOUT_MS,
+ * SMISK_TEST_KEEPALIVE_TIMEOUT_MS set the matching limits.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -245,6 +246,9 @@ int main(int argc, char **argv) {
     if (smisk_server_new(&server) != SMISK_OK) return 1;
     env_limit(server, "SMISK_TEST_READ_TIMEOUT_MS", SMISK_LIMIT_READ_TIMEOUT_MS);
     env_limit(server, "SMISK_TEST_MAX_PARAMS_BYTES", SMISK_LIMIT_MAX_PARAMS_BYTES);
+    env_limit(server, "SMISK_TEST_MAX_CONNS", SMISK_LIMIT_MAX_CONNS);
+    env_limit(server, "SMISK_TEST_WRITE_TIMEOUT_MS", SMISK_LIMIT_WRITE_TIMEOUT_MS);
+    env_limit(server, "SMISK_TEST_KEEPALIVE_TIMEOUT_MS", SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS);
     if (strcmp(argv[1], "-") != 0 &&
         smisk_server_bind(server, argv[1], strlen(argv[1]), 0) != SMISK_OK) {
         fprintf(stderr, "testapp: bind %s: %s\n", argv[1], smisk_last_error());
