@@ -254,8 +254,8 @@ static void test_request_flow(void) {
     CHECK(count_files() == 0);
     CHECK_OK(smisk_session_state_cookie(state, 0, 1, &data, &len));
     snprintf(expect, sizeof expect, "%s",
-             "SID=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
-             "SameSite=Lax; Secure");
+             "SID=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; "
+             "HttpOnly; SameSite=Lax");
     CHECK(len == strlen(expect) && memcmp(data, expect, len) == 0);
     smisk_bytes_free(data, len);
     CHECK_OK(smisk_session_state_finish(state, NULL, 0, 0, &outcome));

@@ -180,6 +180,12 @@
 // Most workers a supervisor may run.
 #define MAX_FORKS 1024
 
+// The last second an IMF-fixdate can show: 9999-12-31 23:59:59 UTC.
+#define MAX_DATE 253402300799
+
+// Bytes read from the file per write to the response.
+#define CHUNK (64 * 1024)
+
 // Result code of every fallible smisk function. `SMISK_OK` (0) is success.
 typedef enum {
   // Success.
@@ -479,6 +485,35 @@ typedef struct {
 // sent yet). The request is finished after the call if the handler did not
 // finish it. The request handle is valid only during the call.
 typedef int (*smisk_handler_fn)(void *ctx, smisk_request *request);
+
+// Attributes for smisk_cookie_format. Fill it with smisk_cookie_options_init
+// (a session cookie without attributes), then change what you need. The
+// pointed-to texts are only read during the smisk_cookie_format call.
+//
+// - `path`/`path_len`, `domain`/`domain_len`: NULL for no Path / Domain
+//   attribute; otherwise non-empty printable ASCII without ';' (written as
+//   given, not percent-encoded), else SMISK_ERR_INVALID.
+// - `max_age`: below 0 a session cookie (no Max-Age, no Expires); 0 or more
+//   gives "Max-Age=N; Expires=<date of now + N>" (for 0 the date is
+//   Thu, 01 Jan 1970 00:00:00 GMT; dates stop at 31 Dec 9999).
+// - `secure`, `http_only`: add "; Secure", "; HttpOnly".
+// - `same_site`/`same_site_len`: NULL for none; "strict", "lax" or "none"
+//   in any case gives "SameSite=Strict|Lax|None"; anything else is
+//   SMISK_ERR_INVALID.
+// - `now`: the Unix time Expires counts from; -1 (the default) means the
+//   current time. Other negative values are SMISK_ERR_INVALID.
+typedef struct {
+  const uint8_t *path;
+  size_t path_len;
+  const uint8_t *domain;
+  size_t domain_len;
+  int64_t max_age;
+  bool secure;
+  bool http_only;
+  const uint8_t *same_site;
+  size_t same_site_len;
+  int64_t now;
+} smisk_cookie_options;
 
 // What smisk_session_store_gc did.
 typedef struct {
@@ -999,6 +1034,109 @@ smisk_status smisk_run(smisk_server *server, const smisk_run_options *options, s
 // smisk_run() as SIGUSR1. SMISK_ERR_STATE when no run is in progress.
 smisk_status smisk_run_stop(void);
 
+// Fills *out with the defaults: no Path, no Domain, max_age -1 (session
+// cookie), secure and http_only false, no SameSite, now -1 (current time).
+smisk_status smisk_cookie_options_init(smisk_cookie_options *out);
+
+// Formats the value of one Set-Cookie header (RFC 6265) for the cookie
+// name=value with the attributes in *options (NULL: the defaults of
+// smisk_cookie_options_init):
+// "name=value; Path=...; Domain=...; Max-Age=N; Expires=<IMF-fixdate>;
+// Secure; HttpOnly; SameSite=..." (attributes in this order, each only when
+// set).
+//
+// The name must be a non-empty HTTP token (letters, digits and
+// !#$%&'*+-.^_`|~), else SMISK_ERR_INVALID. The value is any bytes
+// (value may be NULL when value_len is 0): every byte outside RFC 6265's
+// cookie-octet (controls, space, '"', ',', ';', backslash, bytes 0x7F and above)
+// and '%' itself is written as %XX, so smisk_parse_cookies gives back the
+// original bytes.
+//
+// Ownership: on success *out / *out_len receive the header value (ASCII,
+// without "Set-Cookie: ", no CR/LF, not NUL-terminated), owned by the
+// caller and released with smisk_bytes_free(*out, *out_len). On failure
+// neither is written.
+smisk_status smisk_cookie_format(const uint8_t *name, size_t name_len, const uint8_t *value, size_t value_len, const smisk_cookie_options *options, uint8_t **out, size_t *out_len);
+
+// The URL of the request, rebuilt from its params: scheme "https" when
+// HTTPS is "on" (any case) or "1", else "http"; user REMOTE_USER; host from
+// SERVER_NAME ("host", "host:port", "[v6]:port" or a bare IPv6 address);
+// port from SERVER_NAME when it holds a valid one, else SERVER_PORT, else 0;
+// path SCRIPT_NAME + PATH_INFO, or REQUEST_URI up to '?' when both are
+// missing or empty; query QUERY_STRING as sent (absent only when the param
+// is missing); no fragment. HTTP_HOST is never used (the client controls
+// it).
+//
+// Ownership: on success *out_url receives a new URL owned by the caller
+// (release with smisk_url_free). SMISK_ERR_STATE after the request
+// finished.
+smisk_status smisk_request_url(smisk_request *request, smisk_url **out_url);
+
+// The header line that makes the web server send the file at path itself,
+// chosen from the SERVER_SOFTWARE value server_software (may be NULL when
+// server_software_len is 0; first match wins): contains "lighttpd/1.4" gives
+// "X-LIGHTTPD-send-file: <path>"; "lighttpd/" or "Apache" gives
+// "X-Sendfile: <path>"; "nginx/" gives "X-Accel-Redirect: <path>" (for
+// nginx, path is a URI served by an internal location).
+//
+// Errors: SMISK_ERR_INVALID when path is empty or contains CR, LF or NUL
+// (checked first); SMISK_ERR_UNSUPPORTED when the server is none of these
+// (stream the file with smisk_response_write_file instead).
+//
+// Ownership: on success *out_line / *out_len receive the whole line (no
+// CRLF, not NUL-terminated), owned by the caller and released with
+// smisk_bytes_free(*out_line, *out_len).
+smisk_status smisk_sendfile_header(const uint8_t *server_software, size_t server_software_len, const uint8_t *path, size_t path_len, uint8_t **out_line, size_t *out_len);
+
+// Streams the regular file at path (path_len bytes, no NUL needed) into the
+// response body, beginning the response first if needed (so add headers
+// before). The file is read in 64 KiB chunks; it is never held whole in
+// memory. *out_written (may be NULL) receives the number of bytes sent.
+//
+// Errors: SMISK_ERR_IO, with the OS message and the path, when the file
+// cannot be opened or is not a regular file: checked before anything is
+// written, so the caller can still answer 404 or 500. SMISK_ERR_ABORTED when
+// the web server went away; SMISK_ERR_IO when reading fails midway;
+// SMISK_ERR_STATE after the request finished.
+smisk_status smisk_response_write_file(smisk_request *request, const char *path, size_t path_len, uint64_t *out_written);
+
+// Sends the file at path the best way the web server allows. When the
+// request's SERVER_SOFTWARE param names a server that smisk_sendfile_header
+// knows, that header is added (with smisk_response_add_header) and nothing
+// is written: the response has not begun, so more headers may follow, and
+// the web server sends the file when the request finishes. Otherwise the
+// file is checked, "Content-Length: <size>" is added and the file is
+// streamed as with smisk_response_write_file (the response has then begun).
+// smisk_response_has_begun tells which happened.
+//
+// Errors: SMISK_ERR_STATE when the response has already begun (or the
+// request finished); SMISK_ERR_INVALID for an empty path or one with CR, LF
+// or NUL; when streaming, the errors of smisk_response_write_file.
+smisk_status smisk_response_send_file(smisk_request *request, const char *path, size_t path_len);
+
+// Answers the request with the built-in HTML error page for http_status
+// (400-599, else SMISK_ERR_INVALID). message (message_len bytes, e.g.
+// "ValueError: bad input") is shown as the headline; detail (detail_len
+// bytes, e.g. a traceback) in a preformatted block, or the fixed sentence
+// "Additional information has been logged." when detail is NULL or
+// detail_len is 0. The address line shows SERVER_SOFTWARE, host and port
+// from the params ("?" for missing ones). Everything taken from the
+// arguments or the params is HTML-escaped. Nothing is logged: write the
+// detail to smisk_request_write_stderr yourself if the web server's log
+// should have it.
+//
+// If the response has not begun, the headers added so far are dropped and
+// "Status: <code> <reason>", "Content-Type: text/html; charset=utf-8",
+// "Content-Length: <exact body size>" and "Cache-Control: no-cache" are sent
+// with a complete page. If it has begun, only the page fragment is appended
+// to the body. Either way the response has begun afterwards: write nothing
+// more, just finish the request.
+//
+// Errors: SMISK_ERR_STATE after the request finished; SMISK_ERR_ABORTED
+// when the web server went away. message and detail are only read during
+// the call.
+smisk_status smisk_response_error_page(smisk_request *request, uint32_t http_status, const uint8_t *message, size_t message_len, const uint8_t *detail, size_t detail_len);
+
 // Opens a file session store keeping one file per session in the directory
 // `dir` (`dir_len` bytes, not NUL-terminated), named `<prefix><id>`.
 //
@@ -1174,7 +1312,7 @@ smisk_status smisk_session_state_destroy(smisk_session_state *state);
 // Call when the response headers are about to be sent. `has_data` is
 // non-zero when the session currently holds data (is not None; the session
 // is loaded first if it was not); `secure` non-zero under HTTPS (adds
-// "; Secure").
+// "Secure", placed before "HttpOnly").
 //
 // On success `*out_ptr`/`*out_len` receive the value for one `Set-Cookie`
 // header (without the "Set-Cookie: " name, no CR/LF), owned by the caller and

@@ -12,6 +12,7 @@ pub mod form;
 pub mod fsutil;
 pub mod multipart;
 pub mod process;
+pub mod response;
 pub mod session;
 pub mod status;
 pub mod uid;

@@ -236,7 +236,7 @@ fn set_id_validates_and_rekeys() {
     assert_eq!(rs.id(false).unwrap(), Some(new.as_str()));
     assert_eq!(
         rs.cookie(true, true).unwrap().unwrap(),
-        format!("SID={new}; Path=/; HttpOnly; SameSite=Lax; Secure")
+        format!("SID={new}; Path=/; Secure; HttpOnly; SameSite=Lax")
     );
     assert_eq!(rs.finish(Some(b"data")).unwrap(), Outcome::Written);
     assert_eq!(store.read(new.as_bytes()).unwrap(), b"data");
@@ -338,10 +338,10 @@ fn cookie_names_and_texts() {
     }
     assert_eq!(
         cookie_text("SID", "0123456789abcdefghijklmnopqrstuv", true),
-        "SID=0123456789abcdefghijklmnopqrstuv; Path=/; HttpOnly; SameSite=Lax; Secure"
+        "SID=0123456789abcdefghijklmnopqrstuv; Path=/; Secure; HttpOnly; SameSite=Lax"
     );
     assert_eq!(
         expired_cookie_text("SID", true),
-        "SID=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax; Secure"
+        "SID=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax"
     );
 }

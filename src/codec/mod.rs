@@ -7,6 +7,7 @@
 //! * [`query`]: query strings, url-encoded form bodies and `Cookie:` headers
 //!   as a stream of decoded `(key, value-or-absent)` pairs.
 //! * [`xml`]: XML/HTML text escaping and entity unescaping.
+//! * [`request_url`]: the URL of a request rebuilt from its CGI params.
 //! * [`fuzzing`]: the invariants the fuzz targets (and the seed-corpus replay
 //!   tests) check, kept here so that both run the same code.
 //!
@@ -18,6 +19,7 @@
 pub mod fuzzing;
 pub mod percent;
 pub mod query;
+pub mod request_url;
 pub mod url;
 pub mod xml;
 

@@ -48,7 +48,7 @@ pub const SMISK_URL_REPLACE: i32 = 2;
 /// A parsed URL: seven optional byte-string components and a port.
 /// Create with smisk_url_new or smisk_url_parse, release with smisk_url_free.
 pub struct smisk_url {
-    url: Url,
+    pub(crate) url: Url,
 }
 
 /// Options for smisk_url_to_s. Fill it with smisk_url_format_init (every

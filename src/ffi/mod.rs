@@ -19,6 +19,7 @@ pub mod core;
 pub mod fcgi;
 pub mod multipart;
 pub mod process;
+pub mod response;
 pub mod session;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};

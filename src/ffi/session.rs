@@ -552,7 +552,7 @@ pub unsafe extern "C" fn smisk_session_state_destroy(
 /// Call when the response headers are about to be sent. `has_data` is
 /// non-zero when the session currently holds data (is not None; the session
 /// is loaded first if it was not); `secure` non-zero under HTTPS (adds
-/// "; Secure").
+/// "Secure", placed before "HttpOnly").
 ///
 /// On success `*out_ptr`/`*out_len` receive the value for one `Set-Cookie`
 /// header (without the "Set-Cookie: " name, no CR/LF), owned by the caller and

@@ -31,6 +31,7 @@
 
 use super::id;
 use super::store::Store;
+use crate::response::cookie::{self, SameSite};
 use crate::status::{Error, Result, SMISK_ERR_NO_SESSION};
 use std::sync::Arc;
 
@@ -40,10 +41,6 @@ pub const MAX_CANDIDATES: usize = 4;
 /// Longest cookie name accepted.
 /// cbindgen:ignore
 pub const MAX_NAME_LEN: usize = 256;
-/// The date used to expire a cookie: the epoch as an IMF-fixdate.
-/// cbindgen:ignore
-pub const EXPIRED_DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
-
 /// What `finish` did with the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -57,32 +54,41 @@ pub enum Outcome {
     Destroyed,
 }
 
-/// True when `name` is an RFC 6265 cookie-name (an RFC 7230 token).
+/// True when `name` is an RFC 6265 cookie-name (an RFC 7230 token) of at
+/// most [`MAX_NAME_LEN`] bytes.
 pub fn is_valid_cookie_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+    name.len() <= MAX_NAME_LEN && cookie::is_token(name)
+}
+
+/// The attributes of the session cookie; `max_age` 0 expires it.
+fn cookie_options(secure: bool, max_age: Option<u64>) -> cookie::Options<'static> {
+    cookie::Options {
+        path: Some(b"/"),
+        max_age,
+        secure,
+        http_only: true,
+        same_site: Some(SameSite::Lax),
+        ..cookie::Options::default()
+    }
+}
+
+/// Formats the session cookie. Callers pass a name validated by
+/// `is_valid_cookie_name` (or the tests' literal `SID`) and fixed
+/// attributes, so formatting cannot fail.
+fn session_cookie(name: &str, value: &str, options: &cookie::Options<'_>) -> String {
+    cookie::format(name.as_bytes(), value.as_bytes(), options)
+        .expect("session cookie names are validated tokens")
 }
 
 /// The `Set-Cookie` value that hands `id` to the client.
 pub fn cookie_text(name: &str, id: &str, secure: bool) -> String {
-    let mut s = format!("{name}={id}; Path=/; HttpOnly; SameSite=Lax");
-    if secure {
-        s.push_str("; Secure");
-    }
-    s
+    session_cookie(name, id, &cookie_options(secure, None))
 }
 
-/// The `Set-Cookie` value that makes the client drop the session cookie.
+/// The `Set-Cookie` value that makes the client drop the session cookie
+/// (`Max-Age=0` and an `Expires` at the epoch).
 pub fn expired_cookie_text(name: &str, secure: bool) -> String {
-    let mut s =
-        format!("{name}=; Path=/; Max-Age=0; Expires={EXPIRED_DATE}; HttpOnly; SameSite=Lax");
-    if secure {
-        s.push_str("; Secure");
-    }
-    s
+    session_cookie(name, "", &cookie_options(secure, Some(0)))
 }
 
 /// The session state of one request.

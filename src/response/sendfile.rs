@@ -1,0 +1,209 @@
+//! Sending a file as the response body: either a header that makes the web
+//! server send it (original-core.md §3.7, decisions.md "send_file"), or
+//! smisk streaming it.
+//!
+//! [`header_line`] picks the header from `SERVER_SOFTWARE` (first match
+//! wins): `lighttpd/1.4` → `X-LIGHTTPD-send-file`; `lighttpd/` (1.5 and
+//! later) or `Apache` → `X-Sendfile`; `nginx/` → `X-Accel-Redirect` (whose
+//! value nginx treats as a URI for an `internal` location). Any other server
+//! is `SMISK_ERR_UNSUPPORTED`, and the caller streams the file itself. A
+//! path with CR, LF or NUL is rejected before anything else, so it can never
+//! inject a header (the original did not check).
+//!
+//! [`open_regular`] + [`stream`] are that fallback: the file is opened
+//! without blocking (a FIFO cannot hang the worker), checked to be a regular
+//! file before a byte of the response is written (so the caller can still
+//! answer 404/500), then copied in [`CHUNK`]-sized pieces: memory use is one
+//! chunk whatever the file size.
+
+use crate::fcgi::request::Request;
+use crate::status::{Error, Result, SMISK_ERR_UNSUPPORTED};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Bytes read from the file per write to the response.
+pub const CHUNK: usize = 64 * 1024;
+
+/// The whole header line (`Name: path`, no CRLF) that hands `path` to the
+/// web server identified by `server_software`.
+pub fn header_line(server_software: &[u8], path: &[u8]) -> Result<Vec<u8>> {
+    if path.is_empty() {
+        return Err(Error::invalid("send_file: the path is empty"));
+    }
+    if let Some(&bad) = path.iter().find(|&&b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(Error::invalid(format!(
+            "send_file: the path contains byte 0x{bad:02x} (CR, LF and NUL are not allowed)"
+        )));
+    }
+    let has = |needle: &str| memchr::memmem::find(server_software, needle.as_bytes()).is_some();
+    let name: &[u8] = if has("lighttpd/1.4") {
+        b"X-LIGHTTPD-send-file: "
+    } else if has("lighttpd/") || has("Apache") {
+        b"X-Sendfile: "
+    } else if has("nginx/") {
+        b"X-Accel-Redirect: "
+    } else {
+        let shown = if server_software.is_empty() {
+            "unknown server software".into()
+        } else {
+            String::from_utf8_lossy(server_software)
+        };
+        return Err(Error::new(
+            SMISK_ERR_UNSUPPORTED,
+            format!("sendfile not supported by host server ('{shown}')"),
+        ));
+    };
+    let mut line = Vec::with_capacity(name.len() + path.len());
+    line.extend_from_slice(name);
+    line.extend_from_slice(path);
+    Ok(line)
+}
+
+/// Opens `path` for reading and returns it with its size, or `SMISK_ERR_IO`
+/// (message with the path) when it cannot be opened or is not a regular file.
+pub fn open_regular(path: &[u8]) -> Result<(File, u64)> {
+    let shown = String::from_utf8_lossy(path);
+    if path.is_empty() || memchr::memchr(0, path).is_some() {
+        return Err(Error::invalid(format!(
+            "file path {shown:?} is empty or contains NUL"
+        )));
+    }
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+    // below. It has no effect on reads of regular files.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(std::ffi::OsStr::from_bytes(path))
+        .map_err(|e| Error::os(format!("open {shown}"), e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::os(format!("fstat {shown}"), e))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            crate::status::SMISK_ERR_IO,
+            format!("{shown}: not a regular file"),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Copies `file` into the response body (beginning the response if needed),
+/// up to `limit` bytes when given, and returns the count. A file that ends
+/// before `limit` is an error (the `Content-Length` sent would be wrong).
+pub fn stream(request: &mut Request, file: &mut File, limit: Option<u64>) -> Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut sent: u64 = 0;
+    loop {
+        let want = match limit {
+            Some(l) => (l - sent).min(CHUNK as u64) as usize,
+            None => CHUNK,
+        };
+        if want == 0 {
+            return Ok(sent);
+        }
+        let n = match file.read(&mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::os("read file for the response", e)),
+        };
+        if n == 0 {
+            return match limit {
+                Some(l) => Err(Error::new(
+                    crate::status::SMISK_ERR_IO,
+                    format!("the file shrank while it was sent ({sent} of {l} bytes)"),
+                )),
+                None => Ok(sent),
+            };
+        }
+        request.write(&buf[..n])?;
+        sent += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(sw: &str, path: &str) -> Result<String> {
+        header_line(sw.as_bytes(), path.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn header_follows_the_server() {
+        assert_eq!(
+            line("lighttpd/1.4.69", "/f").unwrap(),
+            "X-LIGHTTPD-send-file: /f"
+        );
+        assert_eq!(line("lighttpd/1.5.0", "/f").unwrap(), "X-Sendfile: /f");
+        assert_eq!(line("lighttpd/2.0", "/f").unwrap(), "X-Sendfile: /f");
+        assert_eq!(
+            line("Apache/2.4.71 (Debian)", "/f").unwrap(),
+            "X-Sendfile: /f"
+        );
+        assert_eq!(
+            line("nginx/1.22.1", "/internal/f").unwrap(),
+            "X-Accel-Redirect: /internal/f"
+        );
+        // Binary-safe: any byte but CR, LF, NUL passes through.
+        assert_eq!(
+            header_line(b"nginx/1", b"/a b\xff\t").unwrap(),
+            b"X-Accel-Redirect: /a b\xff\t"
+        );
+    }
+
+    #[test]
+    fn unknown_servers_and_bad_paths() {
+        for sw in ["", "Caddy/2", "nginx", "NGINX/1.0", "lighttpd", "apache/2"] {
+            let e = line(sw, "/f").unwrap_err();
+            assert_eq!(e.status, SMISK_ERR_UNSUPPORTED, "{sw}");
+            assert!(e.message.contains("not supported"));
+        }
+        assert!(line("", "/f")
+            .unwrap_err()
+            .message
+            .contains("unknown server software"));
+        // The path is checked first, whatever the server.
+        for bad in ["", "/a\r\nX-Injected: 1", "/a\n", "/a\0"] {
+            for sw in ["nginx/1", "Caddy"] {
+                let e = line(sw, bad).unwrap_err();
+                assert_eq!(e.status, crate::status::SMISK_ERR_INVALID, "{bad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn open_regular_refuses_what_it_cannot_stream() {
+        let dir = std::env::temp_dir().join(format!("smisk-sendfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f.bin");
+        std::fs::write(&file, b"hello").unwrap();
+        let (_, size) = open_regular(file.as_os_str().as_bytes()).unwrap();
+        assert_eq!(size, 5);
+
+        let e = open_regular(dir.as_os_str().as_bytes()).unwrap_err();
+        assert_eq!(e.status, crate::status::SMISK_ERR_IO);
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+
+        let missing = dir.join("missing");
+        let e = open_regular(missing.as_os_str().as_bytes()).unwrap_err();
+        assert_eq!(e.status, crate::status::SMISK_ERR_IO);
+        assert!(e.message.contains("missing"), "{}", e.message);
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+
+        // A FIFO without a writer: refused at once instead of blocking.
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_regular(fifo.as_os_str().as_bytes()).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+
+        assert_eq!(
+            open_regular(b"/tmp/a\0b").unwrap_err().status,
+            crate::status::SMISK_ERR_INVALID
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
