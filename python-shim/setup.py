@@ -45,8 +45,16 @@ setup(
     ext_modules=[
         Extension(
             "smisk.core._core",
-            sources=["src/_core.c"],
-            extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+            sources=sorted(str(p.relative_to(HERE)) for p in (HERE / "src").glob("*.c")),
+            depends=["src/shim.h"],
+            extra_compile_args=[
+                "-std=c99",
+                "-D_GNU_SOURCE",
+                "-fvisibility=hidden",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+            ],
             extra_link_args=["-Wl,--gc-sections", "-static-libgcc", "-lpthread", "-ldl", "-lm"],
         )
     ],

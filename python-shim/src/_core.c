@@ -9,26 +9,25 @@
  * python-shim/README.md. What it costs: one copy of the input into the
  * library result and one copy of that result into a new Python object.
  *
- * Exists so far: uid, pack, URL, smisk.core.xml, InvalidSessionError,
- * RequestTooLargeError. Application/Request/Response/Stream/sessions come in
- * later increments.
+ * This file holds the error mapping, the codec parts (uid, pack, URL,
+ * smisk.core.xml) and the module init; application.c, request.c,
+ * response.c, stream.c and sessions.c hold the serving types.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "shim.h"
+
 #include <structmember.h>
 #include <string.h>
 
-#include "smisk.h"
-
-static PyObject *InvalidSessionError;
-static PyObject *RequestTooLargeError;
+PyObject *InvalidSessionError;
+PyObject *RequestTooLargeError;
+PyObject *str_service, *str_begin, *str_error;
 
 /* ---- errors ---------------------------------------------------------- */
 
 /* Raises the Python exception matching a failed smisk call, with the
  * library's thread-local message (read before any other smisk call can
  * overwrite it). Always returns NULL so callers can `return raise_status(s)`. */
-static PyObject *raise_status(smisk_status st)
+PyObject *raise_status(smisk_status st)
 {
     const char *msg = smisk_last_error();
     PyObject *type;
@@ -77,17 +76,8 @@ static PyObject *raise_status(smisk_status st)
 
 /* ---- text/bytes plumbing --------------------------------------------- */
 
-/* A borrowed view of the bytes of a str (UTF-8) or bytes-like argument.
- * `obj` keeps the storage alive; release with view_release. */
-typedef struct {
-    const uint8_t *ptr;
-    size_t len;
-    int is_str;
-    Py_buffer buf;
-    int has_buf;
-} view;
 
-static int view_get(PyObject *o, view *v, const char *what)
+int view_get(PyObject *o, view *v, const char *what)
 {
     memset(v, 0, sizeof(*v));
     if (PyUnicode_Check(o)) {
@@ -113,7 +103,7 @@ static int view_get(PyObject *o, view *v, const char *what)
     return -1;
 }
 
-static void view_release(view *v)
+void view_release(view *v)
 {
     if (v->has_buf)
         PyBuffer_Release(&v->buf);
@@ -171,7 +161,7 @@ static PyObject *transform(PyObject *arg, bytes_fn fn)
 }
 
 /* Component text <-> Python: lossless for any bytes a parsed URL may hold. */
-static PyObject *text_from(const uint8_t *p, size_t n)
+PyObject *text_from(const uint8_t *p, size_t n)
 {
     return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "surrogateescape");
 }
@@ -293,12 +283,6 @@ static PyObject *core_pack(PyObject *self, PyObject *args, PyObject *kw)
 
 /* ---- query decomposition --------------------------------------------- */
 
-typedef struct {
-    PyObject *dict;
-    PyObject *charset; /* str, or NULL for raw bytes */
-    const char *enc;   /* UTF-8 of charset, owned by it */
-    int tolerant;
-} query_ctx;
 
 static PyObject *decode_key(query_ctx *c, const uint8_t *p, size_t n)
 {
@@ -307,7 +291,7 @@ static PyObject *decode_key(query_ctx *c, const uint8_t *p, size_t n)
     return PyUnicode_Decode((const char *)p, (Py_ssize_t)n, c->enc, "replace");
 }
 
-static PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n)
+PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n)
 {
     PyObject *v;
     if (c->charset == NULL)
@@ -322,7 +306,7 @@ static PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n)
 
 /* Stores one field: a repeated key turns the value into a list. Returns
  * non-zero (stopping the parse) with a Python exception set on failure. */
-static int32_t add_pair(void *ctxp, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+int32_t add_pair(void *ctxp, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
                         bool has_value)
 {
     query_ctx *c = ctxp;
@@ -435,12 +419,6 @@ static PyObject *url_decompose_query(PyObject *cls, PyObject *args, PyObject *kw
 
 /* ---- URL ------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    smisk_url *url;
-} URLObject;
-
-static PyTypeObject URLType;
 
 static int url_init(URLObject *self, PyObject *args, PyObject *kw)
 {
@@ -733,7 +711,7 @@ static PyMethodDef url_methods[] = {
      "decompose_query(string, charset='utf-8', tolerant=True) -> dict"},
     {NULL, NULL, 0, NULL}};
 
-static PyTypeObject URLType = {
+PyTypeObject URLType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "smisk.core.URL",
     .tp_basicsize = sizeof(URLObject),
@@ -747,6 +725,17 @@ static PyTypeObject URLType = {
     .tp_init = (initproc)url_init,
     .tp_new = url_new,
 };
+
+PyObject *url_wrap(smisk_url *u)
+{
+    URLObject *self = PyObject_New(URLObject, &URLType);
+    if (self == NULL) {
+        smisk_url_free(u);
+        return NULL;
+    }
+    self->url = u;
+    return (PyObject *)self;
+}
 
 /* ---- smisk.core.xml --------------------------------------------------- */
 
@@ -791,6 +780,14 @@ PyMODINIT_FUNC PyInit__core(void)
         PyExc_ValueError, NULL);
     xml = PyModule_Create(&xml_module);
     if (InvalidSessionError == NULL || RequestTooLargeError == NULL || xml == NULL)
+        goto fail;
+    str_service = PyUnicode_InternFromString("service");
+    str_begin = PyUnicode_InternFromString("begin");
+    str_error = PyUnicode_InternFromString("error");
+    if (str_service == NULL || str_begin == NULL || str_error == NULL)
+        goto fail;
+    if (stream_init_module(m) < 0 || request_init_module(m) < 0 || response_init_module(m) < 0 ||
+        sessions_init_module(m) < 0 || application_init_module(m) < 0)
         goto fail;
     Py_INCREF(&URLType);
     if (PyModule_AddObject(m, "URL", (PyObject *)&URLType) < 0) {

@@ -1,0 +1,833 @@
+/*
+ * smisk.core.Request: the request being served (one object per run(),
+ * reattached to every request).
+ *
+ * Everything is computed lazily from the library's request handle and
+ * dropped when the request ends: env, url, get, post/files (one form parse,
+ * streamed by the library, files spooled to a private directory), cookies
+ * and the session. Outside a request the handle is NULL and every accessor
+ * answers "empty" instead of crashing (W-25, W-31). Decoding follows the
+ * application's charset and tolerant settings; the parsing itself is the
+ * library's (smisk_parse_query, smisk_parse_cookies, smisk_request_parse_form,
+ * smisk_session_state_*).
+ */
+#include "shim.h"
+
+#include <string.h>
+#include <structmember.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_MULTIPART (2147483648LL)
+#define DEFAULT_MAX_FORMDATA (10LL * 1024 * 1024)
+
+/* A FastCGI param of the current request, borrowed from the library. */
+static int param(RequestObject *r, const char *name, const char **v, size_t *n)
+{
+    if (r->handle == NULL)
+        return 0;
+    return smisk_request_param(r->handle, name, strlen(name), v, n) == SMISK_OK;
+}
+
+static void ctx_init(RequestObject *r, query_ctx *c, PyObject *dict)
+{
+    static PyObject *utf8 = NULL;
+    ApplicationObject *a = r->app;
+    c->dict = dict;
+    if (a != NULL && a->charset != NULL) {
+        c->charset = a->charset;
+        c->enc = a->charset_utf8;
+        c->tolerant = a->tolerant;
+        return;
+    }
+    if (utf8 == NULL)
+        utf8 = PyUnicode_InternFromString("utf-8");
+    c->charset = utf8;
+    c->enc = "utf-8";
+    c->tolerant = 1;
+}
+
+static PyObject *cached(PyObject **slot, PyObject *value)
+{
+    if (value != NULL && *slot == NULL) {
+        Py_INCREF(value);
+        *slot = value;
+    }
+    return value;
+}
+
+/* ---- env / url / get / cookies ----------------------------------------- */
+
+static PyObject *build_env(RequestObject *r)
+{
+    size_t i, count;
+    PyObject *env = PyDict_New();
+    if (env == NULL || r->handle == NULL)
+        return env;
+    count = smisk_request_param_count(r->handle);
+    for (i = 0; i < count; i++) {
+        const char *k, *v;
+        size_t kl, vl;
+        PyObject *key, *val;
+        int rc;
+        if (smisk_request_param_at(r->handle, i, &k, &kl, &v, &vl) != SMISK_OK)
+            break;
+        key = PyUnicode_DecodeLatin1(k, (Py_ssize_t)kl, NULL);
+        val = key == NULL ? NULL : PyUnicode_DecodeLatin1(v, (Py_ssize_t)vl, NULL);
+        rc = val == NULL ? -1 : PyDict_SetItem(env, key, val);
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (rc < 0) {
+            Py_DECREF(env);
+            return NULL;
+        }
+    }
+    return env;
+}
+
+static PyObject *req_get_env(RequestObject *r, void *c)
+{
+    (void)c;
+    if (r->env != NULL) {
+        Py_INCREF(r->env);
+        return r->env;
+    }
+    if (r->handle == NULL)
+        return PyDict_New();
+    r->env = build_env(r);
+    Py_XINCREF(r->env);
+    return r->env;
+}
+
+static PyObject *req_get_url(RequestObject *r, void *c)
+{
+    smisk_url *u = NULL;
+    smisk_status st;
+    (void)c;
+    if (r->url != NULL) {
+        Py_INCREF(r->url);
+        return r->url;
+    }
+    if (r->handle == NULL)
+        Py_RETURN_NONE;
+    st = smisk_request_url(r->handle, &u);
+    if (st != SMISK_OK)
+        return raise_status(st);
+    r->url = url_wrap(u);
+    Py_XINCREF(r->url);
+    return r->url;
+}
+
+static PyObject *parse_pairs(RequestObject *r, const char *param_name, int cookies)
+{
+    const char *s;
+    size_t n;
+    query_ctx c;
+    smisk_status st;
+    PyObject *dict = PyDict_New();
+    if (dict == NULL || !param(r, param_name, &s, &n) || n == 0)
+        return dict;
+    ctx_init(r, &c, dict);
+    if (cookies)
+        st = smisk_parse_cookies((const uint8_t *)s, n, SMISK_MAX_FIELDS_DEFAULT, add_pair, &c);
+    else
+        st = smisk_parse_query((const uint8_t *)s, n, SMISK_MAX_FIELDS_DEFAULT, add_pair, &c);
+    if (st != SMISK_OK) {
+        Py_DECREF(dict);
+        if (st == SMISK_ERR_STOPPED && PyErr_Occurred())
+            return NULL;
+        return raise_status(st);
+    }
+    return dict;
+}
+
+static PyObject *req_get_get(RequestObject *r, void *c)
+{
+    (void)c;
+    if (r->get != NULL) {
+        Py_INCREF(r->get);
+        return r->get;
+    }
+    return cached(&r->get, parse_pairs(r, "QUERY_STRING", 0));
+}
+
+static PyObject *req_get_cookies(RequestObject *r, void *c)
+{
+    (void)c;
+    if (r->cookies != NULL) {
+        Py_INCREF(r->cookies);
+        return r->cookies;
+    }
+    return cached(&r->cookies, parse_pairs(r, "HTTP_COOKIE", 1));
+}
+
+/* Drops the decoded query so a charset change takes effect (§2.1). */
+void request_charset_changed(RequestObject *r)
+{
+    Py_CLEAR(r->get);
+}
+
+/* ---- post / files --------------------------------------------------------- */
+
+static int add_file(PyObject *files, query_ctx *c, const smisk_form_file *f)
+{
+    PyObject *name, *entry, *old;
+    int rc = -1;
+    name = PyUnicode_Decode((const char *)f->name, (Py_ssize_t)f->name_len, c->enc, "replace");
+    if (name == NULL)
+        return -1;
+    entry = Py_BuildValue("{s:N,s:N,s:N,s:K}", "filename",
+                          PyUnicode_Decode((const char *)f->filename, (Py_ssize_t)f->filename_len, c->enc,
+                                           "replace"),
+                          "content_type",
+                          PyUnicode_DecodeLatin1((const char *)f->content_type, (Py_ssize_t)f->content_type_len,
+                                                 NULL),
+                          "path", PyUnicode_DecodeFSDefaultAndSize(f->path, (Py_ssize_t)f->path_len), "size",
+                          (unsigned long long)f->size);
+    if (entry == NULL) {
+        Py_DECREF(name);
+        return -1;
+    }
+    old = PyDict_GetItemWithError(files, name);
+    if (old == NULL) {
+        if (!PyErr_Occurred())
+            rc = PyDict_SetItem(files, name, entry);
+    } else if (PyList_CheckExact(old)) {
+        rc = PyList_Append(old, entry);
+    } else {
+        PyObject *list = PyList_New(2);
+        if (list != NULL) {
+            Py_INCREF(old);
+            PyList_SET_ITEM(list, 0, old);
+            Py_INCREF(entry);
+            PyList_SET_ITEM(list, 1, entry);
+            rc = PyDict_SetItem(files, name, list);
+            Py_DECREF(list);
+        }
+    }
+    Py_DECREF(name);
+    Py_DECREF(entry);
+    return rc;
+}
+
+static int parse_form(RequestObject *r)
+{
+    smisk_form_limits limits;
+    smisk_form *form = NULL;
+    smisk_status st;
+    query_ctx c;
+    size_t i, n;
+
+    if (r->form_parsed)
+        return 0;
+    r->form_parsed = 1;
+    r->post = PyDict_New();
+    r->files = PyDict_New();
+    if (r->post == NULL || r->files == NULL || r->handle == NULL)
+        return r->post == NULL || r->files == NULL ? -1 : 0;
+    smisk_form_limits_default(&limits);
+    limits.max_multipart_size = r->max_multipart_size;
+    limits.max_formdata_size = r->max_formdata_size;
+    Py_BEGIN_ALLOW_THREADS
+    st = smisk_request_parse_form(r->handle, &limits, NULL, 0, &form);
+    Py_END_ALLOW_THREADS
+    if (st != SMISK_OK) {
+        raise_status(st);
+        return -1;
+    }
+    r->form = form;
+    ctx_init(r, &c, r->post);
+    n = smisk_form_field_count(form);
+    for (i = 0; i < n; i++) {
+        const uint8_t *k, *v;
+        size_t kl, vl;
+        bool has;
+        if (smisk_form_field_at(form, i, &k, &kl, &v, &vl, &has) != SMISK_OK)
+            break;
+        if (add_pair(&c, k, kl, v, vl, has) != 0)
+            return -1;
+    }
+    n = smisk_form_file_count(form);
+    for (i = 0; i < n; i++) {
+        smisk_form_file f;
+        if (smisk_form_file_at(form, i, &f) != SMISK_OK)
+            break;
+        if (add_file(r->files, &c, &f) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *req_get_post(RequestObject *r, void *c)
+{
+    (void)c;
+    if (parse_form(r) < 0)
+        return NULL;
+    Py_INCREF(r->post);
+    return r->post;
+}
+
+static PyObject *req_get_files(RequestObject *r, void *c)
+{
+    (void)c;
+    if (parse_form(r) < 0)
+        return NULL;
+    Py_INCREF(r->files);
+    return r->files;
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+typedef struct {
+    smisk_session_state *state;
+    const char *name;
+    size_t name_len;
+} cookie_offer;
+
+static int32_t offer_cookie(void *ctxp, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, bool has)
+{
+    cookie_offer *o = ctxp;
+    if (has && kl == o->name_len && memcmp(k, o->name, kl) == 0)
+        smisk_session_state_add_cookie(o->state, v, vl, NULL);
+    return 0;
+}
+
+static int sess_state(RequestObject *r)
+{
+    PyObject *store, *name;
+    smisk_session_store *h;
+    smisk_session_state *state = NULL;
+    smisk_status st;
+    cookie_offer o;
+    const char *cookie;
+    size_t cookie_len;
+
+    if (r->sess != NULL)
+        return 0;
+    if (r->handle == NULL || r->app == NULL) {
+        PyErr_SetString(PyExc_OSError, "sessions need a request being served");
+        return -1;
+    }
+    store = PyObject_GetAttrString((PyObject *)r->app, "sessions");
+    if (store == NULL)
+        return -1;
+    h = session_store_handle(store);
+    name = h == NULL ? NULL : session_store_name(store);
+    if (name == NULL) {
+        Py_DECREF(store);
+        return -1;
+    }
+    {
+        Py_ssize_t nl = 0;
+        o.name = PyUnicode_AsUTF8AndSize(name, &nl);
+        o.name_len = (size_t)nl;
+    }
+    if (o.name == NULL) {
+        Py_DECREF(name);
+        Py_DECREF(store);
+        return -1;
+    }
+    st = smisk_session_state_new(h, (const uint8_t *)o.name, o.name_len, &state);
+    if (st != SMISK_OK) {
+        Py_DECREF(name);
+        Py_DECREF(store);
+        raise_status(st);
+        return -1;
+    }
+    o.state = state;
+    if (param(r, "HTTP_COOKIE", &cookie, &cookie_len))
+        smisk_parse_cookies((const uint8_t *)cookie, cookie_len, SMISK_MAX_FIELDS_DEFAULT, offer_cookie, &o);
+    Py_DECREF(name);
+    r->sess = state;
+    r->sess_store = store;
+    return 0;
+}
+
+static int sess_load(RequestObject *r)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    int32_t has = 0;
+    smisk_status st;
+    if (r->session != NULL)
+        return 0;
+    if (sess_state(r) < 0)
+        return -1;
+    Py_BEGIN_ALLOW_THREADS
+    st = smisk_session_state_load(r->sess, &p, &n, &has);
+    Py_END_ALLOW_THREADS
+    if (st != SMISK_OK) {
+        raise_status(st);
+        return -1;
+    }
+    if (has) {
+        r->session = session_loads(p, n);
+        smisk_bytes_free(p, n);
+        if (r->session == NULL) {
+            /* A payload that verifies but does not unmarshal (another
+             * Python version): treat as no session. */
+            PyErr_Clear();
+            Py_INCREF(Py_None);
+            r->session = Py_None;
+        }
+    } else {
+        Py_INCREF(Py_None);
+        r->session = Py_None;
+    }
+    return 0;
+}
+
+static PyObject *req_get_session(RequestObject *r, void *c)
+{
+    (void)c;
+    if (sess_load(r) < 0)
+        return NULL;
+    Py_INCREF(r->session);
+    return r->session;
+}
+
+static int req_set_session(RequestObject *r, PyObject *v, void *c)
+{
+    smisk_status st;
+    (void)c;
+    if (sess_load(r) < 0)
+        return -1;
+    if (v == NULL || v == Py_None) {
+        st = smisk_session_state_destroy(r->sess);
+        if (st != SMISK_OK) {
+            raise_status(st);
+            return -1;
+        }
+        v = Py_None;
+    }
+    Py_INCREF(v);
+    Py_SETREF(r->session, v);
+    return 0;
+}
+
+static PyObject *too_late(void)
+{
+    PyErr_SetString(PyExc_OSError, "output already started: too late to send a session cookie");
+    return NULL;
+}
+
+static PyObject *req_get_session_id(RequestObject *r, void *c)
+{
+    uint8_t buf[SMISK_SESSION_ID_LEN + 8];
+    size_t n = 0;
+    smisk_status st;
+    (void)c;
+    if (sess_load(r) < 0)
+        return NULL;
+    st = smisk_session_state_id(r->sess, 1, buf, sizeof(buf), &n);
+    if (st == SMISK_ERR_STATE)
+        return too_late();
+    if (st != SMISK_OK)
+        return raise_status(st);
+    return PyUnicode_DecodeASCII((const char *)buf, (Py_ssize_t)n, "strict");
+}
+
+static int req_set_session_id(RequestObject *r, PyObject *v, void *c)
+{
+    view sid;
+    smisk_status st;
+    (void)c;
+    if (v == NULL || !PyUnicode_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "session_id must be a str");
+        return -1;
+    }
+    if (sess_load(r) < 0 || view_get(v, &sid, "session_id") < 0)
+        return -1;
+    st = smisk_session_state_set_id(r->sess, sid.ptr, sid.len);
+    view_release(&sid);
+    if (st == SMISK_ERR_STATE) {
+        too_late();
+        return -1;
+    }
+    if (st != SMISK_OK) {
+        raise_status(st);
+        return -1;
+    }
+    return 0;
+}
+
+int request_session_cookie(RequestObject *r, PyObject **out_line)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    const char *https;
+    size_t hl;
+    int secure;
+    smisk_status st;
+
+    *out_line = NULL;
+    if (r->sess == NULL)
+        return 0;
+    if (sess_load(r) < 0)
+        return -1;
+    secure = param(r, "HTTPS", &https, &hl) &&
+             ((hl == 2 && (https[0] | 0x20) == 'o' && (https[1] | 0x20) == 'n') || (hl == 1 && https[0] == '1'));
+    st = smisk_session_state_cookie(r->sess, r->session != Py_None, secure, &p, &n);
+    if (st != SMISK_OK) {
+        raise_status(st);
+        return -1;
+    }
+    if (p != NULL) {
+        PyObject *value = PyUnicode_DecodeLatin1((const char *)p, (Py_ssize_t)n, NULL);
+        smisk_bytes_free(p, n);
+        *out_line = value == NULL ? NULL : PyUnicode_FromFormat("Set-Cookie: %U", value);
+        Py_XDECREF(value);
+        if (*out_line == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+/* Writes a problem found after the response (session write-back) to the
+ * web server's log and to sys.stderr; the request and the process go on. */
+static void report_unraisable(RequestObject *r, const char *what)
+{
+    PyObject *type, *value, *tb, *text = NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    if (value != NULL)
+        text = PyObject_Str(value);
+    if (text != NULL) {
+        const char *t = PyUnicode_AsUTF8(text);
+        if (t != NULL) {
+            char line[1024];
+            int len = snprintf(line, sizeof(line), "smisk[%ld] %s: %s: %s\n", (long)getpid(), what,
+                               type != NULL ? ((PyTypeObject *)type)->tp_name : "error", t);
+            if (len > (int)sizeof(line) - 1)
+                len = (int)sizeof(line) - 1;
+            if (r->handle != NULL)
+                smisk_request_write_stderr(r->handle, line, (size_t)len);
+            PySys_WriteStderr("%s", line);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void sess_finish(RequestObject *r)
+{
+    PyObject *bytes = NULL;
+    int has = 0;
+    smisk_status st;
+    if (r->session != NULL && r->session != Py_None) {
+        bytes = session_dumps(r->session);
+        if (bytes == NULL) {
+            report_unraisable(r, "session not saved");
+            return;
+        }
+        has = 1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = smisk_session_state_finish(r->sess, bytes ? (const uint8_t *)PyBytes_AS_STRING(bytes) : NULL,
+                                    bytes ? (size_t)PyBytes_GET_SIZE(bytes) : 0, has, NULL);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(bytes);
+    if (st != SMISK_OK) {
+        raise_status(st);
+        report_unraisable(r, "session not saved");
+    }
+}
+
+/* ---- attach / detach ----------------------------------------------------- */
+
+void request_attach(RequestObject *r, smisk_request *h)
+{
+    r->handle = h;
+    r->input->handle = h;
+    r->errors->handle = h;
+}
+
+void request_detach(RequestObject *r)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (r->sess != NULL) {
+        sess_finish(r);
+        smisk_session_state_free(r->sess);
+        r->sess = NULL;
+    }
+    Py_CLEAR(r->sess_store);
+    Py_CLEAR(r->session);
+    /* Removes every temp file the application did not move away. */
+    if (r->form != NULL) {
+        smisk_form_free(r->form);
+        r->form = NULL;
+    }
+    r->form_parsed = 0;
+    Py_CLEAR(r->env);
+    Py_CLEAR(r->url);
+    Py_CLEAR(r->get);
+    Py_CLEAR(r->post);
+    Py_CLEAR(r->files);
+    Py_CLEAR(r->cookies);
+    Py_CLEAR(r->referring_url);
+    r->handle = NULL;
+    r->input->handle = NULL;
+    r->errors->handle = NULL;
+    PyErr_Restore(type, value, tb);
+}
+
+/* ---- small members --------------------------------------------------------- */
+
+static PyObject *req_get_method(RequestObject *r, void *c)
+{
+    const char *v;
+    size_t n;
+    (void)c;
+    if (!param(r, "REQUEST_METHOD", &v, &n))
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeLatin1(v, (Py_ssize_t)n, NULL);
+}
+
+static PyObject *req_get_referring_url(RequestObject *r, void *c)
+{
+    const char *v;
+    size_t n;
+    smisk_url *u = NULL;
+    (void)c;
+    if (r->referring_url != NULL) {
+        Py_INCREF(r->referring_url);
+        return r->referring_url;
+    }
+    if (!param(r, "HTTP_REFERER", &v, &n) || smisk_url_parse((const uint8_t *)v, n, &u) != SMISK_OK)
+        Py_RETURN_NONE;
+    r->referring_url = url_wrap(u);
+    Py_XINCREF(r->referring_url);
+    return r->referring_url;
+}
+
+static PyObject *req_get_is_active(RequestObject *r, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(r->handle != NULL);
+}
+
+static PyObject *req_get_input(RequestObject *r, void *c)
+{
+    (void)c;
+    Py_INCREF(r->input);
+    return (PyObject *)r->input;
+}
+
+static PyObject *req_get_errors(RequestObject *r, void *c)
+{
+    (void)c;
+    Py_INCREF(r->errors);
+    return (PyObject *)r->errors;
+}
+
+static PyObject *limit_get(long long v)
+{
+    return PyLong_FromLongLong(v);
+}
+
+static int limit_set(long long *slot, PyObject *v, const char *what)
+{
+    long long n;
+    if (v == NULL || !PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int", what);
+        return -1;
+    }
+    n = PyLong_AsLongLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    *slot = n < 0 ? -1 : n;
+    return 0;
+}
+
+static PyObject *req_get_mms(RequestObject *r, void *c)
+{
+    (void)c;
+    return limit_get(r->max_multipart_size);
+}
+
+static int req_set_mms(RequestObject *r, PyObject *v, void *c)
+{
+    (void)c;
+    return limit_set(&r->max_multipart_size, v, "max_multipart_size");
+}
+
+static PyObject *req_get_mfs(RequestObject *r, void *c)
+{
+    (void)c;
+    return limit_get(r->max_formdata_size);
+}
+
+static int req_set_mfs(RequestObject *r, PyObject *v, void *c)
+{
+    (void)c;
+    return limit_set(&r->max_formdata_size, v, "max_formdata_size");
+}
+
+static PyObject *req_log_error(RequestObject *r, PyObject *msg)
+{
+    PyObject *argv0 = NULL, *line;
+    const char *prog = "python", *slash, *text;
+    Py_ssize_t n;
+    smisk_status st;
+    if (!PyUnicode_Check(msg)) {
+        PyErr_SetString(PyExc_TypeError, "log_error() takes a str");
+        return NULL;
+    }
+    if (r->handle == NULL) {
+        PyErr_SetString(PyExc_OSError, "log_error() outside a request");
+        return NULL;
+    }
+    {
+        PyObject *argv = PySys_GetObject("argv"); /* borrowed */
+        if (argv != NULL && PyList_Check(argv) && PyList_GET_SIZE(argv) > 0 &&
+            PyUnicode_Check(PyList_GET_ITEM(argv, 0))) {
+            argv0 = PyList_GET_ITEM(argv, 0);
+            prog = PyUnicode_AsUTF8(argv0);
+            if (prog == NULL) {
+                PyErr_Clear();
+                prog = "python";
+            } else if ((slash = strrchr(prog, '/')) != NULL) {
+                prog = slash + 1;
+            }
+        }
+    }
+    line = PyUnicode_FromFormat("%s[%ld] %U\n", prog, (long)getpid(), msg);
+    if (line == NULL)
+        return NULL;
+    text = PyUnicode_AsUTF8AndSize(line, &n);
+    if (text == NULL) {
+        Py_DECREF(line);
+        return NULL;
+    }
+    st = smisk_request_write_stderr(r->handle, text, (size_t)n);
+    Py_DECREF(line);
+    if (st != SMISK_OK)
+        return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_iter(RequestObject *r)
+{
+    return PyObject_GetIter((PyObject *)r->input);
+}
+
+/* ---- type ------------------------------------------------------------------ */
+
+static PyObject *req_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    RequestObject *r;
+    (void)args;
+    (void)kw;
+    r = (RequestObject *)type->tp_alloc(type, 0);
+    if (r == NULL)
+        return NULL;
+    r->input = (StreamObject *)stream_new(STREAM_INPUT);
+    r->errors = (StreamObject *)stream_new(STREAM_ERRORS);
+    r->max_multipart_size = DEFAULT_MAX_MULTIPART;
+    r->max_formdata_size = DEFAULT_MAX_FORMDATA;
+    if (r->input == NULL || r->errors == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return (PyObject *)r;
+}
+
+static int req_traverse(RequestObject *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->inst_dict);
+    Py_VISIT(r->app);
+    Py_VISIT(r->env);
+    Py_VISIT(r->url);
+    Py_VISIT(r->get);
+    Py_VISIT(r->post);
+    Py_VISIT(r->files);
+    Py_VISIT(r->cookies);
+    Py_VISIT(r->referring_url);
+    Py_VISIT(r->sess_store);
+    Py_VISIT(r->session);
+    return 0;
+}
+
+static int req_clear(RequestObject *r)
+{
+    Py_CLEAR(r->inst_dict);
+    Py_CLEAR(r->app);
+    Py_CLEAR(r->env);
+    Py_CLEAR(r->url);
+    Py_CLEAR(r->get);
+    Py_CLEAR(r->post);
+    Py_CLEAR(r->files);
+    Py_CLEAR(r->cookies);
+    Py_CLEAR(r->referring_url);
+    Py_CLEAR(r->sess_store);
+    Py_CLEAR(r->session);
+    return 0;
+}
+
+static void req_dealloc(RequestObject *r)
+{
+    PyObject_GC_UnTrack(r);
+    smisk_session_state_free(r->sess);
+    smisk_form_free(r->form);
+    req_clear(r);
+    Py_CLEAR(r->input);
+    Py_CLEAR(r->errors);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+static PyGetSetDef req_getset[] = {
+    {"env", (getter)req_get_env, NULL, "dict of the FastCGI params (str -> str, Latin-1).", NULL},
+    {"url", (getter)req_get_url, NULL, "The URL of the request (smisk.core.URL).", NULL},
+    {"get", (getter)req_get_get, NULL, "The decoded query string (dict).", NULL},
+    {"post", (getter)req_get_post, NULL, "Form fields of the body (dict).", NULL},
+    {"files", (getter)req_get_files, NULL, "Uploaded files of a multipart body (dict).", NULL},
+    {"cookies", (getter)req_get_cookies, NULL, "The request's cookies (dict).", NULL},
+    {"session", (getter)req_get_session, (setter)req_set_session,
+     "Session data (None when there is none); assign None to end the session.", NULL},
+    {"session_id", (getter)req_get_session_id, (setter)req_set_session_id,
+     "The session id (created on first read); assign a valid id to re-key.", NULL},
+    {"method", (getter)req_get_method, NULL, "REQUEST_METHOD or None.", NULL},
+    {"referring_url", (getter)req_get_referring_url, NULL, "URL of HTTP_REFERER or None.", NULL},
+    {"is_active", (getter)req_get_is_active, NULL, "True while a request is being served.", NULL},
+    {"input", (getter)req_get_input, NULL, "The request body (Stream).", NULL},
+    {"errors", (getter)req_get_errors, NULL, "The web server's error log (Stream).", NULL},
+    {"max_multipart_size", (getter)req_get_mms, (setter)req_set_mms,
+     "Largest multipart body in bytes (default 2 GiB; -1 unlimited; 0 leaves it unparsed).", NULL},
+    {"max_formdata_size", (getter)req_get_mfs, (setter)req_set_mfs,
+     "Largest url-encoded body in bytes (default 10 MiB; -1 unlimited; 0 leaves it unparsed).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef req_methods[] = {
+    {"log_error", (PyCFunction)req_log_error, METH_O,
+     "log_error(msg): write '<program>[<pid>] msg' as a line to the web server's error log."},
+    {NULL, NULL, 0, NULL}};
+
+PyTypeObject RequestType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "smisk.core.Request",
+    .tp_basicsize = sizeof(RequestObject),
+    .tp_dictoffset = offsetof(RequestObject, inst_dict),
+    .tp_dealloc = (destructor)req_dealloc,
+    .tp_traverse = (traverseproc)req_traverse,
+    .tp_clear = (inquiry)req_clear,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The request being served (reused for every request of a run).",
+    .tp_iter = (getiterfunc)req_iter,
+    .tp_methods = req_methods,
+    .tp_getset = req_getset,
+    .tp_new = req_new,
+};
+
+int request_init_module(PyObject *m)
+{
+    if (PyType_Ready(&RequestType) < 0)
+        return -1;
+    Py_INCREF(&RequestType);
+    if (PyModule_AddObject(m, "Request", (PyObject *)&RequestType) < 0) {
+        Py_DECREF(&RequestType);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * Declarations shared by the files of the smisk.core._core extension.
+ *
+ * Every file converts Python objects to and from the C API of include/smisk.h
+ * and nothing else: parsing, framing, cookies, sessions and URLs live in the
+ * Rust library. Conventions: a function returning PyObject* returns a new
+ * reference or NULL with an exception set; one returning int returns 0 on
+ * success and -1 with an exception set.
+ */
+#ifndef SMISK_SHIM_H
+#define SMISK_SHIM_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "smisk.h"
+
+/* ---- errors and text (_core.c) ---------------------------------------- */
+
+extern PyObject *InvalidSessionError;
+extern PyObject *RequestTooLargeError;
+
+/* Raises the Python exception for a failed smisk call, with the library's
+ * message. Always returns NULL. */
+PyObject *raise_status(smisk_status st);
+
+/* A borrowed view of the bytes of a str (UTF-8) or bytes-like object. */
+typedef struct {
+    const uint8_t *ptr;
+    size_t len;
+    int is_str;
+    Py_buffer buf;
+    int has_buf;
+} view;
+
+int view_get(PyObject *o, view *v, const char *what);
+void view_release(view *v);
+
+/* Lossless text for bytes that are usually UTF-8 (URL components). */
+PyObject *text_from(const uint8_t *p, size_t n);
+
+/* The state of one query/form/cookie decomposition into a dict. */
+typedef struct {
+    PyObject *dict;
+    PyObject *charset; /* str, or NULL for raw bytes */
+    const char *enc;   /* UTF-8 of charset, owned by it */
+    int tolerant;
+} query_ctx;
+
+/* smisk_pair_fn that stores one field into ctx->dict (repeats become lists). */
+int32_t add_pair(void *ctxp, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                 bool has_value);
+/* Decodes a value like add_pair does (charset, Latin-1 fallback if tolerant). */
+PyObject *decode_value(query_ctx *c, const uint8_t *p, size_t n);
+
+typedef struct {
+    PyObject_HEAD
+    smisk_url *url;
+} URLObject;
+
+extern PyTypeObject URLType;
+/* Wraps (and takes ownership of) a URL handle. */
+PyObject *url_wrap(smisk_url *u);
+
+/* ---- Stream (stream.c) ------------------------------------------------- */
+
+enum stream_kind { STREAM_INPUT = 0, STREAM_OUTPUT = 1, STREAM_ERRORS = 2 };
+
+typedef struct {
+    PyObject_HEAD
+    smisk_request *handle; /* the current request, NULL outside one */
+    int kind;
+} StreamObject;
+
+extern PyTypeObject StreamType;
+PyObject *stream_new(int kind);
+
+/* ---- Application / Request / Response --------------------------------- */
+
+typedef struct ApplicationObject ApplicationObject;
+typedef struct RequestObject RequestObject;
+typedef struct ResponseObject ResponseObject;
+
+struct RequestObject {
+    PyObject_HEAD
+    PyObject *inst_dict;
+    smisk_request *handle; /* valid only while a request is served */
+    ApplicationObject *app; /* strong, set by run() */
+    StreamObject *input;
+    StreamObject *errors;
+    /* Lazily built, cleared after each request. */
+    PyObject *env, *url, *get, *post, *files, *cookies, *referring_url;
+    smisk_form *form;
+    int form_parsed;
+    /* Sessions: state handle, the data object (NULL: not loaded yet). */
+    smisk_session_state *sess;
+    PyObject *sess_store; /* the store object the state was made from */
+    PyObject *session;
+    long long max_multipart_size;
+    long long max_formdata_size;
+};
+
+struct ResponseObject {
+    PyObject_HEAD
+    PyObject *inst_dict;
+    smisk_request *handle;
+    RequestObject *request; /* strong, set by run() */
+    StreamObject *out;
+    PyObject *headers; /* list or NULL */
+    int custom_begin;  /* a subclass overrides begin(): call it through Python */
+};
+
+struct ApplicationObject {
+    PyObject_HEAD
+    PyObject *inst_dict;
+    PyObject *request_class, *response_class, *sessions_class;
+    PyObject *sessions;
+    RequestObject *request;
+    ResponseObject *response;
+    PyObject *charset;    /* str */
+    const char *charset_utf8; /* owned by charset */
+    int charset_is_utf8;
+    int tolerant;
+    PyObject *show_traceback;
+    int forks;
+    long long max_requests;
+    int worker_index;
+};
+
+extern PyTypeObject ApplicationType;
+extern PyTypeObject RequestType;
+extern PyTypeObject ResponseType;
+extern PyTypeObject SessionStoreType;
+extern PyTypeObject FileSessionStoreType;
+
+/* The application whose run() is in progress, else the current one. */
+ApplicationObject *app_current(void);
+
+/* request.c */
+void request_attach(RequestObject *r, smisk_request *h);
+/* Session write-back, temp file removal, cache reset. Never raises: problems
+ * are reported to the request's error stream and sys.stderr. */
+void request_detach(RequestObject *r);
+/* The session cookie header value to send, or NULL (no error) when none. */
+int request_session_cookie(RequestObject *r, PyObject **out_line);
+
+void request_charset_changed(RequestObject *r);
+
+/* response.c */
+void response_attach(ResponseObject *r, smisk_request *h);
+void response_detach(ResponseObject *r);
+/* begin() through Python dispatch when overridden, else directly. */
+int response_begin_if_needed(ResponseObject *r);
+/* bytes to send for a str/bytes body chunk (str encoded with the charset). */
+int body_view(PyObject *data, view *v, PyObject **tmp);
+
+/* sessions.c */
+/* The smisk_session_store behind a FileSessionStore, or NULL + TypeError. */
+smisk_session_store *session_store_handle(PyObject *store);
+PyObject *session_store_name(PyObject *store); /* new ref to a str */
+PyObject *session_dumps(PyObject *data);        /* marshal bytes */
+PyObject *session_loads(const uint8_t *p, size_t n);
+
+/* application.c */
+int application_init_module(PyObject *m);
+int stream_init_module(PyObject *m);
+int request_init_module(PyObject *m);
+int response_init_module(PyObject *m);
+int sessions_init_module(PyObject *m);
+
+/* Interned attribute names used on hot paths. */
+extern PyObject *str_service, *str_begin, *str_error;
+
+#endif
