@@ -418,7 +418,14 @@ static PyObject *req_get_session_id(RequestObject *r, void *c)
     (void)c;
     if (sess_load(r) < 0)
         return NULL;
-    st = smisk_session_state_id(r->sess, 1, buf, sizeof(buf), &n);
+    /* The library learns that headers went out only when it formats the
+     * cookie; a session first touched after begin() needs this check. */
+    st = smisk_session_state_id(r->sess, 0, buf, sizeof(buf), &n);
+    if (st == SMISK_OK && n == 0) {
+        if (smisk_response_has_begun(r->handle))
+            return too_late();
+        st = smisk_session_state_id(r->sess, 1, buf, sizeof(buf), &n);
+    }
     if (st == SMISK_ERR_STATE)
         return too_late();
     if (st != SMISK_OK)
