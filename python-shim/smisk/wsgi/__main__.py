@@ -1,0 +1,5 @@
+import sys
+
+from smisk.wsgi.runner import main
+
+sys.exit(main())

@@ -1,0 +1,276 @@
+"""The PEP 3333 gateway: a smisk.core.Application whose service() calls a
+WSGI application.
+
+One request at a time per process (smisk.core serves requests one after
+the other), so the per-request state lives on the gateway itself and the
+environ is the request's own env dict, extended in place.
+"""
+import logging
+import os
+import sys
+
+from smisk.core import Application
+
+from .headers import header_lines
+
+log = logging.getLogger("smisk.wsgi")
+
+#: Bodies of these statuses (and of HEAD answers) have no Content-Length of
+#: their own to compute.
+_NO_BODY = frozenset((204, 304))
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: iterates a file-like object in blocks. The gateway
+    recognises it and lets the web server send the file (X-Accel-Redirect,
+    X-Sendfile, X-LIGHTTPD-send-file) when `sendfile` is on and the object
+    is a regular file read from its start; otherwise it streams the blocks."""
+
+    __slots__ = ("filelike", "blksize", "close")
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        close = getattr(filelike, "close", None)
+        if close is not None:
+            self.close = close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class ErrorStream:
+    """wsgi.errors: a text stream. Inside a request it writes to the FastCGI
+    STDERR of that request (the web server's error log); outside one (an
+    application keeping a reference) to sys.stderr."""
+
+    __slots__ = ("_gateway",)
+
+    def __init__(self, gateway):
+        self._gateway = gateway
+
+    def _target(self):
+        req = self._gateway.request
+        if req is not None and req.is_active:
+            return req.errors
+        return sys.stderr
+
+    def write(self, s):
+        if type(s) is not str:
+            raise TypeError(f"wsgi.errors is a text stream: write() takes str, not {type(s).__name__}")
+        self._target().write(s)
+
+    def writelines(self, seq):
+        for s in seq:
+            self.write(s)
+
+    def flush(self):
+        self._target().flush()
+
+
+class Gateway(Application):
+    """Serves `wsgi_app` with smisk.core: Gateway(app).run().
+
+    sendfile: let the web server send files of wsgi.file_wrapper (needs
+    the matching web server configuration, see docs/wsgi.md)."""
+
+    def __init__(self, wsgi_app, sendfile=False):
+        super().__init__()
+        if not callable(wsgi_app):
+            raise TypeError(f"the WSGI application must be callable, not {type(wsgi_app).__name__}")
+        self.wsgi_app = wsgi_app
+        self.sendfile = sendfile
+        self._status = None
+        self._code = 0
+        self._has_length = False
+        self._errors = ErrorStream(self)
+        self._static = None
+
+    def _static_environ(self):
+        return {
+            "wsgi.version": (1, 0),
+            "wsgi.errors": self._errors,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": self.forks > 0,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+            "smisk.app": self,
+        }
+
+    def environ(self):
+        """The WSGI environ of the current request (the request's env dict)."""
+        req = self.request
+        env = req.env
+        static = self._static
+        if static is None:
+            static = self._static = self._static_environ()
+        env.update(static)
+        env["wsgi.input"] = req.input
+        if env.get("HTTPS", "off").lower() in ("on", "1"):
+            env["wsgi.url_scheme"] = "https"
+        else:
+            env["wsgi.url_scheme"] = "https" if env.get("REQUEST_SCHEME") == "https" else "http"
+        if "PATH_INFO" not in env:
+            # nginx's stock fastcgi_params send the whole (decoded) path as
+            # SCRIPT_NAME and no PATH_INFO: the application is mounted at
+            # the root.
+            env["PATH_INFO"] = env.get("SCRIPT_NAME", "") or "/"
+            env["SCRIPT_NAME"] = ""
+        elif env.get("SCRIPT_NAME") == "/":
+            env["SCRIPT_NAME"] = ""
+        return env
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.response.has_begun:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self._status is not None:
+            raise RuntimeError("start_response() called a second time without exc_info (PEP 3333)")
+        lines, self._has_length = header_lines(status, headers)
+        self._code = int(status[:3])
+        self.response.headers = lines
+        self._status = status
+        return self.write
+
+    def write(self, data):
+        """The write() callable start_response returns: sent at once."""
+        if type(data) is not bytes:
+            raise TypeError(f"write() takes bytes, not {type(data).__name__} (PEP 3333)")
+        if self._status is None:
+            raise RuntimeError("write() called before start_response()")
+        if data:
+            resp = self.response
+            resp.write(data)
+            resp.out.flush()
+
+    def service(self):
+        self._status = None
+        environ = self.environ()
+        result = self.wsgi_app(environ, self.start_response)
+        try:
+            if type(result) is FileWrapper:
+                self._send_wrapped_file(result)
+            elif type(result) is list or type(result) is tuple:
+                self._send_sequence(result, environ)
+            else:
+                self._send_iterable(result)
+            if self._status is None:
+                raise RuntimeError("the WSGI application returned without calling start_response()")
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    def _send_sequence(self, result, environ):
+        # Every block is already there, so nothing waits between them and
+        # no flush per block is needed; one block gives a Content-Length.
+        if len(result) == 1:
+            data = result[0]
+            if type(data) is not bytes:
+                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
+            if self._status is None:
+                raise RuntimeError("the WSGI application returned without calling start_response()")
+            resp = self.response
+            if (not self._has_length and not resp.has_begun and self._code not in _NO_BODY
+                    and self._code >= 200 and environ.get("REQUEST_METHOD") != "HEAD"):
+                resp.headers.append("Content-Length: %d" % len(data))
+            resp.write(data)
+            return
+        resp = self.response
+        for data in result:
+            if type(data) is not bytes:
+                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
+            if data:
+                if self._status is None:
+                    raise RuntimeError("the WSGI application yielded data before calling start_response()")
+                resp.write(data)
+
+    def _send_iterable(self, result):
+        resp = self.response
+        out = resp.out
+        for data in result:
+            if type(data) is not bytes:
+                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
+            if data:
+                if self._status is None:
+                    raise RuntimeError("the WSGI application yielded data before calling start_response()")
+                resp.write(data)
+                # Sent before the application is asked for the next block.
+                out.flush()
+
+    def _send_wrapped_file(self, wrapper):
+        f = wrapper.filelike
+        resp = self.response
+        if self.sendfile and self._status is not None and not resp.has_begun:
+            path = _regular_file_at_start(f)
+            if path is not None:
+                # The web server sends the file and its length.
+                resp.headers = [h for h in resp.headers if not _is_content_length(h)]
+                resp.send_file(path)
+                return
+        size = max(wrapper.blksize, 65536) if isinstance(wrapper.blksize, int) else 65536
+        read = f.read
+        while True:
+            data = read(size)
+            if not data:
+                break
+            if type(data) is not bytes:
+                raise TypeError(f"wsgi.file_wrapper read {type(data).__name__}, not bytes")
+            if self._status is None:
+                raise RuntimeError("the WSGI application returned without calling start_response()")
+            resp.write(data)
+
+    def error(self, typ, val, tb):
+        if self.response is not None and self.response.has_begun:
+            # Headers and part of the body are out: an error page appended
+            # to the body would corrupt it. Log the failure instead.
+            import traceback
+
+            text = "".join(traceback.format_exception(typ, val, tb))
+            log.error("error after the response began (%s %s): %s", self.request.env.get("REQUEST_METHOD"),
+                      self.request.env.get("REQUEST_URI"), text.rstrip())
+            try:
+                self.request.errors.write(text)
+            except OSError:
+                pass
+            return None
+        log.error("error in the WSGI application: %s: %s", typ.__name__, val)
+        return super().error(typ, val, tb)
+
+
+def _is_content_length(line):
+    if isinstance(line, bytes):
+        line = line.decode("latin-1")
+    return line[:15].lower() == "content-length:"
+
+
+def _regular_file_at_start(f):
+    name = getattr(f, "name", None)
+    fileno = getattr(f, "fileno", None)
+    tell = getattr(f, "tell", None)
+    if not isinstance(name, (str, bytes)) or fileno is None or tell is None:
+        return None
+    try:
+        import stat
+
+        st = os.fstat(fileno())
+        if not stat.S_ISREG(st.st_mode) or tell() != 0:
+            return None
+        path = os.path.abspath(os.fsdecode(name))
+        # The name must still be the file we hold open.
+        same = os.stat(path)
+        if (same.st_dev, same.st_ino) != (st.st_dev, st.st_ino):
+            return None
+        return path
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,170 @@
+"""smisk-wsgi: run a WSGI application as a FastCGI server, gunicorn style.
+
+    smisk-wsgi module:app --bind ADDRESS [--forks N] [--max-requests N]
+
+Exit status: 0 after a graceful stop (SIGTERM, SIGINT), 2 for a usage
+error (bad option, module path or address), 1 when importing the
+application raises.
+"""
+import argparse
+import importlib
+import logging
+import os
+import sys
+import traceback
+
+import smisk
+import smisk.core
+
+from .gateway import Gateway
+
+log = logging.getLogger("smisk.wsgi")
+
+EPILOG = """\
+ADDRESS: a unix socket path (anything containing '/'), HOST:PORT, :PORT or
+*:PORT (all IPv4 interfaces), [IPV6]:PORT. Port 0 picks a free port. Without
+--bind the listening socket is fd 0 (started by a web server or spawn-fcgi);
+with no socket there, one request is served as CGI.
+
+Signals: SIGTERM/SIGINT stop gracefully (requests in flight are answered),
+SIGHUP restarts the workers gracefully, SIGUSR1 stops after the current
+request.
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="smisk-wsgi",
+        description="Serve a WSGI (PEP 3333) application over FastCGI with smisk.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("app", metavar="MODULE[:APP]",
+                   help="the application: module path and attribute (default attribute: "
+                        "'application', then 'app'); 'pkg.mod:make_app()' calls a factory")
+    p.add_argument("-b", "--bind", metavar="ADDRESS", help="address to listen on (default: fd 0)")
+    p.add_argument("-w", "--forks", "--workers", dest="forks", type=int, default=0, metavar="N",
+                   help="worker processes under a supervisor; 0 (default) serves in this process")
+    p.add_argument("--max-requests", type=int, default=0, metavar="N",
+                   help="recycle a worker after N requests (0: never)")
+    p.add_argument("--backlog", type=int, default=0, metavar="N",
+                   help="listen backlog (default: the system maximum)")
+    p.add_argument("--chdir", metavar="DIR", help="change to DIR before loading the application")
+    p.add_argument("--sendfile", action="store_true",
+                   help="answer wsgi.file_wrapper responses with the web server's sendfile header "
+                        "(X-Accel-Redirect for nginx: needs an internal location for the files)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                   help="logging level (default info)")
+    p.add_argument("--version", action="version", version=f"smisk-wsgi {smisk.__version__}")
+    args = p.parse_args(argv)
+    if args.forks < 0 or args.forks > 1024:
+        p.error(f"--forks must be between 0 and 1024, not {args.forks}")
+    if args.max_requests < 0:
+        p.error(f"--max-requests must be >= 0, not {args.max_requests}")
+    return p, args
+
+
+def load_app(spec):
+    """Imports MODULE[:EXPR] with the current directory on sys.path."""
+    module_name, _, expr = spec.partition(":")
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise UsageError(f"bad application path {spec!r}: expected MODULE[:APP], e.g. myproject.wsgi:application")
+    call = expr.endswith("()")
+    if call:
+        expr = expr[:-2]
+    if expr and not all(part.isidentifier() for part in expr.split(".")):
+        raise UsageError(f"bad application name {expr!r} in {spec!r}: expected a dotted attribute name")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise UsageError(f"cannot import {module_name!r}: {e}") from None
+        raise
+    names = expr.split(".") if expr else None
+    if names is None:
+        for candidate in ("application", "app"):
+            if hasattr(module, candidate):
+                names = [candidate]
+                break
+        else:
+            raise UsageError(f"module {module_name!r} has no 'application' or 'app'; name it: {module_name}:NAME")
+    obj = module
+    for i, name in enumerate(names):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise UsageError(f"{module_name!r} has no attribute {'.'.join(names[:i + 1])!r}") from None
+    if call:
+        obj = obj()
+    if not callable(obj):
+        raise UsageError(f"{spec!r} is a {type(obj).__name__}, not a WSGI application (not callable)")
+    return obj
+
+
+class RunnerGateway(Gateway):
+    """Logs the life of each serving process."""
+
+    def application_will_start(self):
+        if self.forks > 0:
+            log.info("Booting worker %d with pid: %d", self.worker_index, os.getpid())
+
+    def application_did_stop(self):
+        if self.forks > 0:
+            log.info("Worker %d exiting (pid: %d)", self.worker_index, os.getpid())
+
+
+def main(argv=None):
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+        stream=sys.stderr,
+    )
+    if args.chdir:
+        try:
+            os.chdir(args.chdir)
+        except OSError as e:
+            parser.error(f"--chdir {args.chdir}: {e.strerror}")
+        sys.path.insert(0, os.getcwd())
+    try:
+        wsgi_app = load_app(args.app)
+    except UsageError as e:
+        parser.error(str(e))
+    except Exception:
+        traceback.print_exc()
+        log.error("Failed to load the application %r", args.app)
+        return 1
+    log.info("Starting smisk-wsgi %s (pid: %d)", smisk.__version__, os.getpid())
+    if args.bind is not None:
+        try:
+            smisk.core.bind(args.bind, args.backlog)
+        except (OSError, ValueError) as e:
+            parser.error(f"cannot listen on {args.bind!r}: {e}")
+        log.info("Listening at: %s", smisk.core.listening())
+    else:
+        log.info("Listening at: fd 0 (socket from the parent process)")
+    gateway = RunnerGateway(wsgi_app, sendfile=args.sendfile)
+    gateway.forks = args.forks
+    gateway.max_requests = args.max_requests
+    log.info("Application: %s; %s", args.app,
+             f"{args.forks} worker processes" if args.forks else "serving in this process")
+    try:
+        gateway.run()
+    except KeyboardInterrupt:
+        log.info("Stopped (SIGINT)")
+    except OSError as e:
+        log.error("%s", e)
+        return 2 if args.bind is None else 1
+    else:
+        log.info("Stopped")
+    finally:
+        if args.bind is not None:
+            smisk.core.unbind()
+    return 0
