@@ -117,6 +117,16 @@ class Gateway(Application):
             env["wsgi.url_scheme"] = "https"
         else:
             env["wsgi.url_scheme"] = "https" if env.get("REQUEST_SCHEME") == "https" else "http"
+        # nginx passes every request header, these two included; CGI (RFC
+        # 3875 §4.1.18) and wsgiref's validator want only CONTENT_TYPE/_LENGTH.
+        if "HTTP_CONTENT_TYPE" in env:
+            v = env.pop("HTTP_CONTENT_TYPE")
+            if not env.get("CONTENT_TYPE"):
+                env["CONTENT_TYPE"] = v
+        if "HTTP_CONTENT_LENGTH" in env:
+            v = env.pop("HTTP_CONTENT_LENGTH")
+            if not env.get("CONTENT_LENGTH"):
+                env["CONTENT_LENGTH"] = v
         if "PATH_INFO" not in env:
             # nginx's stock fastcgi_params send the whole (decoded) path as
             # SCRIPT_NAME and no PATH_INFO: the application is mounted at
