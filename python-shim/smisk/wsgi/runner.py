@@ -121,12 +121,14 @@ class RunnerGateway(Gateway):
 
 def main(argv=None):
     parser, args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S %z",
-        stream=sys.stderr,
-    )
+    # Only our own logger: the application's logging (root, or a framework's
+    # default handler on wsgi.errors) stays as the application set it up.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+                                           "%Y-%m-%d %H:%M:%S %z"))
+    log.addHandler(handler)
+    log.setLevel(getattr(logging, args.log_level.upper()))
+    log.propagate = False
     if args.chdir:
         try:
             os.chdir(args.chdir)
