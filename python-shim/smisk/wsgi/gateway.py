@@ -105,7 +105,8 @@ class Gateway(Application):
         }
 
     def environ(self):
-        """The WSGI environ of the current request (the request's env dict)."""
+        """The WSGI environ of the current request: the request's own env
+        dict (fresh for every request), completed in place."""
         req = self.request
         env = req.env
         static = self._static
@@ -113,8 +114,9 @@ class Gateway(Application):
             static = self._static = self._static_environ()
         env.update(static)
         env["wsgi.input"] = req.input
-        if env.get("HTTPS", "off").lower() in ("on", "1"):
-            env["wsgi.url_scheme"] = "https"
+        https = env.get("HTTPS")
+        if https is not None:
+            env["wsgi.url_scheme"] = "https" if https.lower() in ("on", "1") else "http"
         else:
             env["wsgi.url_scheme"] = "https" if env.get("REQUEST_SCHEME") == "https" else "http"
         # nginx passes every request header, these two included; CGI (RFC
@@ -131,7 +133,7 @@ class Gateway(Application):
             # nginx's stock fastcgi_params send the whole (decoded) path as
             # SCRIPT_NAME and no PATH_INFO: the application is mounted at
             # the root.
-            env["PATH_INFO"] = env.get("SCRIPT_NAME", "") or "/"
+            env["PATH_INFO"] = env.get("SCRIPT_NAME") or "/"
             env["SCRIPT_NAME"] = ""
         elif env.get("SCRIPT_NAME") == "/":
             env["SCRIPT_NAME"] = ""
