@@ -4,7 +4,9 @@ uploads, cookies and each framework's own sessions."""
 import hashlib
 import http.cookiejar
 import json
+import os
 import random
+import signal
 import urllib.error
 import urllib.request
 
@@ -38,6 +40,21 @@ class Browser:
 
     def cookie(self, name):
         return next((c for c in self.jar if c.name == name), None)
+
+
+def increments(browser, path, n):
+    outs = [browser.json(path) for _ in range(n)]
+    return [o["n"] for o in outs], {o["pid"] for o in outs}
+
+
+def restart_workers(app):
+    """SIGHUP to smisk-wsgi: new worker processes replace the old ones, so
+    state that survives lives outside the workers (cookie, database)."""
+    log = app.log()
+    booted, exited = log.count("Booting worker"), log.count("exiting (pid")
+    os.kill(app.pid, signal.SIGHUP)
+    harness.wait_until(lambda: app.log().count("Booting worker") >= booted + 2
+                       and app.log().count("exiting (pid") >= exited + 2, timeout=40, what="workers restarted")
 
 
 def serve(tmp_path_factory, name, spec, env=None):
@@ -101,18 +118,17 @@ def test_flask_urlencoded_form_and_json(flask_site):
 
 
 def test_flask_cookies_and_signed_session_across_workers(flask_site):
-    nginx, _ = flask_site
+    nginx, app = flask_site
     b = Browser(nginx.url(""))
     status, headers, _ = b.open("/cookie/set?v=ginger")
     assert status == 200 and "HttpOnly" in headers["Set-Cookie"]
     assert b.json("/cookie/get") == {"flavour": "ginger"}
-    counts, pids = [], set()
-    for _ in range(12):
-        out = b.json("/session/incr")
-        counts.append(out["n"])
-        pids.add(out["pid"])
-    assert counts == list(range(1, 13))
-    assert len(pids) == 2  # both workers served, the signed cookie carried the state
+    first, old_pids = increments(b, "/session/incr", 6)
+    restart_workers(app)
+    second, new_pids = increments(b, "/session/incr", 6)
+    # New processes continued the count: the signed cookie carried the state.
+    assert first + second == list(range(1, 13))
+    assert not old_pids & new_pids
     assert b.cookie("session") is not None
     # A tampered session cookie is not trusted: a fresh session starts.
     b.cookie("session").value = b.cookie("session").value[:-2] + "xx"
@@ -175,15 +191,13 @@ def test_django_csrf_protected_form_with_uploads(django_site):
 
 
 def test_django_sessions_in_sqlite_across_workers(django_site):
-    nginx, _, data = django_site
+    nginx, app, data = django_site
     b = Browser(nginx.url(""))
-    counts, pids = [], set()
-    for _ in range(12):
-        out = b.json("/session/")
-        counts.append(out["n"])
-        pids.add(out["pid"])
-    assert counts == list(range(1, 13))
-    assert len(pids) == 2
+    first, old_pids = increments(b, "/session/", 6)
+    restart_workers(app)
+    second, new_pids = increments(b, "/session/", 6)
+    assert first + second == list(range(1, 13))
+    assert not old_pids & new_pids
     sid = b.cookie("sessionid")
     assert sid is not None and (data / "db.sqlite3").exists()
     other = Browser(nginx.url(""))
