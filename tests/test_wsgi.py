@@ -341,3 +341,21 @@ def test_status_line_and_header_block_on_the_wire(sendfile_app):
                         b"Hello World!\n")
     assert r.end == (0, 0)
     os.kill(app.pid, 0)  # still there
+
+
+def test_environ_values_never_leak_between_requests(sendfile_app):
+    # The shim reuses the str objects of the previous request's params when
+    # the bytes are equal: equal lengths with other bytes, other orders and
+    # long values must still come out as sent.
+    app, _ = sendfile_app
+    long_value = "x" * 300
+    seen = []
+    for params in ({"HTTP_X_A": "aaaa", "HTTP_X_B": "1"}, {"HTTP_X_A": "bbbb", "HTTP_X_B": "1"},
+                   {"HTTP_X_B": "2", "HTTP_X_A": "bbbb"}, {"HTTP_X_A": long_value, "HTTP_X_B": "\u00e9"},
+                   {"HTTP_X_A": long_value[:-1] + "y", "HTTP_X_B": "\u00e9"}):
+        r = fcgi(app.address, "/v/environ", **params)
+        cgi = json.loads(r.headers_and_body[1])["cgi"]
+        seen.append((cgi["HTTP_X_A"], cgi["HTTP_X_B"]))
+    utf8_as_latin1 = "\u00c3\u00a9"  # the client sends UTF-8; environ holds those bytes as Latin-1
+    assert seen == [("aaaa", "1"), ("bbbb", "1"), ("bbbb", "2"), (long_value, utf8_as_latin1),
+                    (long_value[:-1] + "y", utf8_as_latin1)]

@@ -57,6 +57,30 @@ static PyObject *cached(PyObject **slot, PyObject *value)
 
 /* ---- env / url / get / cookies ----------------------------------------- */
 
+/* Consecutive requests from one web server send the same param names in
+ * the same order and many equal values: the str objects of the previous
+ * request are reused where the bytes are equal (str is immutable), which
+ * also keeps their cached hashes for the dict. Only short texts are kept. */
+#define ENV_CACHE_SLOTS 64
+#define ENV_CACHE_MAX_LEN 256
+static PyObject *env_cache[2][ENV_CACHE_SLOTS];
+
+static PyObject *latin1_cached(PyObject **slot, const char *p, size_t n)
+{
+    PyObject *o = slot != NULL ? *slot : NULL;
+    if (o != NULL && (size_t)PyUnicode_GET_LENGTH(o) == n && PyUnicode_KIND(o) == PyUnicode_1BYTE_KIND &&
+        memcmp(PyUnicode_1BYTE_DATA(o), p, n) == 0) {
+        Py_INCREF(o);
+        return o;
+    }
+    o = PyUnicode_DecodeLatin1(p, (Py_ssize_t)n, NULL);
+    if (o != NULL && slot != NULL && n <= ENV_CACHE_MAX_LEN) {
+        Py_INCREF(o);
+        Py_XSETREF(*slot, o);
+    }
+    return o;
+}
+
 static PyObject *build_env(RequestObject *r)
 {
     size_t i, count;
@@ -71,8 +95,8 @@ static PyObject *build_env(RequestObject *r)
         int rc;
         if (smisk_request_param_at(r->handle, i, &k, &kl, &v, &vl) != SMISK_OK)
             break;
-        key = PyUnicode_DecodeLatin1(k, (Py_ssize_t)kl, NULL);
-        val = key == NULL ? NULL : PyUnicode_DecodeLatin1(v, (Py_ssize_t)vl, NULL);
+        key = latin1_cached(i < ENV_CACHE_SLOTS ? &env_cache[0][i] : NULL, k, kl);
+        val = key == NULL ? NULL : latin1_cached(i < ENV_CACHE_SLOTS ? &env_cache[1][i] : NULL, v, vl);
         rc = val == NULL ? -1 : PyDict_SetItem(env, key, val);
         Py_XDECREF(key);
         Py_XDECREF(val);
