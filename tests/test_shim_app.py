@@ -586,6 +586,11 @@ def test_hooks_run_and_sigint_raises_keyboardinterrupt(tmp_path):
 
 def test_sigterm_returns_from_run(tmp_path):
     app = start_pyapp(tmp_path)
+    # The socket accepts from bind() on, but the handlers exist only once
+    # run() started: an answered request proves it did.
+    c = Conn(app.address)
+    assert c.request(params=default_params(script="/pid")).end == (0, 0)
+    c.close()
     assert app.stop(sig=signal.SIGTERM) == 0
     assert "run() returned" in app.log()
 
