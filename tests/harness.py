@@ -13,6 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TESTAPP = ROOT / "tests" / "apps" / "testapp"
 HELLO = ROOT / "examples" / "hello"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The Python hello (smisk.core) as an argv prefix for start_app.
+PY_HELLO = [VENV_PYTHON, ROOT / "examples" / "hello.py"]
 
 
 def build_programs():
@@ -79,11 +82,13 @@ class Process:
 
 
 def start_app(tmp, program=TESTAPP, address=None, env=None):
-    """Starts a smisk program bound to a unix socket in tmp (or address)."""
+    """Starts a smisk program bound to a unix socket in tmp (or address).
+    program is a path or an argv prefix (e.g. [python, script])."""
     address = address or str(Path(tmp) / "app.sock")
     full_env = dict(os.environ)
     full_env.update(env or {})
-    p = Process([program, address], env=full_env, log=Path(tmp) / "app.log")
+    argv = list(program) if isinstance(program, (list, tuple)) else [program]
+    p = Process(argv + [address], env=full_env, log=Path(tmp) / "app.log")
     target = address if "/" in address else ("127.0.0.1", int(address.rsplit(":", 1)[1]))
     wait_until(lambda: can_connect(target) or not p.alive(), what=f"{program} on {address}")
     assert p.alive(), p.log()
