@@ -18,12 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import harness
 from fcgi_client import Conn, default_params
 
-PYAPP = Path(__file__).resolve().parent / "apps" / "pyapp.py"
+PYAPP = harness.PYAPP
 TOTAL = int(os.environ.get("SMISK_LEAK_REQUESTS", "100000"))
 WARMUP = min(10000, TOTAL // 5)
 SAMPLES = 8
