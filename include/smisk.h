@@ -1075,18 +1075,37 @@ smisk_status smisk_request_url(smisk_request *request, smisk_url **out_url);
 // The header line that makes the web server send the file at path itself,
 // chosen from the SERVER_SOFTWARE value server_software (may be NULL when
 // server_software_len is 0; first match wins): contains "lighttpd/1.4" gives
-// "X-LIGHTTPD-send-file: <path>"; "lighttpd/" or "Apache" gives
-// "X-Sendfile: <path>"; "nginx/" gives "X-Accel-Redirect: <path>" (for
-// nginx, path is a URI served by an internal location).
+// "X-LIGHTTPD-send-file: <path>"; "lighttpd/" or "Apache" (but not
+// "Apache/1.") gives "X-Sendfile: <path>"; "nginx/" gives
+// "X-Accel-Redirect: <path>" (for nginx, path is a URI served by an
+// internal location). Inside a request use smisk_request_sendfile_header,
+// which also honours the SMISK_SENDFILE param.
 //
-// Errors: SMISK_ERR_INVALID when path is empty or contains CR, LF or NUL
-// (checked first); SMISK_ERR_UNSUPPORTED when the server is none of these
-// (stream the file with smisk_response_write_file instead).
+// Errors: SMISK_ERR_INVALID when path is empty, does not start with '/',
+// has a ".." segment or contains CR, LF or NUL (checked first);
+// SMISK_ERR_UNSUPPORTED when the server is none of these (stream the file
+// with smisk_response_write_file instead).
 //
 // Ownership: on success *out_line / *out_len receive the whole line (no
 // CRLF, not NUL-terminated), owned by the caller and released with
 // smisk_bytes_free(*out_line, *out_len).
 smisk_status smisk_sendfile_header(const uint8_t *server_software, size_t server_software_len, const uint8_t *path, size_t path_len, uint8_t **out_line, size_t *out_len);
+
+// The header line of smisk_sendfile_header for this request: when the
+// request has a non-empty SMISK_SENDFILE param (set in the web server's
+// configuration, e.g. Apache "SetEnv SMISK_SENDFILE stream", nginx
+// "fastcgi_param SMISK_SENDFILE stream;"), it decides instead of
+// SERVER_SOFTWARE: "stream" (any case) gives SMISK_ERR_UNSUPPORTED (smisk
+// streams the file), "X-Sendfile", "X-LIGHTTPD-send-file" or
+// "X-Accel-Redirect" (any case) give that header, anything else is
+// SMISK_ERR_INVALID. Without it, SERVER_SOFTWARE decides as in
+// smisk_sendfile_header.
+//
+// Errors: those of smisk_sendfile_header (the path is checked first);
+// SMISK_ERR_STATE after the request finished.
+//
+// Ownership: as smisk_sendfile_header.
+smisk_status smisk_request_sendfile_header(smisk_request *request, const char *path, size_t path_len, uint8_t **out_line, size_t *out_len);
 
 // Streams the regular file at path (path_len bytes, no NUL needed) into the
 // response body, beginning the response first if needed (so add headers
@@ -1100,18 +1119,23 @@ smisk_status smisk_sendfile_header(const uint8_t *server_software, size_t server
 // SMISK_ERR_STATE after the request finished.
 smisk_status smisk_response_write_file(smisk_request *request, const char *path, size_t path_len, uint64_t *out_written);
 
-// Sends the file at path the best way the web server allows. When the
-// request's SERVER_SOFTWARE param names a server that smisk_sendfile_header
-// knows, that header is added (with smisk_response_add_header) and nothing
-// is written: the response has not begun, so more headers may follow, and
-// the web server sends the file when the request finishes. Otherwise the
-// file is checked, "Content-Length: <size>" is added and the file is
-// streamed as with smisk_response_write_file (the response has then begun).
-// smisk_response_has_begun tells which happened.
+// Sends the file at path the best way the web server allows. When
+// smisk_request_sendfile_header gives a header (SERVER_SOFTWARE names a
+// server it knows, or the SMISK_SENDFILE param names a header), that
+// header is added (with smisk_response_add_header) and nothing is written:
+// the response has not begun, so more headers may follow, and the web
+// server sends the file when the request finishes (a missing file is then
+// the web server's 404). Otherwise (an unknown server, or SMISK_SENDFILE
+// "stream") the file is checked, "Content-Length: <size>" is added and the
+// file is streamed as with smisk_response_write_file (the response has then
+// begun). smisk_response_has_begun tells which happened.
 //
 // Errors: SMISK_ERR_STATE when the response has already begun (or the
-// request finished); SMISK_ERR_INVALID for an empty path or one with CR, LF
-// or NUL; when streaming, the errors of smisk_response_write_file.
+// request finished); SMISK_ERR_INVALID for a path that is empty, relative,
+// has a ".." segment or contains CR, LF or NUL, and for a bad
+// SMISK_SENDFILE value; when streaming, the errors of
+// smisk_response_write_file (a missing or non-regular file is SMISK_ERR_IO
+// before anything is written, so the caller can still answer 404 or 500).
 smisk_status smisk_response_send_file(smisk_request *request, const char *path, size_t path_len);
 
 // Answers the request with the built-in HTML error page for http_status

@@ -1,4 +1,6 @@
-"""Runs the smisk hello example behind nginx on 127.0.0.1 (see scripts/demo)."""
+"""Runs the smisk hello example behind nginx on 127.0.0.1 (see scripts/demo):
+the Python one (examples/hello.py on smisk.core) by default, the C one
+(examples/hello.c) with --c."""
 
 import signal
 import subprocess
@@ -14,15 +16,22 @@ import harness  # noqa: E402  (process and nginx helpers shared with the tests)
 
 
 def main():
-    check_only = "--check" in sys.argv[1:]
+    args = sys.argv[1:]
+    unknown = [a for a in args if a not in ("--check", "--c")]
+    if unknown:
+        print(f"usage: scripts/demo [--check] [--c]  (unknown: {' '.join(unknown)})", file=sys.stderr)
+        return 2
+    check_only = "--check" in args
+    program, name = (harness.HELLO, "C hello (examples/hello.c)") if "--c" in args else \
+        (harness.PY_HELLO, "Python hello (examples/hello.py, smisk.core)")
     print("demo: building smisk and the examples (release)...", flush=True)
     harness.build_programs()
     with tempfile.TemporaryDirectory(prefix="smisk-demo-") as tmp:
-        app = harness.start_app(tmp, program=harness.HELLO)
+        app = harness.start_app(tmp, program=program)
         nginx = harness.Nginx(tmp, app.address)
         try:
             url = nginx.url("/hello?name=smisk")
-            print(f"demo: smisk hello (pid {app.pid}) behind nginx (pid {nginx.pid}) at {url}")
+            print(f"demo: smisk {name} (pid {app.pid}) behind nginx (pid {nginx.pid}) at {url}")
             out = subprocess.run(["curl", "-sS", "-i", url], capture_output=True, text=True, timeout=10)
             print(f"$ curl -i {url}\n{out.stdout}", end="")
             if out.returncode != 0 or not out.stdout.endswith("Hello World!\n"):

@@ -1,18 +1,23 @@
-"""Real processes for the integration tests: the smisk test programs, nginx
-(and other servers later) on 127.0.0.1 or unix sockets in a temp dir, each
-started by the test and stopped by its PID."""
+"""Real processes for the integration tests: the smisk test programs, nginx,
+lighttpd and Apache on 127.0.0.1 or unix sockets in a temp dir, each started
+by the test and stopped by its PID."""
 
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTAPP = ROOT / "tests" / "apps" / "testapp"
 HELLO = ROOT / "examples" / "hello"
+PYAPP = ROOT / "tests" / "apps" / "pyapp.py"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The Python hello (smisk.core) as an argv prefix for start_app.
+PY_HELLO = [VENV_PYTHON, ROOT / "examples" / "hello.py"]
 
 
 def build_programs():
@@ -79,13 +84,31 @@ class Process:
 
 
 def start_app(tmp, program=TESTAPP, address=None, env=None):
-    """Starts a smisk program bound to a unix socket in tmp (or address)."""
+    """Starts a smisk program bound to a unix socket in tmp (or address).
+    program is a path or an argv prefix (e.g. [python, script])."""
     address = address or str(Path(tmp) / "app.sock")
     full_env = dict(os.environ)
     full_env.update(env or {})
-    p = Process([program, address], env=full_env, log=Path(tmp) / "app.log")
+    argv = list(program) if isinstance(program, (list, tuple)) else [program]
+    p = Process(argv + [address], env=full_env, log=Path(tmp) / "app.log")
     target = address if "/" in address else ("127.0.0.1", int(address.rsplit(":", 1)[1]))
     wait_until(lambda: can_connect(target) or not p.alive(), what=f"{program} on {address}")
+    assert p.alive(), p.log()
+    p.address = target
+    return p
+
+
+def start_pyapp(tmp, address=None, forks=0, env=None):
+    """Starts tests/apps/pyapp.py (smisk.core) on address (default: a unix
+    socket in tmp; "127.0.0.1:PORT" for TCP) with a session dir in tmp."""
+    address = address or str(Path(tmp) / "py.sock")
+    full_env = dict(os.environ)
+    full_env.setdefault("PYAPP_SESSION_DIR", str(Path(tmp) / "sessions"))
+    full_env.update(env or {})
+    p = Process([sys.executable, PYAPP, address, str(forks)], env=full_env,
+                log=Path(tmp) / f"pyapp-{os.path.basename(address)}.log")
+    target = address if "/" in address else ("127.0.0.1", int(address.rsplit(":", 1)[1]))
+    wait_until(lambda: can_connect(target) or not p.alive(), what="pyapp")
     assert p.alive(), p.log()
     p.address = target
     return p
@@ -119,14 +142,20 @@ http {{
       fastcgi_pass app;
       fastcgi_keep_conn {keep_conn};
       fastcgi_read_timeout 30s;
+      {extra_fastcgi}
     }}
+    {extra_server}
   }}
 }}
 """
 
 
 class Nginx(Process):
-    def __init__(self, tmp, upstream, keep_conn=True, pool=8):
+    """nginx in front of upstream (unix socket path or (host, port)).
+    extra_server is inserted into the server block (more locations),
+    extra_fastcgi into the FastCGI location (more fastcgi_param lines)."""
+
+    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi=""):
         self.tmp = Path(tmp) / f"nginx-{free_port()}"
         self.tmp.mkdir(parents=True)
         self.port = free_port()
@@ -136,6 +165,7 @@ class Nginx(Process):
             keepalive=f"keepalive {pool};" if keep_conn else "",
             keep_conn="on" if keep_conn else "off",
             user="user root;" if os.geteuid() == 0 else "",
+            extra_server=extra_server, extra_fastcgi=extra_fastcgi,
         )
         (self.tmp / "nginx.conf").write_text(conf)
         super().__init__([shutil.which("nginx") or "/usr/sbin/nginx", "-c", self.tmp / "nginx.conf",
@@ -149,4 +179,99 @@ class Nginx(Process):
 
     def error_log(self):
         p = self.tmp / "nginx-error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+LIGHTTPD_CONF = """
+server.document-root = "{www}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{tmp}/lighttpd-error.log"
+server.modules = ("mod_fastcgi", "mod_setenv")
+fastcgi.server = ("/" => ((
+  {backend},
+  "check-local" => "disable",
+  {fastcgi_options}
+)))
+{extra}
+"""
+
+
+class Lighttpd(Process):
+    """lighttpd with mod_fastcgi passing every path to upstream (unix socket
+    path or (host, port)). fastcgi_options are more `"key" => value` lines
+    of the backend (e.g. x-sendfile); extra is appended to the config."""
+
+    def __init__(self, tmp, upstream, fastcgi_options="", extra=""):
+        self.tmp = Path(tmp) / f"lighttpd-{free_port()}"
+        (self.tmp / "www").mkdir(parents=True)
+        self.port = free_port()
+        backend = (f'"socket" => "{upstream}"' if isinstance(upstream, str)
+                   else f'"host" => "{upstream[0]}", "port" => {upstream[1]}')
+        conf = LIGHTTPD_CONF.format(www=self.tmp / "www", port=self.port, tmp=self.tmp, backend=backend,
+                                    fastcgi_options=fastcgi_options, extra=extra)
+        (self.tmp / "lighttpd.conf").write_text(conf)
+        binary = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        super().__init__([binary, "-D", "-f", self.tmp / "lighttpd.conf"], log=self.tmp / "lighttpd.out")
+        wait_until(lambda: can_connect(("127.0.0.1", self.port)) or not self.alive(), what="lighttpd")
+        assert self.alive(), self.log() + self.error_log()
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def error_log(self):
+        p = self.tmp / "lighttpd-error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+APACHE_CONF = """
+ServerRoot "{tmp}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile {tmp}/httpd.pid
+ErrorLog {tmp}/error.log
+LogLevel warn
+DefaultRuntimeDir {tmp}
+{user}
+{modules}
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 8
+MaxRequestWorkers 8
+MinSpareThreads 1
+MaxSpareThreads 8
+DocumentRoot {tmp}/www
+ProxyPass "/" "fcgi://{upstream}/"
+{extra}
+"""
+
+
+class Apache(Process):
+    """Apache 2.4 (mpm_event) with mod_proxy_fcgi passing every path to
+    upstream, a (host, port): run as root, Apache's workers switch to
+    www-data, which could not open a unix socket the test created. modules
+    are extra module names to load (e.g. "xsendfile"); extra is appended."""
+
+    def __init__(self, tmp, upstream, modules=(), extra=""):
+        self.tmp = Path(tmp) / f"apache-{free_port()}"
+        (self.tmp / "www").mkdir(parents=True)
+        self.port = free_port()
+        names = ["mpm_event", "authz_core", "proxy", "proxy_fcgi", "env", *modules]
+        loads = "\n".join(f"LoadModule {n}_module {APACHE_MODULES / f'mod_{n}.so'}" for n in names)
+        user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
+        conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads,
+                                  upstream=f"{upstream[0]}:{upstream[1]}", extra=extra)
+        (self.tmp / "httpd.conf").write_text(conf)
+        binary = shutil.which("apache2") or "/usr/sbin/apache2"
+        super().__init__([binary, "-f", self.tmp / "httpd.conf", "-DFOREGROUND"], log=self.tmp / "apache.out")
+        wait_until(lambda: can_connect(("127.0.0.1", self.port)) or not self.alive(), what="apache")
+        assert self.alive(), self.log() + self.error_log()
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def error_log(self):
+        p = self.tmp / "error.log"
         return p.read_text(errors="replace") if p.exists() else ""

@@ -32,3 +32,39 @@ def test_install_and_build_with_pkg_config(tmp_path):
         assert fcgi_client.get(sock).stdout.endswith(b"Hello World!\n")
     finally:
         p.stop()
+
+
+def test_pip_install_shim_into_a_fresh_virtualenv(tmp_path):
+    """`pip install ./python-shim` into a new virtualenv (not the test venv)
+    gives a working smisk.core from any directory, with its stubs, serving the
+    Python hello."""
+    import sys
+
+    venv = tmp_path / "venv"
+    # The interpreter behind the test venv, so the new venv is not nested in it.
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", venv], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    out = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          harness.ROOT / "python-shim"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = ("import smisk.core, smisk.core.xml, pathlib; "
+             "print(smisk.core.URL.decode('a%20b'), smisk.core.xml.escape('<'), "
+             "pathlib.Path(smisk.core.__file__).parent.joinpath('__init__.pyi').is_file())")
+    got = subprocess.run([py, "-c", probe], cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert got.stdout.split() == ["a", "b", "&lt;", "True"], got.stdout + got.stderr
+    sock = str(tmp_path / "py.sock")
+    p = harness.Process([py, harness.ROOT / "examples" / "hello.py", sock], log=tmp_path / "py.log")
+    try:
+        harness.wait_until(lambda: harness.can_connect(sock) or not p.alive(), what="hello.py socket")
+        import fcgi_client
+        assert fcgi_client.get(sock).stdout.endswith(b"Hello World!\n"), p.log()
+    finally:
+        p.stop()
+    # setuptools writes its metadata next to the sources (git-ignored); tidy
+    # up as scripts/install-deps does.
+    import shutil
+    for leftover in [harness.ROOT / "python-shim" / "build", *(harness.ROOT / "python-shim").glob("*.egg-info")]:
+        shutil.rmtree(leftover, ignore_errors=True)

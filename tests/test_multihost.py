@@ -89,7 +89,7 @@ def test_nginx_balances_over_backends_in_network_namespaces(tmp_path, hosts):
         conf_dir = tmp_path / "nginx"
         conf_dir.mkdir()
         conf = harness.NGINX_CONF.format(tmp=conf_dir, port=port, upstream=upstream, keepalive="keepalive 16;",
-                                         keep_conn="on", user="user root;")
+                                         keep_conn="on", user="user root;", extra_server="", extra_fastcgi="")
         (conf_dir / "nginx.conf").write_text(conf)
         nginx = harness.Process([harness.shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf_dir / "nginx.conf",
                                  "-p", conf_dir, "-e", conf_dir / "error.log"], log=conf_dir / "out.log")

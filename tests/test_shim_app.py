@@ -17,22 +17,9 @@ import pytest
 import harness
 from fcgi_client import Conn, default_params
 
-PYAPP = Path(__file__).resolve().parent / "apps" / "pyapp.py"
+PYAPP = harness.PYAPP
 BOUNDARY = "----smisk-shim-test-b0undary"
-
-
-def start_pyapp(tmp, address=None, forks=0, env=None):
-    address = address or str(Path(tmp) / "py.sock")
-    full_env = dict(os.environ)
-    full_env.setdefault("PYAPP_SESSION_DIR", str(Path(tmp) / "sessions"))
-    full_env.update(env or {})
-    p = harness.Process([sys.executable, PYAPP, address, str(forks)], env=full_env,
-                        log=Path(tmp) / f"pyapp-{os.path.basename(address)}.log")
-    target = address if "/" in address else ("127.0.0.1", int(address.rsplit(":", 1)[1]))
-    harness.wait_until(lambda: harness.can_connect(target) or not p.alive(), what="pyapp")
-    assert p.alive(), p.log()
-    p.address = target
-    return p
+start_pyapp = harness.start_pyapp
 
 
 @pytest.fixture(scope="module")

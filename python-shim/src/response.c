@@ -10,7 +10,10 @@
  */
 #include "shim.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int check_request(ResponseObject *r)
 {
@@ -329,11 +332,54 @@ static PyObject *resp_set_cookie(ResponseObject *r, PyObject *args, PyObject *kw
     Py_RETURN_NONE;
 }
 
+/* No server-side sendfile: smisk streams the file. It is opened and checked
+ * before the response begins, so a missing file raises (and error() can
+ * still answer a clean 500) instead of cutting a 200 short. */
+static int stream_file(ResponseObject *r, PyObject *path)
+{
+    const char *p = PyBytes_AS_STRING(path);
+    size_t n = (size_t)PyBytes_GET_SIZE(path);
+    struct stat sb;
+    uint64_t written = 0;
+    smisk_status st;
+    PyObject *line, *list;
+    int fd, ok, rc;
+
+    Py_BEGIN_ALLOW_THREADS
+    /* O_NONBLOCK: a FIFO must not hang the worker; it is refused below. */
+    fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    ok = fd >= 0 && fstat(fd, &sb) == 0;
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    if (!S_ISREG(sb.st_mode)) {
+        PyErr_Format(PyExc_OSError, "send_file: %R is not a regular file", path);
+        return -1;
+    }
+    line = PyUnicode_FromFormat("Content-Length: %llu", (unsigned long long)sb.st_size);
+    list = headers_list(r);
+    rc = line == NULL || list == NULL ? -1 : PyList_Append(list, line);
+    Py_XDECREF(line);
+    if (rc < 0 || response_begin_if_needed(r) < 0)
+        return -1;
+    Py_BEGIN_ALLOW_THREADS
+    st = smisk_response_write_file(r->handle, p, n, &written);
+    Py_END_ALLOW_THREADS
+    if (st != SMISK_OK) {
+        raise_status(st);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *resp_send_file(ResponseObject *r, PyObject *arg)
 {
     PyObject *path = NULL, *list, *line;
-    const char *ss = NULL;
-    size_t ss_len = 0;
     uint8_t *out = NULL;
     size_t out_len = 0;
     smisk_status st;
@@ -343,26 +389,13 @@ static PyObject *resp_send_file(ResponseObject *r, PyObject *arg)
         return NULL;
     if (!PyUnicode_FSConverter(arg, &path))
         return NULL;
-    if (smisk_request_param(r->handle, "SERVER_SOFTWARE", 15, &ss, &ss_len) != SMISK_OK) {
-        ss = NULL;
-        ss_len = 0;
-    }
-    st = smisk_sendfile_header((const uint8_t *)ss, ss_len, (const uint8_t *)PyBytes_AS_STRING(path),
-                               (size_t)PyBytes_GET_SIZE(path), &out, &out_len);
+    st = smisk_request_sendfile_header(r->handle, PyBytes_AS_STRING(path), (size_t)PyBytes_GET_SIZE(path),
+                                       &out, &out_len);
     if (st == SMISK_ERR_UNSUPPORTED) {
-        /* No server-side sendfile: stream the file ourselves. */
-        uint64_t written = 0;
-        if (response_begin_if_needed(r) < 0) {
-            Py_DECREF(path);
-            return NULL;
-        }
-        Py_BEGIN_ALLOW_THREADS
-        st = smisk_response_write_file(r->handle, PyBytes_AS_STRING(path), (size_t)PyBytes_GET_SIZE(path),
-                                       &written);
-        Py_END_ALLOW_THREADS
+        rc = stream_file(r, path);
         Py_DECREF(path);
-        if (st != SMISK_OK)
-            return raise_status(st);
+        if (rc < 0)
+            return NULL;
         Py_RETURN_NONE;
     }
     Py_DECREF(path);
@@ -484,7 +517,9 @@ static PyMethodDef resp_methods[] = {
      "http_only=False, same_site=None): add an RFC 6265 Set-Cookie header (path None means '/')."},
     {"send_file", (PyCFunction)resp_send_file, METH_O,
      "send_file(path): let the web server send the file (X-Accel-Redirect, X-Sendfile, "
-     "X-LIGHTTPD-send-file), or stream it when the server has no such header."},
+     "X-LIGHTTPD-send-file, chosen from SERVER_SOFTWARE or the SMISK_SENDFILE param), or stream it "
+     "with a Content-Length when the server has no such header. path must be absolute without '..' "
+     "(else ValueError); a missing file raises OSError before anything is sent when streaming."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef resp_getset[] = {

@@ -4,17 +4,27 @@
 //!
 //! [`header_line`] picks the header from `SERVER_SOFTWARE` (first match
 //! wins): `lighttpd/1.4` → `X-LIGHTTPD-send-file`; `lighttpd/` (1.5 and
-//! later) or `Apache` → `X-Sendfile`; `nginx/` → `X-Accel-Redirect` (whose
+//! later) or `Apache` (2.x, or without a version under `ServerTokens Prod`;
+//! not `Apache/1.`) → `X-Sendfile`; `nginx/` → `X-Accel-Redirect` (whose
 //! value nginx treats as a URI for an `internal` location). Any other server
-//! is `SMISK_ERR_UNSUPPORTED`, and the caller streams the file itself. A
-//! path with CR, LF or NUL is rejected before anything else, so it can never
-//! inject a header (the original did not check).
+//! is `SMISK_ERR_UNSUPPORTED`, and the caller streams the file itself.
 //!
-//! [`open_regular`] + [`stream`] are that fallback: the file is opened
-//! without blocking (a FIFO cannot hang the worker), checked to be a regular
-//! file before a byte of the response is written (so the caller can still
-//! answer 404/500), then copied in [`CHUNK`]-sized pieces: memory use is one
-//! chunk whatever the file size.
+//! [`request_header_line`] is what a request uses: the deployment can
+//! override that choice with the `SMISK_SENDFILE` param (`stream`, or the
+//! name of one of the three headers), because smisk cannot see whether the
+//! server honours the header (Apache needs mod_xsendfile; without it the
+//! header reaches the client with an empty body).
+//!
+//! [`check_path`] runs before anything else: the path must be absolute,
+//! without a `..` segment and without CR, LF or NUL, so an application that
+//! builds it from request data cannot inject a header (the original did not
+//! check) or climb out of the directory it meant.
+//!
+//! [`open_regular`] + [`stream`] are the streaming fallback: the file is
+//! opened without blocking (a FIFO cannot hang the worker), checked to be a
+//! regular file before a byte of the response is written (so the caller can
+//! still answer 404/500), then copied in [`CHUNK`]-sized pieces: memory use
+//! is one chunk whatever the file size.
 
 use crate::fcgi::request::Request;
 use crate::status::{Error, Result, SMISK_ERR_UNSUPPORTED};
@@ -26,9 +36,16 @@ use std::os::unix::fs::OpenOptionsExt;
 /// Bytes read from the file per write to the response.
 pub const CHUNK: usize = 64 * 1024;
 
-/// The whole header line (`Name: path`, no CRLF) that hands `path` to the
-/// web server identified by `server_software`.
-pub fn header_line(server_software: &[u8], path: &[u8]) -> Result<Vec<u8>> {
+/// The param that overrides the choice made from `SERVER_SOFTWARE`.
+pub const OVERRIDE_PARAM: &[u8] = b"SMISK_SENDFILE";
+
+/// The header names [`header_line`] can produce, as written on the wire.
+const HEADERS: [&str; 3] = ["X-LIGHTTPD-send-file", "X-Sendfile", "X-Accel-Redirect"];
+
+/// Refuses paths that must never be handed on: empty, relative, with a
+/// `..` segment, or with CR, LF or NUL (`SMISK_ERR_INVALID`).
+pub fn check_path(path: &[u8]) -> Result<()> {
+    let shown = || String::from_utf8_lossy(path);
     if path.is_empty() {
         return Err(Error::invalid("send_file: the path is empty"));
     }
@@ -37,28 +54,85 @@ pub fn header_line(server_software: &[u8], path: &[u8]) -> Result<Vec<u8>> {
             "send_file: the path contains byte 0x{bad:02x} (CR, LF and NUL are not allowed)"
         )));
     }
+    if path[0] != b'/' {
+        return Err(Error::invalid(format!(
+            "send_file: the path {:?} is relative (it must start with '/')",
+            shown()
+        )));
+    }
+    if path.split(|&b| b == b'/').any(|seg| seg == b"..") {
+        return Err(Error::invalid(format!(
+            "send_file: the path {:?} contains a '..' segment",
+            shown()
+        )));
+    }
+    Ok(())
+}
+
+fn line_with(name: &str, path: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(name.len() + 2 + path.len());
+    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(path);
+    line
+}
+
+fn unsupported(message: String) -> Error {
+    Error::new(SMISK_ERR_UNSUPPORTED, message)
+}
+
+/// The whole header line (`Name: path`, no CRLF) that hands `path` to the
+/// web server identified by `server_software`.
+pub fn header_line(server_software: &[u8], path: &[u8]) -> Result<Vec<u8>> {
+    check_path(path)?;
     let has = |needle: &str| memchr::memmem::find(server_software, needle.as_bytes()).is_some();
-    let name: &[u8] = if has("lighttpd/1.4") {
-        b"X-LIGHTTPD-send-file: "
-    } else if has("lighttpd/") || has("Apache") {
-        b"X-Sendfile: "
+    let name = if has("lighttpd/1.4") {
+        HEADERS[0]
+    } else if has("lighttpd/") || (has("Apache") && !has("Apache/1.")) {
+        HEADERS[1]
     } else if has("nginx/") {
-        b"X-Accel-Redirect: "
+        HEADERS[2]
     } else {
         let shown = if server_software.is_empty() {
             "unknown server software".into()
         } else {
             String::from_utf8_lossy(server_software)
         };
-        return Err(Error::new(
-            SMISK_ERR_UNSUPPORTED,
-            format!("sendfile not supported by host server ('{shown}')"),
-        ));
+        return Err(unsupported(format!(
+            "sendfile not supported by host server ('{shown}')"
+        )));
     };
-    let mut line = Vec::with_capacity(name.len() + path.len());
-    line.extend_from_slice(name);
-    line.extend_from_slice(path);
-    Ok(line)
+    Ok(line_with(name, path))
+}
+
+/// [`header_line`] for a request whose param `name` is `param(name)`: the
+/// `SMISK_SENDFILE` param, when present and not empty, decides instead of
+/// `SERVER_SOFTWARE`. `stream` (any case) gives `SMISK_ERR_UNSUPPORTED`
+/// (the caller streams); a header name (any case) gives that header; any
+/// other value is `SMISK_ERR_INVALID` (a misconfigured server should be
+/// loud, not guessed around).
+pub fn request_header_line<'a>(
+    param: impl Fn(&[u8]) -> Option<&'a [u8]>,
+    path: &[u8],
+) -> Result<Vec<u8>> {
+    check_path(path)?;
+    match param(OVERRIDE_PARAM).filter(|v| !v.is_empty()) {
+        None => header_line(param(b"SERVER_SOFTWARE").unwrap_or(b""), path),
+        Some(v) if v.eq_ignore_ascii_case(b"stream") => Err(unsupported(
+            "sendfile disabled by the SMISK_SENDFILE param ('stream')".into(),
+        )),
+        Some(v) => match HEADERS
+            .iter()
+            .find(|h| v.eq_ignore_ascii_case(h.as_bytes()))
+        {
+            Some(name) => Ok(line_with(name, path)),
+            None => Err(Error::invalid(format!(
+                "the SMISK_SENDFILE param is {:?}; expected \"stream\", \"X-Sendfile\", \
+                 \"X-LIGHTTPD-send-file\" or \"X-Accel-Redirect\"",
+                String::from_utf8_lossy(v)
+            ))),
+        },
+    }
 }
 
 /// Opens `path` for reading and returns it with its size, or `SMISK_ERR_IO`
@@ -171,6 +245,81 @@ mod tests {
                 assert_eq!(e.status, crate::status::SMISK_ERR_INVALID, "{bad:?}");
             }
         }
+    }
+
+    #[test]
+    fn apache_1_and_relative_or_dotdot_paths() {
+        // decisions.md: X-Sendfile for Apache 2; Apache 1.3 never had it.
+        let e = line("Apache/1.3.42 (Unix)", "/f").unwrap_err();
+        assert_eq!(e.status, SMISK_ERR_UNSUPPORTED);
+        // ServerTokens Prod sends no version at all.
+        assert_eq!(line("Apache", "/f").unwrap(), "X-Sendfile: /f");
+        for bad in [
+            "f",
+            "./f",
+            "srv/f",
+            "/a/../etc/passwd",
+            "/..",
+            "/a/..",
+            "/../a",
+        ] {
+            for sw in ["nginx/1", "lighttpd/1.4.69", "Apache/2.4", "Caddy"] {
+                let e = line(sw, bad).unwrap_err();
+                assert_eq!(e.status, crate::status::SMISK_ERR_INVALID, "{bad:?} {sw}");
+                assert!(e.message.contains(bad), "{}", e.message);
+            }
+        }
+        // Dots that are not a ".." segment are ordinary names.
+        for ok in ["/a/..b", "/a/b..", "/.../x", "/a/./b", "/.hidden"] {
+            assert_eq!(
+                line("nginx/1", ok).unwrap(),
+                format!("X-Accel-Redirect: {ok}")
+            );
+        }
+    }
+
+    fn req_line(params: &[(&str, &str)], path: &str) -> Result<String> {
+        let param = |n: &[u8]| {
+            params
+                .iter()
+                .find(|(k, _)| k.as_bytes() == n)
+                .map(|(_, v)| v.as_bytes())
+        };
+        request_header_line(param, path.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn the_override_param_decides_before_server_software() {
+        let nginx = ("SERVER_SOFTWARE", "nginx/1.22.1");
+        assert_eq!(req_line(&[nginx], "/f").unwrap(), "X-Accel-Redirect: /f");
+        assert_eq!(
+            req_line(&[nginx, ("SMISK_SENDFILE", "")], "/f").unwrap(),
+            "X-Accel-Redirect: /f"
+        );
+        let e = req_line(&[nginx, ("SMISK_SENDFILE", "Stream")], "/f").unwrap_err();
+        assert_eq!(e.status, SMISK_ERR_UNSUPPORTED);
+        assert!(e.message.contains("SMISK_SENDFILE"), "{}", e.message);
+        for (v, want) in [
+            ("x-sendfile", "X-Sendfile: /f"),
+            ("X-ACCEL-REDIRECT", "X-Accel-Redirect: /f"),
+            ("X-Lighttpd-Send-File", "X-LIGHTTPD-send-file: /f"),
+        ] {
+            // Also for a server smisk does not recognise.
+            let p = [("SERVER_SOFTWARE", "Caddy/2"), ("SMISK_SENDFILE", v)];
+            assert_eq!(req_line(&p, "/f").unwrap(), want);
+        }
+        for bad in ["yes", "X-Sendfile ", "off"] {
+            let e = req_line(&[nginx, ("SMISK_SENDFILE", bad)], "/f").unwrap_err();
+            assert_eq!(e.status, crate::status::SMISK_ERR_INVALID, "{bad}");
+            assert!(e.message.contains("SMISK_SENDFILE"), "{}", e.message);
+        }
+        assert_eq!(
+            req_line(&[], "/f").unwrap_err().status,
+            SMISK_ERR_UNSUPPORTED
+        );
+        // The path is checked before the override is looked at.
+        let e = req_line(&[("SMISK_SENDFILE", "stream")], "rel").unwrap_err();
+        assert_eq!(e.status, crate::status::SMISK_ERR_INVALID);
     }
 
     #[test]

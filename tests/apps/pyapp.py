@@ -6,6 +6,7 @@ query string.
 Usage: pyapp.py ADDRESS [FORKS]    (ADDRESS: unix socket path or host:port;
 "-" serves from fd 0 / CGI without bind()).
 """
+import gc
 import json
 import os
 import shutil
@@ -311,6 +312,48 @@ class TestApp(core.Application):
             self.response.write("no error")
         except OSError as e:
             self.response.write("OSError: " + str(e))
+
+    # ---- leak test (tests/test_shim_leaks.py): one request touching every layer
+    def r_everything(self, req, q):
+        r = self.response
+        env = req.env
+        facts = [len(env), req.method, str(req.url), req.url.host, req.referring_url, dict(req.get),
+                 req.cookies.get("c")]
+        if req.method == "POST":
+            facts.append(sorted(req.post))
+            for entry in req.files.values():
+                for e in entry if isinstance(entry, list) else [entry]:
+                    with open(e["path"], "rb") as f:
+                        facts.append(len(f.read()))
+        elif q.get("input"):
+            facts.append([len(line) for line in req.input])
+        session = req.session
+        if session is None:
+            req.session = {"n": 0, "items": []}
+        else:
+            session["n"] += 1  # modified in place: written back at the end
+            session["items"] = session["items"][-3:] + [core.uid()]
+        facts.append(req.session_id is not None)
+        facts.append([core.URL.decode("a%20b+c"), core.URL.encode("x y/\u00e5"), core.pack(b"\x01\x02"),
+                      core.xml.escape("<a & 'b'>"), core.URL("http://h:1/p?q#f").to_s(port=False),
+                      core.URL.decompose_query("a=1&a=2&b"), core.object_hash(["x"])])
+        r.headers.append("Content-Type: text/plain; charset=utf-8")
+        r.headers.append("X-Leak-Test: 1")
+        r.find_header("x-leak-test")
+        r.set_cookie("c", "v;" + core.uid(), max_age=60, http_only=True)
+        if q.get("raise"):
+            raise ValueError("leak-test error <page>")
+        r.write(json.dumps(facts, default=str))
+        r.write(b" bytes")
+        r.writelines(["\u00e5", b"!"])
+        r.out.write(b".")
+
+    def r_stats(self, req, q):
+        gc.collect()
+        with open("/proc/self/status") as f:
+            status = dict(line.split(":", 1) for line in f)
+        self.reply({"rss_kb": int(status["VmRSS"].split()[0]), "blocks": sys.getallocatedblocks(),
+                    "objects": len(gc.get_objects()), "fds": len(os.listdir("/proc/self/fd"))})
 
     # ---- misc
     def r_proxies(self, req, q):
