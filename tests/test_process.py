@@ -3,9 +3,11 @@
 signals sent to real PIDs. Every process is started here and stopped by PID."""
 
 import http.client
+import json
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ import fcgi_client
 import harness
 
 PREFORK = harness.ROOT / "tests" / "apps" / "prefork"
+LOADGEN_DIR = harness.ROOT / "bench" / "fcgi-load"
+LOADGEN = LOADGEN_DIR / "target" / "release" / "fcgi-load"
 
 
 def children(ppid):
@@ -154,6 +158,36 @@ def test_exit_call_stops_after_the_current_request(tmp_path):
         assert f"signal={int(signal.SIGUSR1)}" in p.log()
     finally:
         p.stop()
+
+
+def test_single_process_under_queued_load_stops_on_sigterm(tmp_path):
+    """A stop signal under sustained load (32 kept-alive connections that
+    always have a request ready, so the loop often hands out queued requests
+    without entering its wait): the run still stops at once and cleanly,
+    whether the wait or the rate-limited poll of pending signals sees it."""
+    if not LOADGEN.exists():
+        subprocess.run(["cargo", "build", "--quiet", "--release"], cwd=LOADGEN_DIR, check=True)
+    p = start(tmp_path)
+    load = subprocess.Popen([str(LOADGEN), "-q", "-c", "32", "-k", "on", "-d", "2", "-t", "5000", p.address],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.7)
+        assert load.poll() is None and p.alive()
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        assert wait_exit(p, 10) == 0
+        stopped_in = time.monotonic() - t0
+        out, _ = load.communicate(timeout=30)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait(5)
+        p.stop()
+    assert f"run returned status=0 signal={int(signal.SIGTERM)}" in p.log()
+    assert stopped_in < 2.0, stopped_in
+    res = json.loads(out.strip().splitlines()[-1])
+    # The load really kept the server busy, and what it answered was right.
+    assert res["ok"] > 1000 and res["bad_body"] == 0 and res["protocol_errors"] == 0, res
 
 
 def test_single_process_max_requests_returns_from_run(tmp_path):

@@ -9,9 +9,16 @@ Run from the repository root, with the shim installed in .venv
 
 The stdlib functions are the closest equivalents, not identical semantics
 (parse_qs drops bare keys unless keep_blank_values; html.escape escapes ' as
-&#x27;). Multipart through the shim comes with the Request layer (later).
+&#x27;).
+
+Then multipart through the shim: bench/shim/form_bench.py (a FastCGI POST
+to a smisk.core app against python-multipart, see its docstring), run with
+bench/.venv's Python; `--no-multipart` skips it, `--size-mib N` is passed on.
 """
+import argparse
 import html
+import os
+import subprocess
 import sys
 import timeit
 import urllib.parse
@@ -50,7 +57,26 @@ def per_call(fn):
     return min(t.repeat(5, n)) / n
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH_PY = os.path.join(os.path.dirname(HERE), ".venv", "bin", "python")
+
+
+def form_bench(size_mib):
+    ok = os.path.exists(BENCH_PY) and subprocess.run(
+        [BENCH_PY, "-c", "import python_multipart, flup"], stderr=subprocess.DEVNULL).returncode == 0
+    if not ok:
+        print("\nmultipart through the shim skipped: bench/.venv lacks bench/requirements.txt "
+              "(python3 -m venv bench/.venv && bench/.venv/bin/pip install -r bench/requirements.txt)")
+        return
+    print(flush=True)
+    subprocess.run([BENCH_PY, os.path.join(HERE, "form_bench.py"), "--size-mib", str(size_mib)], check=True)
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-multipart", action="store_true", help="only the codec table")
+    ap.add_argument("--size-mib", type=int, default=32, help="file size of the multipart upload (default 32)")
+    args = ap.parse_args()
     print(f"Python {sys.version.split()[0]}; times are per call, best of 5")
     print(f"{'case':<28} {'smisk.core':>12} {'stdlib':>12} {'speed-up':>9}")
     for name, ours, theirs in CASES:
@@ -60,6 +86,8 @@ def main():
             continue
         b = per_call(theirs)
         print(f"{name:<28} {a * 1e6:>10.2f}us {b * 1e6:>10.2f}us {b / a:>8.1f}x")
+    if not args.no_multipart:
+        form_bench(args.size_mib)
 
 
 if __name__ == "__main__":

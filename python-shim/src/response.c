@@ -15,6 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The library sends its output buffer once 64 KiB accumulate: a write (or
+ * header block) this long reaches the socket and may block, so the GIL is
+ * released around it; shorter ones are normally a memcpy. */
+#define WRITE_RELEASE_GIL 65536
+
 static int check_request(ResponseObject *r)
 {
     if (r->handle == NULL) {
@@ -42,7 +47,8 @@ static PyObject *headers_list(ResponseObject *r)
     return r->headers;
 }
 
-static int add_header_obj(ResponseObject *r, PyObject *line)
+/* Adds one header line; *total (if given) grows by its length. */
+static int add_header_obj(ResponseObject *r, PyObject *line, size_t *total)
 {
     view v;
     smisk_status st;
@@ -53,6 +59,8 @@ static int add_header_obj(ResponseObject *r, PyObject *line)
     if (view_get(line, &v, "header") < 0)
         return -1;
     st = smisk_response_add_header(r->handle, (const char *)v.ptr, v.len);
+    if (total != NULL)
+        *total += v.len;
     view_release(&v);
     if (st != SMISK_OK) {
         raise_status(st);
@@ -64,6 +72,7 @@ static int add_header_obj(ResponseObject *r, PyObject *line)
 static PyObject *resp_begin(ResponseObject *r, PyObject *unused)
 {
     PyObject *cookie = NULL;
+    size_t total = 0;
     smisk_status st;
     (void)unused;
     if (check_not_begun(r, "begin()") < 0)
@@ -71,7 +80,7 @@ static PyObject *resp_begin(ResponseObject *r, PyObject *unused)
     if (request_session_cookie(r->request, &cookie) < 0)
         return NULL;
     if (cookie != NULL) {
-        int rc = add_header_obj(r, cookie);
+        int rc = add_header_obj(r, cookie, &total);
         Py_DECREF(cookie);
         if (rc < 0)
             goto fail;
@@ -83,12 +92,19 @@ static PyObject *resp_begin(ResponseObject *r, PyObject *unused)
             goto fail;
         }
         for (i = 0; i < PyList_GET_SIZE(r->headers); i++)
-            if (add_header_obj(r, PyList_GET_ITEM(r->headers, i)) < 0)
+            if (add_header_obj(r, PyList_GET_ITEM(r->headers, i), &total) < 0)
                 goto fail;
     }
-    Py_BEGIN_ALLOW_THREADS
-    st = smisk_response_begin(r->handle);
-    Py_END_ALLOW_THREADS
+    /* The header block opens the output buffer, so a small one is never
+     * sent here: releasing the GIL for it would cost a GIL round trip per
+     * request for nothing. */
+    if (total >= WRITE_RELEASE_GIL) {
+        Py_BEGIN_ALLOW_THREADS
+        st = smisk_response_begin(r->handle);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = smisk_response_begin(r->handle);
+    }
     if (st != SMISK_OK) {
         raise_status(st);
         goto fail;
@@ -153,7 +169,7 @@ static int write_chunk(ResponseObject *r, PyObject *data)
         Py_XDECREF(tmp);
         return -1;
     }
-    if (v.len >= 65536) {
+    if (v.len >= WRITE_RELEASE_GIL) {
         Py_BEGIN_ALLOW_THREADS
         st = smisk_response_write(r->handle, v.ptr, v.len);
         Py_END_ALLOW_THREADS

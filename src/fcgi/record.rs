@@ -149,20 +149,28 @@ impl BeginRequest {
     }
 }
 
-/// Reads one name or value length (1 byte, or 4 bytes with the high bit set).
-fn read_len(buf: &[u8], pos: &mut usize) -> Result<usize> {
-    let first = *buf
-        .get(*pos)
-        .ok_or_else(|| Error::protocol("name-value pair truncated in a length"))?;
+/// Reads one name or value length (1 byte, or 4 bytes with the high bit
+/// set); `None` if the buffer ends inside it. Inlined, and without an
+/// `Error` in its result: it runs twice per param of every request.
+#[inline(always)]
+fn read_len(buf: &[u8], pos: &mut usize) -> Option<usize> {
+    let first = *buf.get(*pos)?;
     if first & 0x80 == 0 {
         *pos += 1;
-        return Ok(usize::from(first));
+        return Some(usize::from(first));
     }
-    let b = buf
-        .get(*pos..*pos + 4)
-        .ok_or_else(|| Error::protocol("name-value pair truncated in a 4-byte length"))?;
+    let b = buf.get(*pos..*pos + 4)?;
     *pos += 4;
-    Ok((u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]])) as usize)
+    Some(u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]) as usize)
+}
+
+#[cold]
+fn truncated_len(buf: &[u8], pos: usize) -> Error {
+    if buf.get(pos).is_some_and(|b| b & 0x80 != 0) {
+        Error::protocol("name-value pair truncated in a 4-byte length")
+    } else {
+        Error::protocol("name-value pair truncated in a length")
+    }
 }
 
 /// Offsets of one name-value pair inside a params buffer.
@@ -187,8 +195,13 @@ pub fn parse_pairs(buf: &[u8], max_pairs: usize, out: &mut Vec<PairSpan>) -> Res
                 "more than {max_pairs} FastCGI params"
             )));
         }
-        let name_len = read_len(buf, &mut pos)?;
-        let value_len = read_len(buf, &mut pos)?;
+        // On None pos still points at the length that was cut short.
+        let Some(name_len) = read_len(buf, &mut pos) else {
+            return Err(truncated_len(buf, pos));
+        };
+        let Some(value_len) = read_len(buf, &mut pos) else {
+            return Err(truncated_len(buf, pos));
+        };
         let remaining = buf.len() - pos;
         if name_len > remaining || value_len > remaining - name_len {
             return Err(Error::protocol(format!(
@@ -295,8 +308,18 @@ mod tests {
         assert_eq!(err.status, crate::status::SMISK_ERR_PROTOCOL);
         // value length overflowing past the end
         assert!(parse_pairs(&[1, 5, b'a', b'b'], 10, &mut Vec::new()).is_err());
-        // truncated 4-byte length
-        assert!(parse_pairs(&[0x80, 0], 10, &mut Vec::new()).is_err());
+        // truncated lengths: the message says which kind
+        let err = parse_pairs(&[0x80, 0], 10, &mut Vec::new()).unwrap_err();
+        assert!(err.message.contains("4-byte length"), "{}", err.message);
+        let err = parse_pairs(&[1, 0x80, 0, 0], 10, &mut Vec::new()).unwrap_err();
+        assert!(err.message.contains("4-byte length"), "{}", err.message);
+        let err = parse_pairs(&[1, 1, b'a', b'b', 3], 10, &mut Vec::new()).unwrap_err();
+        assert!(
+            err.message.contains("truncated in a length"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.status, crate::status::SMISK_ERR_PROTOCOL);
         // too many pairs
         let mut many = Vec::new();
         for _ in 0..5 {

@@ -297,22 +297,32 @@ impl Reader<'_> {
             // One byte past the limit is enough to know it was exceeded.
             want = want.min(limit + 1 - self.read.min(limit + 1));
         }
-        if want == 0 {
-            return Ok(&[]);
-        }
-        let n = self.source.read(&mut buf[..want as usize])?;
-        if n > want as usize {
-            return Err(Error::state(
-                "body source returned more bytes than asked for",
-            ));
-        }
-        self.read += n as u64;
-        if let Some(limit) = self.limit {
-            if self.read > limit {
-                return Err((self.too_large)(limit));
+        let want = want as usize;
+        // The buffer is filled, not handed on after one read: a socket read
+        // returns what one wake-up brought (~30 KiB on a unix socket), and
+        // a file part's data goes to its spool file in the chunks the parser
+        // gets, so small chunks meant 8x the write syscalls and a partial
+        // page-cache page (zeroed by the kernel) at every chunk boundary.
+        let mut filled = 0;
+        while filled < want {
+            let n = self.source.read(&mut buf[filled..want])?;
+            if n > want - filled {
+                return Err(Error::state(
+                    "body source returned more bytes than asked for",
+                ));
+            }
+            if n == 0 {
+                break;
+            }
+            filled += n;
+            self.read += n as u64;
+            if let Some(limit) = self.limit {
+                if self.read > limit {
+                    return Err((self.too_large)(limit));
+                }
             }
         }
-        if n == 0 {
+        if filled == 0 && want > 0 {
             if let Some(len) = self.length {
                 if self.read < len {
                     return Err(Error::new(
@@ -322,7 +332,7 @@ impl Reader<'_> {
                 }
             }
         }
-        Ok(&buf[..n])
+        Ok(&buf[..filled])
     }
 }
 

@@ -24,9 +24,12 @@
 //! * Signal handlers are installed only during the run, without
 //!   `SA_RESTART`, and restored afterwards (see [`signals`]).
 //!
-//! Costs: one `rt_sigtimedwait(0)` syscall per request (signals are blocked
-//! except inside the wait; under load the wait may not be entered between
-//! requests, so pending signals are polled); the supervisor sleeps in `sigtimedwait` and wakes only for signals, deaths
+//! Costs: at most one `rt_sigtimedwait(0)` syscall per millisecond (signals
+//! are blocked except inside the wait; under load the wait may not be
+//! entered between requests, so pending signals are polled: a stop signal
+//! takes effect after the current request, or, when it arrives during
+//! requests shorter than a millisecond with more queued, within a
+//! millisecond of requests); the supervisor sleeps in `sigtimedwait` and wakes only for signals, deaths
 //! and scheduled respawns.
 
 pub mod cgi;
@@ -37,6 +40,11 @@ use crate::fcgi::{Request, Server};
 use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_STOPPED, SMISK_ERR_TIMEOUT};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest time a serving loop hands out already-queued requests without
+/// polling for pending stop signals.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Most workers a supervisor may run.
 pub const MAX_FORKS: u32 = 1024;
@@ -214,8 +222,19 @@ fn serve(
     server.set_wait_sigmask(Some(installed.wait_mask(&signals::STOP_SIGNALS)));
     let mut served: u64 = 0;
     let stop_set = signals::set_of(&signals::STOP_SIGNALS);
+    let mut last_poll: Option<Instant> = None;
     let result = loop {
-        let polled = signals::poll_pending(&stop_set);
+        // A blocked signal is delivered inside the server's wait; under load
+        // queued requests are handed out without entering it, so pending
+        // signals are polled, but at most every POLL_INTERVAL: the syscall
+        // would otherwise cost more than a small request's own work. A
+        // request that took longer than that is always followed by a poll.
+        let polled = if last_poll.map_or(true, |t| t.elapsed() >= POLL_INTERVAL) {
+            last_poll = Some(Instant::now());
+            signals::poll_pending(&stop_set)
+        } else {
+            0
+        };
         let stop = signals::stop_signal(signals::take() | (1u64 << polled) & !1);
         if stop != 0 {
             break Ok(stop);

@@ -8,7 +8,8 @@
 //! lost between "check the flag" and "block in the wait", and a request being
 //! served is never interrupted half-way (its reads and writes see no EINTR).
 //! Cost: two `sigprocmask` + five `sigaction` calls per run, and one
-//! `rt_sigtimedwait` with a zero timeout per request (see `poll_pending`).
+//! `rt_sigtimedwait` with a zero timeout per millisecond of queued requests
+//! (see `poll_pending`).
 
 use crate::status::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
