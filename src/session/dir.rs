@@ -145,6 +145,26 @@ impl Held {
         })
     }
 
+    /// Atomically swaps the files named `a` and `b` (both must exist).
+    fn exchange_names(&self, a: &CStr, b: &CStr) -> io::Result<()> {
+        // SAFETY: both names are NUL-terminated, relative to our fd.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                self.fd(),
+                a.as_ptr(),
+                self.fd(),
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Flushes the directory entries (after a rename, for durability).
     pub(crate) fn sync(&self) -> io::Result<()> {
         // SAFETY: fsync only reads the descriptor.
@@ -166,31 +186,32 @@ impl Held {
     /// (or the file system lacks `RENAME_EXCHANGE`) a plain rename does it.
     pub(crate) fn install(&self, tmp: &CStr, target: &CStr, fsync: bool) -> io::Result<()> {
         if !fsync && self.exchange.load(Ordering::Relaxed) {
-            // SAFETY: both names are NUL-terminated, relative to our fd.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_renameat2,
-                    self.fd(),
-                    tmp.as_ptr(),
-                    self.fd(),
-                    target.as_ptr(),
-                    libc::RENAME_EXCHANGE,
-                )
-            };
-            if rc == 0 {
-                // The previous file (or whatever was planted at the name) is
-                // at tmp now. If the unlink fails, GC removes it as an old
-                // temp file later.
-                let _ = self.unlink_at(tmp);
-                return Ok(());
-            }
-            match io::Error::last_os_error().raw_os_error() {
+            match self.exchange_names(tmp, target) {
+                // The previous file (or a link planted at the name) is at tmp
+                // now. If the unlink fails, GC removes it as an old temp file
+                // later.
+                Ok(()) => {
+                    return match self.unlink_at(tmp) {
+                        // A directory planted at the name: put it back and
+                        // fail as rename would (the caller removes our file).
+                        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                            self.exchange_names(tmp, target)?;
+                            Err(e)
+                        }
+                        _ => Ok(()),
+                    };
+                }
                 // No target yet, or it was just removed (destroy, GC): rename.
-                Some(libc::ENOENT) => {}
-                Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+                    ) =>
+                {
                     self.exchange.store(false, Ordering::Relaxed);
                 }
-                _ => return Err(io::Error::last_os_error()),
+                Err(e) => return Err(e),
             }
         }
         self.rename_at(tmp, target)
@@ -341,6 +362,21 @@ mod tests {
                 held.install(&tmp, &target, true).unwrap();
                 assert_eq!(std::fs::read(dir.join("target")).unwrap(), b"four");
                 assert!(!dir.join("t.tmp").exists());
+                // A directory planted at the name stays; the write fails.
+                std::fs::remove_file(dir.join("target")).unwrap();
+                std::fs::create_dir(dir.join("target")).unwrap();
+                std::fs::write(dir.join("target/inside"), b"x").unwrap();
+                std::fs::write(dir.join("t.tmp"), b"five").unwrap();
+                let err = held.install(&tmp, &target, false).unwrap_err();
+                assert!(
+                    matches!(err.raw_os_error(), Some(libc::EISDIR)),
+                    "{parent:?} {exchange} {err}"
+                );
+                assert!(dir.join("target/inside").is_file());
+                assert_eq!(std::fs::read(dir.join("t.tmp")).unwrap(), b"five");
+                std::fs::remove_dir_all(dir.join("target")).unwrap();
+                std::fs::write(dir.join("target"), b"four").unwrap();
+                std::fs::remove_file(dir.join("t.tmp")).unwrap();
                 // A missing temp file is an error, whichever way.
                 let err = held.install(&tmp, &target, false).unwrap_err();
                 assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
