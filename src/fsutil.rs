@@ -10,7 +10,7 @@ use crate::status::{Error, Result};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::FromRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 fn c_path(path: &Path) -> Result<CString> {
@@ -18,23 +18,9 @@ fn c_path(path: &Path) -> Result<CString> {
         .map_err(|_| Error::invalid(format!("path contains a NUL byte: {}", path.display())))
 }
 
-/// Makes sure `dir` exists as a private directory: creates it with mode 0700
-/// if missing; otherwise it must be a real directory (not a symlink) owned by
-/// the effective user with no group/other permissions.
-pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    let c = c_path(dir)?;
-    // SAFETY: c is a valid NUL-terminated path.
-    if unsafe { libc::mkdir(c.as_ptr(), 0o700) } != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EEXIST) {
-            return Err(Error::os(format!("mkdir {}", dir.display()), err));
-        }
-    }
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: c is valid and st is a writable stat buffer.
-    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
-        return Err(Error::last_os(format!("lstat {}", dir.display())));
-    }
+/// Refuses `st` (of `dir`) unless it is a directory owned by the effective
+/// user with no group/other permissions.
+fn check_private_dir(dir: &Path, st: &libc::stat) -> Result<()> {
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Error::invalid(format!(
             "{} is not a directory (or is a symlink)",
@@ -56,6 +42,65 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+fn mkdir_private(dir: &Path, c: &CString) -> Result<()> {
+    // SAFETY: c is a valid NUL-terminated path.
+    if unsafe { libc::mkdir(c.as_ptr(), 0o700) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EEXIST) {
+            return Err(Error::os(format!("mkdir {}", dir.display()), err));
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure `dir` exists as a private directory: creates it with mode 0700
+/// if missing; otherwise it must be a real directory (not a symlink) owned by
+/// the effective user with no group/other permissions.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    let c = c_path(dir)?;
+    mkdir_private(dir, &c)?;
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: c is valid and st is a writable stat buffer.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        return Err(Error::last_os(format!("lstat {}", dir.display())));
+    }
+    check_private_dir(dir, &st)
+}
+
+/// Like [`ensure_private_dir`] (creating `dir` only when `create`), but
+/// returns an open descriptor of the directory. The checks are made on the
+/// descriptor (`fstat`), so the directory checked is the one returned even if
+/// the path is changed meanwhile; a symlink at the last component is never
+/// followed. Errors with ENOENT when `dir` is missing and `create` is false.
+pub fn open_private_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
+    let c = c_path(dir)?;
+    if create {
+        mkdir_private(dir, &c)?;
+    }
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: c is a valid NUL-terminated path.
+    let fd = unsafe { libc::open(c.as_ptr(), flags) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => Error::invalid(format!(
+                "{} is not a directory (or is a symlink)",
+                dir.display()
+            )),
+            _ => Error::os(format!("open {}", dir.display()), err),
+        });
+    }
+    // SAFETY: fd is a freshly opened descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open and st is a writable stat buffer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Error::last_os(format!("fstat {}", dir.display())));
+    }
+    check_private_dir(dir, &st)?;
+    Ok(fd)
 }
 
 /// Creates `dir/name` as a new file with mode 0600, failing if anything
@@ -122,6 +167,16 @@ mod tests {
         assert!(ensure_private_dir(&link).is_err());
         std::fs::write(base.join("file"), b"x").unwrap();
         assert!(ensure_private_dir(&base.join("file")).is_err());
+        // The descriptor form applies the same checks.
+        assert!(open_private_dir(&link, true).is_err());
+        assert!(open_private_dir(&base.join("file"), true).is_err());
+        assert!(open_private_dir(&d, false).is_err(), "still 0755");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(open_private_dir(&d, false).is_ok());
+        let missing = base.join("missing");
+        let err = open_private_dir(&missing, false).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENOENT), "{err:?}");
+        assert!(open_private_dir(&missing, true).is_ok());
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -118,6 +118,98 @@ fn a_vanished_directory_is_recreated_by_the_next_write() {
 }
 
 #[test]
+fn a_directory_swapped_for_a_symlink_is_never_followed() {
+    let base = Scratch::new("swap");
+    let s = new_store(&base.0);
+    let sid = fresh_id();
+    s.write(sid.as_bytes(), b"one").unwrap();
+    // Where a symlink put in place of the store directory points.
+    let elsewhere = base.0.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let planted = fresh_id();
+    let mut framed = Vec::new();
+    frame::encode(planted.as_bytes(), b"planted", &mut framed);
+    std::fs::write(elsewhere.join(&planted), &framed).unwrap();
+    set_age(&elsewhere.join(&planted), 10_000);
+    let elsewhere_before = snapshot(&elsewhere);
+
+    // Moved away, a symlink in its place: the store keeps the directory it
+    // opened and never looks through the link.
+    let moved = base.0.join("moved");
+    std::fs::rename(s.dir(), &moved).unwrap();
+    symlink(&elsewhere, s.dir()).unwrap();
+    s.write(sid.as_bytes(), b"two").unwrap();
+    assert_eq!(s.read(sid.as_bytes()).unwrap(), b"two");
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 1);
+    assert_eq!(
+        s.read(planted.as_bytes()).unwrap_err().status,
+        SMISK_ERR_INVALID,
+        "a miss looks at the path again and refuses the link"
+    );
+    // GC checks the path first and refuses the link: nothing there is removed.
+    s.set_ttl(1);
+    let err = s.gc().unwrap_err();
+    assert!(err.message.contains("symlink"), "{}", err.message);
+    s.set_ttl(900);
+
+    // The directory itself is deleted: writes fail rather than follow.
+    std::fs::remove_dir_all(&moved).unwrap();
+    let err = s.write(sid.as_bytes(), b"three").unwrap_err();
+    assert_eq!(err.status, SMISK_ERR_INVALID, "{err:?}");
+    assert!(err.message.contains("symlink"), "{}", err.message);
+    assert_eq!(
+        s.read(sid.as_bytes()).unwrap_err().status,
+        SMISK_ERR_INVALID
+    );
+    assert_eq!(
+        s.refresh(planted.as_bytes()).unwrap_err().status,
+        SMISK_ERR_INVALID
+    );
+    s.destroy(planted.as_bytes()).unwrap_err();
+    assert_eq!(snapshot(&elsewhere), elsewhere_before);
+
+    // A real directory at the path again: the store recovers.
+    std::fs::remove_file(s.dir()).unwrap();
+    s.write(sid.as_bytes(), b"four").unwrap();
+    assert_eq!(s.read(sid.as_bytes()).unwrap(), b"four");
+    assert_eq!(std::fs::metadata(s.dir()).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(snapshot(&elsewhere), elsewhere_before);
+}
+
+#[test]
+fn a_directory_recreated_by_another_process_is_followed() {
+    let base = Scratch::new("recreate");
+    let s1 = new_store(&base.0);
+    let a = fresh_id();
+    s1.write(a.as_bytes(), b"a").unwrap();
+    // A tmp cleaner removes the directory; another process (here: another
+    // store) recreates it and writes. s1 finds that session on its next read.
+    std::fs::remove_dir_all(s1.dir()).unwrap();
+    let s2 = new_store(&base.0);
+    let b = fresh_id();
+    s2.write(b.as_bytes(), b"b").unwrap();
+    assert_eq!(s1.read(b.as_bytes()).unwrap(), b"b");
+    // Renamed away and replaced by a new directory: the same.
+    std::fs::rename(s1.dir(), base.0.join("old")).unwrap();
+    let s3 = new_store(&base.0);
+    let c = fresh_id();
+    s3.write(c.as_bytes(), b"c").unwrap();
+    assert_eq!(s1.read(c.as_bytes()).unwrap(), b"c");
+    assert_eq!(
+        s1.read(b.as_bytes()).unwrap_err().status,
+        SMISK_ERR_NO_SESSION,
+        "sessions of the directory moved away are gone from the path"
+    );
+    s1.refresh(c.as_bytes()).unwrap();
+    s1.destroy(c.as_bytes()).unwrap();
+    assert_eq!(
+        s3.read(c.as_bytes()).unwrap_err().status,
+        SMISK_ERR_NO_SESSION
+    );
+}
+
+#[test]
 fn payload_limit_is_enforced_both_ways() {
     let base = Scratch::new("limit");
     let s = new_store(&base.0);

@@ -1,85 +1,45 @@
 #!/usr/bin/env python3
-"""Session store throughput: smisk (through the C API, via ctypes) next to a
-plain Python store (open/write/os.replace + marshal), in one run.
+"""Session store throughput: smisk.core.FileSessionStore (the CPython shim on
+the C API, what an application uses) next to a plain Python store
+(open/write/os.replace + marshal), in one run.
 
 Both sides serialize the same ~1 KiB dict with marshal, so the difference is
 the store itself (smisk adds id validation, O_EXCL|O_NOFOLLOW temp files, a
-SHA-1 framed format and fstat-based expiry checks, and still pays ctypes call
-overhead that the real CPython shim does not). Prints one table.
+SHA-1 framed format and fstat-based expiry checks). Rounds alternate between
+the two sides so that load from other processes hits both alike. For each
+operation the table gives the best ops/s of each side, their ratio, the range
+of the per-round ratios, and CPU time (user + system) per operation of each
+side (less sensitive than wall time to a busy machine).
 
-Usage: bench.py LIBSMISK_SO [--ops N] [--rounds R] [--dir DIR]...
+Usage: bench.py [--ops N] [--rounds R] [--dir DIR]...
 """
 import argparse
-import ctypes
 import marshal
 import os
+import resource
 import shutil
 import sys
 import tempfile
 import time
 
+import smisk.core
+
 IDS = 100
-
-
-def load_lib(path):
-    lib = ctypes.CDLL(path)
-    u8p = ctypes.POINTER(ctypes.c_uint8)
-    lib.smisk_session_store_new.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
-                                            ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p)]
-    lib.smisk_session_store_free.argtypes = [ctypes.c_void_p]
-    lib.smisk_session_store_set_gc_probability.argtypes = [ctypes.c_void_p, ctypes.c_double]
-    lib.smisk_session_store_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                              ctypes.c_char_p, ctypes.c_size_t]
-    lib.smisk_session_store_read.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                             ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_size_t)]
-    lib.smisk_session_store_refresh.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-    lib.smisk_session_id_new.argtypes = [ctypes.c_char_p, ctypes.c_size_t,
-                                         ctypes.POINTER(ctypes.c_size_t)]
-    lib.smisk_bytes_free.argtypes = [u8p, ctypes.c_size_t]
-    lib.smisk_bytes_free.restype = None
-    lib.smisk_last_error.restype = ctypes.c_char_p
-    return lib
+OPS = ("write", "read", "refresh")
 
 
 class SmiskStore:
-    """What the shim does per call, done with ctypes."""
-
-    def __init__(self, lib, directory):
-        self.lib = lib
-        self.h = ctypes.c_void_p()
-        d = directory.encode()
-        self.check(lib.smisk_session_store_new(d, len(d), None, 0, ctypes.byref(self.h)))
+    def __init__(self, directory):
+        self.store = smisk.core.FileSessionStore(dir=directory)
         # The Python baseline has no GC; measure the store operations alone.
-        self.check(lib.smisk_session_store_set_gc_probability(self.h, 0.0))
-        self.ptr = ctypes.POINTER(ctypes.c_uint8)()
-        self.len = ctypes.c_size_t()
+        self.store.gc_probability = 0.0
+        self.write = self.store.write
+        self.read = self.store.read
+        self.refresh = self.store.refresh
 
-    def check(self, st):
-        if st != 0:
-            raise OSError(st, self.lib.smisk_last_error().decode())
-
-    def new_id(self):
-        buf = ctypes.create_string_buffer(32)
-        n = ctypes.c_size_t()
-        self.check(self.lib.smisk_session_id_new(buf, 32, ctypes.byref(n)))
-        return buf.raw[:n.value]
-
-    def write(self, sid, data):
-        b = marshal.dumps(data)
-        self.check(self.lib.smisk_session_store_write(self.h, sid, 32, b, len(b)))
-
-    def read(self, sid):
-        self.check(self.lib.smisk_session_store_read(self.h, sid, 32, ctypes.byref(self.ptr),
-                                                     ctypes.byref(self.len)))
-        b = ctypes.string_at(self.ptr, self.len.value)
-        self.lib.smisk_bytes_free(self.ptr, self.len.value)
-        return marshal.loads(b)
-
-    def refresh(self, sid):
-        self.check(self.lib.smisk_session_store_refresh(self.h, sid, 32))
-
-    def close(self):
-        self.lib.smisk_session_store_free(self.h)
+    @staticmethod
+    def new_id():
+        return smisk.core.uid()
 
 
 class PlainStore:
@@ -88,7 +48,8 @@ class PlainStore:
     def __init__(self, directory):
         self.dir = directory
 
-    def new_id(self):
+    @staticmethod
+    def new_id():
         return os.urandom(16).hex()
 
     def write(self, sid, data):
@@ -107,9 +68,6 @@ class PlainStore:
     def refresh(self, sid):
         os.utime(os.path.join(self.dir, sid))
 
-    def close(self):
-        pass
-
 
 def sample_session():
     d = {"user": "alice", "roles": ["admin", "editor"], "csrf": "x" * 40, "cart": []}
@@ -120,65 +78,80 @@ def sample_session():
     return d
 
 
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def measure(fn, ids, ops):
-    start = time.perf_counter()
+    """(ops per wall second, CPU microseconds per op)."""
     n = len(ids)
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     for i in range(ops):
         fn(ids[i % n])
-    return ops / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return ops / wall, cpu / ops * 1e6
 
 
-def run(store, data, ops, rounds):
-    ids = [store.new_id() for _ in range(IDS)]
-    for sid in ids:
-        store.write(sid, data)
-    assert store.read(ids[0]) == data
-    best = {}
-    for _ in range(rounds):
-        for name, fn in (("write", lambda s: store.write(s, data)),
-                         ("read", store.read),
-                         ("refresh", store.refresh)):
-            best[name] = max(best.get(name, 0.0), measure(fn, ids, ops))
-    return best
+def one_round(store, ids, data, ops):
+    out = {}
+    for op in OPS:
+        fn = (lambda s: store.write(s, data)) if op == "write" else getattr(store, op)
+        out[op] = measure(fn, ids, ops)
+    return out
+
+
+def bench_dir(where, data, ops, rounds):
+    """{op: {"smisk": [(rate, cpu_us)...], "python": [...]}} for one parent dir."""
+    parent = tempfile.mkdtemp(prefix="smisk-bench-", dir=where)
+    try:
+        os.mkdir(os.path.join(parent, "plain"), 0o700)
+        stores = {"smisk": SmiskStore(os.path.join(parent, "smisk")),
+                  "python": PlainStore(os.path.join(parent, "plain"))}
+        ids = {}
+        for side, store in stores.items():
+            ids[side] = [store.new_id() for _ in range(IDS)]
+            for sid in ids[side]:
+                store.write(sid, data)
+            assert store.read(ids[side][0]) == data
+        res = {op: {side: [] for side in stores} for op in OPS}
+        for _ in range(rounds):
+            for side, store in stores.items():
+                for op, v in one_round(store, ids[side], data, ops).items():
+                    res[op][side].append(v)
+        return res
+    finally:
+        shutil.rmtree(parent)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("lib")
     ap.add_argument("--ops", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", action="append", default=None,
                     help="parent directory to measure in (repeatable; default: the temp dir, "
                          "and /dev/shm when it exists)")
     args = ap.parse_args()
-    lib = load_lib(args.lib)
     data = sample_session()
     size = len(marshal.dumps(data))
     dirs = args.dir or [tempfile.gettempdir()] + (["/dev/shm"] if os.path.isdir("/dev/shm") else [])
-    print("session store, %d-byte marshal payload, %d ids, %d ops per op, best of %d rounds"
+    print("session store, %d-byte marshal payload, %d ids, %d ops per op, %d rounds; "
+          "smisk = smisk.core.FileSessionStore, python = open/write/os.replace"
           % (size, IDS, args.ops, args.rounds))
-    print("%-28s %-8s %12s %13s %7s" % ("directory (fs)", "op", "smisk ops/s", "python ops/s",
-                                         "ratio"))
+    print("%-24s %-8s %12s %13s %7s %13s %9s %10s" % (
+        "directory (fs)", "op", "smisk ops/s", "python ops/s", "ratio", "round ratios",
+        "smisk µs", "python µs"))
     for where in dirs:
-        parent = tempfile.mkdtemp(prefix="smisk-bench-", dir=where)
-        try:
-            smisk = SmiskStore(lib, os.path.join(parent, "smisk"))
-            os.mkdir(os.path.join(parent, "plain"), 0o700)
-            plain = PlainStore(os.path.join(parent, "plain"))
-            # Interleave the two sides round by round so that load from other
-            # processes on a shared machine hits both alike.
-            r_smisk, r_plain = {}, {}
-            for _ in range(args.rounds):
-                for res, store in ((r_smisk, smisk), (r_plain, plain)):
-                    for op, v in run(store, data, args.ops, 1).items():
-                        res[op] = max(res.get(op, 0.0), v)
-            smisk.close()
-        finally:
-            shutil.rmtree(parent)
+        res = bench_dir(where, data, args.ops, args.rounds)
         label = "%s (%s)" % (where, fs_type(where))
-        for op in ("write", "read", "refresh"):
-            print("%-28s %-8s %12.0f %13.0f %6.2fx" % (label, op, r_smisk[op], r_plain[op],
-                                                      r_smisk[op] / r_plain[op]))
+        for op in OPS:
+            s, p = res[op]["smisk"], res[op]["python"]
+            best_s, best_p = max(r for r, _ in s), max(r for r, _ in p)
+            ratios = [a[0] / b[0] for a, b in zip(s, p)]
+            print("%-24s %-8s %12.0f %13.0f %6.2fx %6.2f-%-5.2fx %9.1f %10.1f" % (
+                label, op, best_s, best_p, best_s / best_p, min(ratios), max(ratios),
+                min(c for _, c in s), min(c for _, c in p)))
+    print("µs = least CPU time (user + system) per operation over the rounds")
 
 
 def fs_type(path):

@@ -15,16 +15,19 @@
 //! with `link` if a writer replaced it in between: GC never deletes a session
 //! that was written after GC decided it had expired.
 //!
+//! Every call is relative to the store's open directory descriptor
+//! ([`super::dir`]); the scan reads a fresh descriptor of that directory.
+//!
 //! Cost: one directory scan plus one `fstatat` per matching name; two renames
 //! and an unlink per expired session. Nothing is allocated per non-matching
-//! entry beyond what `readdir` returns.
+//! entry.
 
+use super::dir::Held;
 use super::id;
 use super::rng::Rng;
 use crate::status::{Error, Result};
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -87,59 +90,112 @@ pub(crate) fn classify(prefix: &[u8], name: &[u8]) -> Kind {
 /// A fresh temp name for a write of `id`: unique across processes (pid) and
 /// within one (64 bits from the per-store generator; creation with `O_EXCL`
 /// retries on the unlikely collision). No system call.
-pub(crate) fn temp_name(prefix: &OsStr, id: &str, rng: &Rng) -> Result<OsString> {
+pub(crate) fn temp_name(prefix: &OsStr, id: &str, rng: &Rng) -> Result<CString> {
+    use std::io::Write;
     let raw = rng.next_u64().to_le_bytes();
-    let mut name = prefix.as_bytes().to_vec();
+    let mut name = Vec::with_capacity(prefix.len() + id.len() + 32);
+    name.extend_from_slice(prefix.as_bytes());
     name.extend_from_slice(id.as_bytes());
-    name.extend_from_slice(format!(".{}.", super::rng::pid()).as_bytes());
+    let _ = write!(name, ".{}.", super::rng::pid());
     crate::uid::pack_into(&raw, 5, &mut name)?;
     name.extend_from_slice(TEMP_SUFFIX);
     debug_assert_eq!(classify(prefix.as_bytes(), &name), Kind::Temp);
-    Ok(OsStr::from_bytes(&name).to_os_string())
+    CString::new(name).map_err(|_| Error::invalid("session file name prefix contains NUL"))
 }
 
-fn expired_file(meta: &std::fs::Metadata, ttl: u64, now: Duration) -> bool {
-    meta.file_type().is_file()
-        && super::store::is_expired(meta.mtime(), meta.mtime_nsec(), ttl, now)
+fn expired_file(st: &libc::stat, ttl: u64, now: Duration) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+        && super::store::is_expired(st.st_mtime, st.st_mtime_nsec, ttl, now)
 }
 
-/// Scans `dir` and removes what has expired (see the module doc).
+/// A directory stream over a fresh descriptor of the held directory (a
+/// stream of the held descriptor itself would share its offset with
+/// concurrent scans in other threads and forked processes).
+struct Scan(*mut libc::DIR);
+
+impl Scan {
+    fn open(d: &Held) -> std::io::Result<Scan> {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        // SAFETY: "." is NUL-terminated; openat returns a new fd or -1.
+        let fd = unsafe { libc::openat(d.fd(), b".\0".as_ptr().cast(), flags) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is ours; on success the stream owns it.
+        let dir = unsafe { libc::fdopendir(fd) };
+        if dir.is_null() {
+            let err = std::io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so fd is still ours to close.
+            unsafe { libc::close(fd) };
+            return Err(err);
+        }
+        Ok(Scan(dir))
+    }
+
+    /// The next entry name; None at the end (or on a read error, which
+    /// only ends this best-effort scan early).
+    fn next_name(&mut self) -> Option<&CStr> {
+        // SAFETY: self.0 is an open stream; the entry stays valid until the
+        // next readdir on it, which the borrow of self prevents.
+        unsafe {
+            let ent = libc::readdir(self.0);
+            if ent.is_null() {
+                return None;
+            }
+            Some(CStr::from_ptr((*ent).d_name.as_ptr()))
+        }
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        // SAFETY: self.0 is an open stream, closed exactly once.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+/// Scans the held directory `d` (at `path`, for messages) and removes what
+/// has expired (see the module doc).
 pub(crate) fn collect(
-    dir: &Path,
+    d: &Held,
+    path: &Path,
     prefix: &OsStr,
     ttl: u64,
     now: Duration,
     rng: &Rng,
 ) -> Result<GcStats> {
     let mut stats = GcStats::default();
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| Error::os(format!("opendir {}", dir.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::os(format!("readdir {}", dir.display()), e))?;
+    let mut scan =
+        Scan::open(d).map_err(|e| Error::os(format!("opendir {}", path.display()), e))?;
+    while let Some(name) = scan.next_name() {
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." {
+            continue;
+        }
         stats.scanned += 1;
-        let name = entry.file_name();
-        let kind = classify(prefix.as_bytes(), name.as_bytes());
+        let kind = classify(prefix.as_bytes(), bytes);
         let limit = match kind {
             Kind::Foreign => continue,
             Kind::Session => ttl,
             Kind::Temp => TEMP_GRACE,
         };
-        // fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): a symlink is never
-        // followed and never a regular file.
-        let Ok(meta) = entry.metadata() else {
+        // fstatat(AT_SYMLINK_NOFOLLOW): a symlink is never followed and never
+        // a regular file.
+        let Ok(st) = d.lstat_at(name) else {
             continue; // vanished meanwhile
         };
-        if !expired_file(&meta, limit, now) {
+        if !expired_file(&st, limit, now) {
             continue;
         }
         match kind {
             Kind::Temp => {
-                if std::fs::remove_file(dir.join(&name)).is_ok() {
+                if d.unlink_at(name).is_ok() {
                     stats.removed_temps += 1;
                 }
             }
             Kind::Session => {
-                if reap(dir, prefix, &name, ttl, now, rng)? {
+                let name = name.to_owned();
+                if reap(d, prefix, &name, ttl, now, rng)? {
                     stats.removed_sessions += 1;
                 }
             }
@@ -152,33 +208,32 @@ pub(crate) fn collect(
 /// Removes the expired session file `name` without losing a concurrent write:
 /// move it aside, look again, put it back if it turned out fresh.
 pub(crate) fn reap(
-    dir: &Path,
+    d: &Held,
     prefix: &OsStr,
-    name: &OsStr,
+    name: &CStr,
     ttl: u64,
     now: Duration,
     rng: &Rng,
 ) -> Result<bool> {
-    let id = &name.as_bytes()[prefix.len()..];
+    let id = &name.to_bytes()[prefix.len()..];
     let id = std::str::from_utf8(id).map_err(|_| Error::invalid("session name is not ASCII"))?;
-    let grave = dir.join(temp_name(prefix, id, rng)?);
-    let path = dir.join(name);
-    if std::fs::rename(&path, &grave).is_err() {
+    let grave = temp_name(prefix, id, rng)?;
+    if d.rename_at(name, &grave).is_err() {
         return Ok(false); // gone already (destroyed or reaped by another process)
     }
-    let meta = match std::fs::symlink_metadata(&grave) {
-        Ok(m) => m,
+    let st = match d.lstat_at(&grave) {
+        Ok(st) => st,
         Err(_) => return Ok(false),
     };
-    if expired_file(&meta, ttl, now) {
-        let _ = std::fs::remove_file(&grave);
+    if expired_file(&st, ttl, now) {
+        let _ = d.unlink_at(&grave);
         return Ok(true);
     }
     // A writer replaced the file between the scan and the rename: restore it
     // unless an even newer write has appeared at the name since (link fails
     // with EEXIST then, and the newer file rightly wins).
-    let _ = std::fs::hard_link(&grave, &path);
-    let _ = std::fs::remove_file(&grave);
+    let _ = d.link_at(&grave, name);
+    let _ = d.unlink_at(&grave);
     Ok(false)
 }
 
@@ -225,22 +280,22 @@ mod tests {
     fn reap_puts_back_a_file_that_turned_out_fresh() {
         let rng = Rng::new();
         let dir = std::env::temp_dir().join(format!("smisk-gc-reap-{}", id::generate().unwrap()));
-        crate::fsutil::ensure_private_dir(&dir).unwrap();
-        let name = OsStr::new(ID);
-        std::fs::write(dir.join(name), b"fresh data").unwrap();
+        let d = Held::open(&dir, true).unwrap();
+        let name = &CString::new(ID).unwrap();
+        std::fs::write(dir.join(ID), b"fresh data").unwrap();
         let real_now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
         // As if the scan had seen an expired file that a writer then replaced.
-        assert!(!reap(&dir, OsStr::new(""), name, 900, real_now, &rng).unwrap());
-        assert_eq!(std::fs::read(dir.join(name)).unwrap(), b"fresh data");
+        assert!(!reap(&d, OsStr::new(""), name, 900, real_now, &rng).unwrap());
+        assert_eq!(std::fs::read(dir.join(ID)).unwrap(), b"fresh data");
         let later = real_now + Duration::from_secs(1000);
-        assert!(reap(&dir, OsStr::new(""), name, 900, later, &rng).unwrap());
-        assert!(!dir.join(name).exists());
+        assert!(reap(&d, OsStr::new(""), name, 900, later, &rng).unwrap());
+        assert!(!dir.join(ID).exists());
         // Nothing left behind by the move-aside step.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         // Already gone: nothing to do.
-        assert!(!reap(&dir, OsStr::new(""), name, 900, later, &rng).unwrap());
+        assert!(!reap(&d, OsStr::new(""), name, 900, later, &rng).unwrap());
         std::fs::remove_dir(&dir).unwrap();
     }
 }

@@ -6,6 +6,8 @@
 //!   SHA-1).
 //! * [`store`]: the file store (`read`, `write`, `refresh`, `destroy`, `gc`)
 //!   in a private directory, with atomic replace-by-rename.
+//! * `dir`: the store directory held open by descriptor, and the `*at`
+//!   calls relative to it (how a write installs its file).
 //! * [`gc`]: which files GC may remove, and how it avoids racing writers.
 //! * [`request`]: what a request does with its session (cookie candidates,
 //!   lazy load, lazy id, dirtiness by bytes, write-back or refresh, destroy,
@@ -14,6 +16,7 @@
 //! The payload is opaque bytes; the Python shim serializes with `marshal`.
 //! See `docs/sessions.md` for the operator's view.
 
+mod dir;
 pub mod frame;
 pub mod gc;
 pub mod id;

@@ -6,13 +6,17 @@
 //!   is `SMISK_ERR_SESSION_ID` and touches no file, so no path can leave the
 //!   directory.
 //! * The directory is private (0700, owned by us, not a symlink; created if
-//!   missing). Files are created 0600 with `O_EXCL | O_NOFOLLOW`; reads open
-//!   with `O_NOFOLLOW | O_NONBLOCK`, so a planted symlink or fifo is "no
+//!   missing) and held open: every file is named relative to that descriptor
+//!   ([`super::dir`]), so a path changed later redirects nothing. Files are
+//!   created 0600 with `O_EXCL | O_NOFOLLOW`; reads open with
+//!   `O_NOFOLLOW | O_NONBLOCK`, so a planted symlink or fifo is "no
 //!   session", never a redirection or a hang.
 //! * Every write goes to a fresh temp file that is renamed over the session
-//!   file: readers see the old or the new content, never a mix; concurrent
-//!   writers never corrupt each other (the last rename wins). Nothing is ever
-//!   modified in place except the mtime (refresh).
+//!   file (or exchanged with it, then the old one unlinked: see
+//!   [`super::dir::Held::install`]): readers see the old or the new content,
+//!   never a mix; concurrent writers never corrupt each other (the last
+//!   rename wins). Nothing is ever modified in place except the mtime
+//!   (refresh).
 //! * A file that is missing, older than `ttl` (by mtime), not a regular file,
 //!   larger than the payload limit, or whose frame does not verify
 //!   ([`super::frame`]) reads as `SMISK_ERR_NO_SESSION`.
@@ -21,27 +25,29 @@
 //!   reads as "no session". With fsync the file is flushed before the rename
 //!   and the directory after it.
 //!
-//! Costs (system calls): read = open + fstat + read + close, plus SHA-1 of
-//! the payload; write = SHA-1 + open + write + close + rename (+ 2 fsyncs
-//! when enabled); refresh =
-//! lstat + utimensat. Each read and write also runs [`Store::gc`] with
-//! probability `gc_probability`; when the coin says no that costs a few
-//! atomic operations and no system call.
+//! Costs (system calls, each walking one path component): read = openat +
+//! fstat + read + close, plus SHA-1 of the payload; write = SHA-1 + openat +
+//! write + close + rename (on ext4: renameat2 + unlinkat instead of the
+//! rename; with fsync: fdatasync + rename + fsync of the directory); refresh
+//! = fstatat + utimensat; destroy = unlinkat. Each read and write also runs
+//! [`Store::gc`] with probability `gc_probability`; when the coin says no
+//! that costs a few atomic operations and no system call.
 
+use super::dir::{Held, StoreDir};
 use super::frame;
 use super::gc::{self, GcStats};
 use super::id;
 use super::rng::Rng;
-use crate::fsutil;
 use crate::status::{Error, Result, SMISK_ERR_NO_SESSION, SMISK_ERR_TOO_LARGE};
-use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::IntoRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Default session lifetime in seconds since the last write or refresh.
@@ -62,7 +68,7 @@ const TEMP_NAME_ATTEMPTS: usize = 8;
 /// A file session store. Cheap to share between threads (`&Store` suffices
 /// for every operation; settings are atomics).
 pub struct Store {
-    dir: PathBuf,
+    dir: StoreDir,
     prefix: OsString,
     ttl: AtomicU64,
     gc_probability: AtomicU64,
@@ -118,15 +124,6 @@ fn check_prefix(prefix: &OsStr) -> Result<()> {
     Ok(())
 }
 
-/// Opens an existing file for reading without following a symlink and without
-/// blocking on a fifo (fsutil::open_nofollow would block on a planted fifo).
-fn open_read(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-}
-
 /// Reads a file of `size` bytes (from fstat). Session files are replaced,
 /// never rewritten, so the size is authoritative: the read stops once `size`
 /// bytes arrived instead of probing for end of file with another system
@@ -174,9 +171,8 @@ impl Store {
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid("session directory is empty"));
         }
-        fsutil::ensure_private_dir(dir)?;
         Ok(Store {
-            dir: dir.to_path_buf(),
+            dir: StoreDir::open(dir)?,
             prefix: prefix.to_os_string(),
             ttl: AtomicU64::new(DEFAULT_TTL),
             gc_probability: AtomicU64::new(DEFAULT_GC_PROBABILITY.to_bits()),
@@ -207,7 +203,7 @@ impl Store {
 
     /// The storage directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// The file name prefix (empty unless given).
@@ -217,7 +213,7 @@ impl Store {
 
     /// The legacy `file_prefix` text: `<dir>/<prefix>`.
     pub fn file_prefix(&self) -> Vec<u8> {
-        let mut v = self.dir.as_os_str().as_bytes().to_vec();
+        let mut v = self.dir.path().as_os_str().as_bytes().to_vec();
         if v.last() != Some(&b'/') {
             v.push(b'/');
         }
@@ -268,16 +264,28 @@ impl Store {
         self.max_payload.store(bytes, Ordering::Relaxed)
     }
 
-    fn name_of(&self, id: &str) -> OsString {
-        let mut n = self.prefix.clone();
-        n.push(id);
-        n
+    /// `<prefix><id>`, NUL-terminated for the `*at` calls.
+    fn name_of(&self, id: &str) -> CString {
+        let mut n = Vec::with_capacity(self.prefix.len() + id.len() + 1);
+        n.extend_from_slice(self.prefix.as_bytes());
+        n.extend_from_slice(id.as_bytes());
+        // The prefix and a valid id contain no NUL (checked at open / by id::check).
+        CString::new(n).expect("no NUL in a session file name")
     }
 
     /// The path of the file for `id` (validated).
     pub fn path_of(&self, id: &[u8]) -> Result<PathBuf> {
         let id = id::check(id)?;
-        Ok(self.dir.join(self.name_of(id)))
+        Ok(self.path_of_name(&self.name_of(id)))
+    }
+
+    fn path_of_name(&self, name: &CStr) -> PathBuf {
+        self.dir.path().join(OsStr::from_bytes(name.to_bytes()))
+    }
+
+    /// An I/O error of `call` on the file `name`, naming its full path.
+    fn os_err(&self, call: &str, name: &CStr, err: std::io::Error) -> Error {
+        Error::os(format!("{call} {}", self.path_of_name(name).display()), err)
     }
 
     fn maybe_gc(&self) {
@@ -293,21 +301,26 @@ impl Store {
     pub fn read(&self, id: &[u8]) -> Result<Vec<u8>> {
         let id = id::check(id)?;
         self.maybe_gc();
-        let path = self.dir.join(self.name_of(id));
-        let mut file = match open_read(&path) {
+        let name = self.name_of(id);
+        // O_NONBLOCK: a planted fifo must not block the open.
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        let opened = self.dir.with(false, |d| {
+            d.open_at(&name, flags, 0)
+                .map_err(|e| self.os_err("open", &name, e))
+        });
+        let mut file = match opened {
             Ok(f) => f,
             Err(e) => {
-                return Err(match e.raw_os_error() {
-                    Some(libc::ENOENT) => no_session(id, "no data"),
+                return Err(match e.errno() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => no_session(id, "no data"),
                     Some(libc::ELOOP) => no_session(id, "the session path is a symlink"),
-                    Some(libc::ENOTDIR) => no_session(id, "no data"),
-                    _ => Error::os(format!("open {}", path.display()), e),
+                    _ => e,
                 })
             }
         };
         let meta = file
             .metadata()
-            .map_err(|e| Error::os(format!("fstat {}", path.display()), e))?;
+            .map_err(|e| self.os_err("fstat", &name, e))?;
         if !meta.file_type().is_file() {
             return Err(no_session(id, "the session path is not a regular file"));
         }
@@ -319,7 +332,7 @@ impl Store {
             return Err(no_session(id, "file larger than the payload limit"));
         }
         let buf = read_exact_size(&mut file, meta.len() as usize)
-            .map_err(|e| Error::os(format!("read {}", path.display()), e))?;
+            .map_err(|e| self.os_err("read", &name, e))?;
         let Some(mut buf) = buf else {
             return Err(no_session(id, "file changed size while being read"));
         };
@@ -351,61 +364,65 @@ impl Store {
         self.maybe_gc();
         let mut framed = Vec::new();
         frame::encode(id.as_bytes(), payload, &mut framed);
-        match self.replace(id, &framed) {
-            // The directory vanished (a tmp cleaner): recreate it once.
-            Err(e) if e.errno() == Some(libc::ENOENT) => {
-                fsutil::ensure_private_dir(&self.dir)?;
-                self.replace(id, &framed)
-            }
-            other => other,
-        }
+        // ENOENT when the directory vanished (a tmp cleaner): `with`
+        // recreates it and writes once more.
+        self.dir.with(true, |d| self.replace(d, id, &framed))
     }
 
-    /// Writes `content` to a new temp file and renames it over `<prefix><id>`.
-    fn replace(&self, id: &str, content: &[u8]) -> Result<()> {
-        let (tmp_name, file) = self.create_temp(id)?;
-        let tmp_path = self.dir.join(&tmp_name);
-        let result = self.fill_and_rename(file, content, &tmp_path, id);
+    /// Writes `content` to a new temp file in `d` and puts it in place as
+    /// `<prefix><id>`.
+    fn replace(&self, d: &Held, id: &str, content: &[u8]) -> Result<()> {
+        let (tmp, file) = self.create_temp(d, id)?;
+        let result = self.fill_and_install(d, file, content, &tmp, id);
         if result.is_err() {
             // Best effort: the temp file is ours and useless now; GC removes it
             // later if this unlink fails too.
-            let _ = std::fs::remove_file(&tmp_path);
+            let _ = d.unlink_at(&tmp);
         }
         result
     }
 
-    /// A fresh temp file `<prefix><id>.<pid>.<random>.tmp`, mode 0600.
-    pub(crate) fn create_temp(&self, id: &str) -> Result<(OsString, File)> {
+    /// A fresh temp file `<prefix><id>.<pid>.<random>.tmp` in `d`, mode 0600
+    /// (the umask can only remove bits), opened for writing.
+    pub(crate) fn create_temp(&self, d: &Held, id: &str) -> Result<(CString, File)> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
         let mut last = None;
         for _ in 0..TEMP_NAME_ATTEMPTS {
             let name = gc::temp_name(&self.prefix, id, &self.rng)?;
-            match fsutil::create_private_file(&self.dir, &name) {
+            match d.open_at(&name, flags, 0o600) {
                 Ok(f) => return Ok((name, f)),
-                Err(e) if e.errno() == Some(libc::EEXIST) => last = Some(e),
-                Err(e) => return Err(e),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    last = Some(self.os_err("create", &name, e))
+                }
+                Err(e) => return Err(self.os_err("create", &name, e)),
             }
         }
         Err(last.unwrap_or_else(|| Error::invalid("no temp name")))
     }
 
-    fn fill_and_rename(&self, mut file: File, content: &[u8], tmp: &Path, id: &str) -> Result<()> {
+    fn fill_and_install(
+        &self,
+        d: &Held,
+        mut file: File,
+        content: &[u8],
+        tmp: &CStr,
+        id: &str,
+    ) -> Result<()> {
         use std::io::Write;
         let sync = self.fsync();
         file.write_all(content)
-            .map_err(|e| Error::os(format!("write {}", tmp.display()), e))?;
+            .map_err(|e| self.os_err("write", tmp, e))?;
         if sync {
             file.sync_data()
-                .map_err(|e| Error::os(format!("fdatasync {}", tmp.display()), e))?;
+                .map_err(|e| self.os_err("fdatasync", tmp, e))?;
         }
-        close_checked(file).map_err(|e| Error::os(format!("close {}", tmp.display()), e))?;
-        let target = self.dir.join(self.name_of(id));
-        std::fs::rename(tmp, &target)
-            .map_err(|e| Error::os(format!("rename to {}", target.display()), e))?;
+        close_checked(file).map_err(|e| self.os_err("close", tmp, e))?;
+        let target = self.name_of(id);
+        d.install(tmp, &target, sync)
+            .map_err(|e| self.os_err("rename to", &target, e))?;
         if sync {
-            let d = File::open(&self.dir)
-                .map_err(|e| Error::os(format!("open {}", self.dir.display()), e))?;
-            d.sync_all()
-                .map_err(|e| Error::os(format!("fsync {}", self.dir.display()), e))?;
+            d.sync()
+                .map_err(|e| Error::os(format!("fsync {}", self.dir.path().display()), e))?;
         }
         Ok(())
     }
@@ -415,66 +432,63 @@ impl Store {
     /// expired session is not brought back.
     pub fn refresh(&self, id: &[u8]) -> Result<()> {
         let id = id::check(id)?;
-        let path = self.dir.join(self.name_of(id));
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(no_session(id, "no data"))
-            }
-            Err(e) => return Err(Error::os(format!("lstat {}", path.display()), e)),
+        let name = self.name_of(id);
+        let looked = self.dir.with(false, |d| match d.lstat_at(&name) {
+            Ok(st) => Ok((st, Arc::clone(d))),
+            Err(e) => Err(self.os_err("lstat", &name, e)),
+        });
+        let (st, d) = match looked {
+            Ok(v) => v,
+            Err(e) if e.errno() == Some(libc::ENOENT) => return Err(no_session(id, "no data")),
+            Err(e) => return Err(e),
         };
-        if meta.file_type().is_symlink() {
-            return Err(no_session(id, "the session path is a symlink"));
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFLNK => return Err(no_session(id, "the session path is a symlink")),
+            _ => return Err(no_session(id, "the session path is not a regular file")),
         }
-        if !meta.file_type().is_file() {
-            return Err(no_session(id, "the session path is not a regular file"));
-        }
-        if is_expired(meta.mtime(), meta.mtime_nsec(), self.ttl(), now()) {
+        if is_expired(st.st_mtime, st.st_mtime_nsec, self.ttl(), now()) {
             return Err(no_session(id, "data too old"));
         }
         // If the file is replaced between the lstat and here, the newer file
         // (or, in this private directory, a link we would never create) gets
         // its mtime set, which is harmless; AT_SYMLINK_NOFOLLOW means a link
         // target is never touched.
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::invalid("session path contains NUL"))?;
-        // SAFETY: c is a valid NUL-terminated path; a NULL times pointer means
-        // "now" for both timestamps.
-        let rc = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                std::ptr::null(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::ENOENT) {
-                return Err(no_session(id, "no data"));
-            }
-            return Err(Error::os(format!("utimensat {}", path.display()), err));
+        match d.touch_at(&name) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(no_session(id, "no data")),
+            Err(e) => Err(self.os_err("utimensat", &name, e)),
         }
-        Ok(())
     }
 
     /// Removes the session `id`. A missing session is not an error.
     pub fn destroy(&self, id: &[u8]) -> Result<()> {
         let id = id::check(id)?;
-        let path = self.dir.join(self.name_of(id));
+        let name = self.name_of(id);
         // unlink never follows a symlink: a planted link is removed, its
         // target untouched.
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::os(format!("unlink {}", path.display()), e)),
+        let removed = self.dir.with(false, |d| {
+            d.unlink_at(&name)
+                .map_err(|e| self.os_err("unlink", &name, e))
+        });
+        match removed {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            other => other,
         }
     }
 
     /// Removes expired session files and abandoned temp files of this store
     /// (see `super::gc`). Returns what it scanned and removed.
     pub fn gc(&self) -> Result<GcStats> {
-        gc::collect(&self.dir, &self.prefix, self.ttl(), now(), &self.rng)
+        let d = self.dir.for_gc()?;
+        gc::collect(
+            &d,
+            self.dir.path(),
+            &self.prefix,
+            self.ttl(),
+            now(),
+            &self.rng,
+        )
     }
 }
 
