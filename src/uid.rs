@@ -82,11 +82,10 @@ pub fn pack(data: &[u8], nbits: u32) -> Result<String> {
 pub fn uid_bytes(node: &[u8]) -> Result<[u8; 20]> {
     let mut seed = [0u8; 32];
     os_random(&mut seed)?;
-    use sha1::Digest;
-    let mut h = sha1::Sha1::new();
-    h.update(seed);
+    let mut h = sha1_smol::Sha1::new();
+    h.update(&seed);
     h.update(node);
-    Ok(h.finalize().into())
+    Ok(h.digest().bytes())
 }
 
 /// A fresh id packed with `nbits` bits per character (4 → 40 chars, 5 → 32,
