@@ -148,8 +148,7 @@ class Gateway(Application):
                 exc_info = None
         elif self._status is not None:
             raise RuntimeError("start_response() called a second time without exc_info (PEP 3333)")
-        lines, self._has_length = header_lines(status, headers)
-        self._code = int(status[:3])
+        lines, self._has_length, self._code = header_lines(status, headers)
         self.response.headers = lines
         self._status = status
         return self.write
@@ -170,10 +169,11 @@ class Gateway(Application):
         environ = self.environ()
         result = self.wsgi_app(environ, self.start_response)
         try:
-            if type(result) is FileWrapper:
-                self._send_wrapped_file(result)
-            elif type(result) is list or type(result) is tuple:
+            kind = type(result)
+            if kind is list or kind is tuple:
                 self._send_sequence(result, environ)
+            elif kind is FileWrapper:
+                self._send_wrapped_file(result)
             else:
                 self._send_iterable(result)
             if self._status is None:
@@ -193,9 +193,10 @@ class Gateway(Application):
             if self._status is None:
                 raise RuntimeError("the WSGI application returned without calling start_response()")
             resp = self.response
-            if (not self._has_length and not resp.has_begun and self._code not in _NO_BODY
-                    and self._code >= 200 and environ.get("REQUEST_METHOD") != "HEAD"):
-                resp.headers.append("Content-Length: %d" % len(data))
+            code = self._code
+            if (not self._has_length and code >= 200 and code not in _NO_BODY and not resp.has_begun
+                    and environ.get("REQUEST_METHOD") != "HEAD"):
+                resp.headers.append("Content-Length: " + str(len(data)))
             resp.write(data)
             return
         resp = self.response
