@@ -155,6 +155,14 @@ static int handle_request(void *ctx, smisk_request *h)
     } else {
         rc = handle_exception(app);
     }
+    request_end_session(app->request);
+    if (rc == 0) {
+        /* The answer is complete before the temp files of the form are
+         * removed: unlinking a large upload takes milliseconds the client
+         * need not wait for. (On rc != 0 the library still has to answer
+         * 500 if nothing was sent.) */
+        (void)smisk_request_finish(h, 0);
+    }
     request_detach(app->request);
     response_detach(app->response);
     if (PyErr_Occurred())

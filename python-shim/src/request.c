@@ -574,15 +574,23 @@ void request_attach(RequestObject *r, smisk_request *h)
     r->errors->handle = h;
 }
 
+void request_end_session(RequestObject *r)
+{
+    PyObject *type, *value, *tb;
+    if (r->sess == NULL)
+        return;
+    PyErr_Fetch(&type, &value, &tb);
+    sess_finish(r);
+    smisk_session_state_free(r->sess);
+    r->sess = NULL;
+    PyErr_Restore(type, value, tb);
+}
+
 void request_detach(RequestObject *r)
 {
     PyObject *type, *value, *tb;
+    request_end_session(r);
     PyErr_Fetch(&type, &value, &tb);
-    if (r->sess != NULL) {
-        sess_finish(r);
-        smisk_session_state_free(r->sess);
-        r->sess = NULL;
-    }
     Py_CLEAR(r->sess_store);
     Py_CLEAR(r->session);
     /* Removes every temp file the application did not move away. */

@@ -142,6 +142,9 @@ ApplicationObject *app_current(void);
 void request_attach(RequestObject *r, smisk_request *h);
 /* Session write-back, temp file removal, cache reset. Never raises: problems
  * are reported to the request's error stream and sys.stderr. */
+/* Saves or refreshes the request's session (the library writes it back before
+ * the answer is complete, so the client's next request sees it). */
+void request_end_session(RequestObject *r);
 void request_detach(RequestObject *r);
 /* The session cookie header value to send, or NULL (no error) when none. */
 int request_session_cookie(RequestObject *r, PyObject **out_line);
