@@ -87,6 +87,55 @@ def upload_dir_entries(settle_s=5.0):
 # ---- env, url, query ------------------------------------------------------------
 
 
+class _Pairs:
+    """Params in this order, names possibly repeated (fcgi_client reads .items())."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def items(self):
+        return self.pairs
+
+
+def test_env_is_exact_for_every_request_on_a_kept_connection(site):
+    # The shim builds env from a private copy of the previous request's
+    # params when the names repeat in the same order, setting only the values
+    # that changed. Every kind of change must still give exactly the params
+    # sent (Latin-1 decoded; a repeated name: the last value).
+    _, app, _ = site
+    base = [(k.encode(), v.encode()) for k, v in default_params("/env", "a=1").items()]
+
+    def with_value(name, value):
+        return [(k, value if k == name else v) for k, v in base]
+
+    keep = [(k, v) for k, v in base if k == b"SCRIPT_NAME"]
+    variants = [
+        base,
+        base,
+        with_value(b"QUERY_STRING", b"a=2"),
+        with_value(b"REMOTE_ADDR", b"\xe9" * 300),
+        with_value(b"REMOTE_ADDR", b"\xe9" * 299 + b"x"),
+        base,
+        base[::-1],
+        base + [(b"HTTP_X_EXTRA", b"1")],
+        base[:-1],
+        base + [(b"HTTP_X_DUP", b"first"), (b"HTTP_X_DUP", b"second")],
+        base + [(b"HTTP_X_DUP", b"third"), (b"HTTP_X_DUP", b"fourth")],
+        keep + [(k, b"") for k, v in base if k != b"SCRIPT_NAME"],
+        keep + [(b"HTTP_X_%d" % i, b"v%d" % i) for i in range(100)],
+        keep + [(b"HTTP_X_%d" % i, b"w%d" % i) for i in range(100)],
+        base,
+    ]
+    conn = Conn(app.address)
+    try:
+        for i, params in enumerate(variants * 2):
+            r = conn.request(params=_Pairs(params), keep_conn=True)
+            got = json.loads(r.headers_and_body[1])["env"]
+            assert got == {k.decode("latin-1"): v.decode("latin-1") for k, v in params}, i
+    finally:
+        conn.close()
+
+
 def test_env_is_str_to_str_latin1_and_raw(site):
     nginx, _, _ = site
     out = jget(nginx, "/env?x=%C3%A5", headers={"X-Bytes": "caf\u00e9".encode("latin-1").decode("latin-1")})

@@ -58,36 +58,113 @@ static PyObject *cached(PyObject **slot, PyObject *value)
 /* ---- env / url / get / cookies ----------------------------------------- */
 
 /* Consecutive requests from one web server send the same param names in
- * the same order and many equal values: the str objects of the previous
- * request are reused where the bytes are equal (str is immutable), which
- * also keeps their cached hashes for the dict. Only short texts are kept. */
-#define ENV_CACHE_SLOTS 64
-#define ENV_CACHE_MAX_LEN 256
-static PyObject *env_cache[2][ENV_CACHE_SLOTS];
+ * the same order and many equal values. The env of the last request is kept
+ * as a private template (never handed out), with its key and value str
+ * objects by param index. When the next request sends the same names in
+ * the same order, its env is a copy of the template (CPython clones the
+ * hash table in one pass) with only the values that differ set: inserting
+ * every param into a new dict costs about three times as much. Otherwise the
+ * env is built param by param, reusing the str objects of the same index
+ * where the bytes are equal (str is immutable; their hashes stay cached),
+ * and becomes the next template. */
+#define ENV_SLOTS 64
+/* Room for what a gateway adds to the params (smisk.wsgi puts in 11 keys). */
+#define ENV_EXTRA_KEYS 12
 
-static PyObject *latin1_cached(PyObject **slot, const char *p, size_t n)
+static struct {
+    PyObject *dict; /* NULL: no usable template (first request, or repeated names) */
+    size_t count;
+    PyObject *keys[ENV_SLOTS];
+    PyObject *vals[ENV_SLOTS];
+} env_tmpl;
+
+static int str_is(PyObject *o, const char *p, size_t n)
 {
-    PyObject *o = slot != NULL ? *slot : NULL;
-    if (o != NULL && (size_t)PyUnicode_GET_LENGTH(o) == n && PyUnicode_KIND(o) == PyUnicode_1BYTE_KIND &&
-        memcmp(PyUnicode_1BYTE_DATA(o), p, n) == 0) {
-        Py_INCREF(o);
-        return o;
+    return o != NULL && (size_t)PyUnicode_GET_LENGTH(o) == n && PyUnicode_KIND(o) == PyUnicode_1BYTE_KIND &&
+           memcmp(PyUnicode_1BYTE_DATA(o), p, n) == 0;
+}
+
+/* A new reference to the str of these Latin-1 bytes: *slot's when equal,
+ * else a new one that replaces *slot (slot may be NULL). */
+static PyObject *latin1_reused(PyObject **slot, const char *p, size_t n)
+{
+    PyObject *o;
+    if (slot != NULL && str_is(*slot, p, n)) {
+        Py_INCREF(*slot);
+        return *slot;
     }
     o = PyUnicode_DecodeLatin1(p, (Py_ssize_t)n, NULL);
-    if (o != NULL && slot != NULL && n <= ENV_CACHE_MAX_LEN) {
+    if (o != NULL && slot != NULL) {
         Py_INCREF(o);
         Py_XSETREF(*slot, o);
     }
     return o;
 }
 
+static PyObject *new_env_dict(size_t params)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    /* Sized once: growing from empty rehashes the table three or four times
+     * for nginx's ~20 params. Public API has no presized constructor, and
+     * 3.13 made this one internal. */
+    return _PyDict_NewPresized((Py_ssize_t)(params + ENV_EXTRA_KEYS));
+#else
+    (void)params;
+    return PyDict_New();
+#endif
+}
+
+/* The env as a copy of the template when the names match it; NULL without
+ * an exception when they do not (or there is no usable template). */
+static PyObject *env_from_template(smisk_request *h, size_t count)
+{
+    size_t i, j, changed[ENV_SLOTS], nchanged = 0;
+    const char *k, *v;
+    size_t kl, vl;
+    if (env_tmpl.dict == NULL || count != env_tmpl.count)
+        return NULL;
+    for (i = 0; i < count; i++) {
+        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(env_tmpl.keys[i], k, kl))
+            return NULL;
+        if (!str_is(env_tmpl.vals[i], v, vl))
+            changed[nchanged++] = i;
+    }
+    for (j = 0; j < nchanged; j++) {
+        PyObject *val;
+        i = changed[j];
+        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK)
+            goto broken;
+        val = PyUnicode_DecodeLatin1(v, (Py_ssize_t)vl, NULL);
+        if (val == NULL || PyDict_SetItem(env_tmpl.dict, env_tmpl.keys[i], val) < 0) {
+            Py_XDECREF(val);
+            goto broken;
+        }
+        Py_XSETREF(env_tmpl.vals[i], val);
+    }
+    return PyDict_Copy(env_tmpl.dict);
+broken:
+    /* The template may be half updated: the caller builds the env param by
+     * param (or reports the exception). */
+    Py_CLEAR(env_tmpl.dict);
+    return NULL;
+}
+
 static PyObject *build_env(RequestObject *r)
 {
     size_t i, count;
-    PyObject *env = PyDict_New();
-    if (env == NULL || r->handle == NULL)
-        return env;
+    PyObject *env;
+    if (r->handle == NULL)
+        return PyDict_New();
     count = smisk_request_param_count(r->handle);
+    env = env_from_template(r->handle, count);
+    if (env != NULL || PyErr_Occurred())
+        return env;
+    /* Built param by param; the slots are reused and rewritten on the way,
+     * so the old template no longer matches them. */
+    Py_CLEAR(env_tmpl.dict);
+    env = new_env_dict(count);
+    if (env == NULL)
+        return NULL;
     for (i = 0; i < count; i++) {
         const char *k, *v;
         size_t kl, vl;
@@ -95,8 +172,8 @@ static PyObject *build_env(RequestObject *r)
         int rc;
         if (smisk_request_param_at(r->handle, i, &k, &kl, &v, &vl) != SMISK_OK)
             break;
-        key = latin1_cached(i < ENV_CACHE_SLOTS ? &env_cache[0][i] : NULL, k, kl);
-        val = key == NULL ? NULL : latin1_cached(i < ENV_CACHE_SLOTS ? &env_cache[1][i] : NULL, v, vl);
+        key = latin1_reused(i < ENV_SLOTS ? &env_tmpl.keys[i] : NULL, k, kl);
+        val = key == NULL ? NULL : latin1_reused(i < ENV_SLOTS ? &env_tmpl.vals[i] : NULL, v, vl);
         rc = val == NULL ? -1 : PyDict_SetItem(env, key, val);
         Py_XDECREF(key);
         Py_XDECREF(val);
@@ -104,6 +181,14 @@ static PyObject *build_env(RequestObject *r)
             Py_DECREF(env);
             return NULL;
         }
+    }
+    /* A name sent twice (the last one wins in the dict) would make the
+     * per-index update of the template wrong: no template then. */
+    if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count) {
+        env_tmpl.dict = PyDict_Copy(env);
+        env_tmpl.count = count;
+        if (env_tmpl.dict == NULL)
+            PyErr_Clear(); /* only the shortcut is lost */
     }
     return env;
 }
