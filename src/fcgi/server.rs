@@ -498,8 +498,10 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot).and_then(|c| c.as_mut()) else {
             return;
         };
+        // An edge means bytes (or a hang-up) arrived after the last read.
+        conn.maybe_more = true;
         match conn.phase {
-            Phase::Ready | Phase::Active => conn.maybe_more = true,
+            Phase::Ready | Phase::Active => {}
             _ => {
                 if bits & libc::EPOLLOUT as u32 != 0 && !conn.pending.is_empty() {
                     self.flush_pending(slot);
@@ -587,6 +589,13 @@ impl Server {
             };
             if conn.close_after_pending && conn.pending.is_empty() {
                 self.shutdown(slot);
+                return;
+            }
+            if conn.registered && !conn.maybe_more {
+                // The last read came back short, so the socket was empty
+                // then, and anything since raises an edge-triggered event:
+                // a read now would only say EAGAIN. (A GET leaves its empty
+                // STDIN record buffered; consuming it lands here.)
                 return;
             }
             match conn.fill_nb() {
@@ -747,7 +756,11 @@ impl Server {
             if !idle {
                 continue;
             }
-            // Bytes already sent on it make it a request in flight.
+            // Bytes already sent on it make it a request in flight. Their
+            // edge may still be queued in epoll: look at the socket itself.
+            if let Some(c) = self.conns[slot].as_mut() {
+                c.maybe_more = true;
+            }
             self.service(slot);
             let still_idle = self.conns[slot]
                 .as_ref()
