@@ -2,6 +2,7 @@
 lighttpd and Apache on 127.0.0.1 or unix sockets in a temp dir, each started
 by the test and stopped by its PID."""
 
+import http.client
 import os
 import shutil
 import signal
@@ -38,6 +39,23 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return
         time.sleep(0.02)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def http_fetch(port, path, method="GET", body=None, headers=None, timeout=30):
+    """One HTTP request to 127.0.0.1:port: (status, [(name, value)], body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def header(headers, name):
+    """The first value of header `name` (any case) in a getheaders() list, or None."""
+    values = [v for k, v in headers if k.lower() == name.lower()]
+    return values[0] if values else None
 
 
 def can_connect(address):

@@ -8,7 +8,6 @@ a binary file of a few MiB; a Range request proves that the web server, not
 smisk, sent it. Missing files, relative paths and '..' get defined errors.
 The behaviour is documented in docs/sendfile.md."""
 
-import http.client
 import os
 import shutil
 import tempfile
@@ -49,13 +48,8 @@ def app(tmp_path_factory):
 
 
 def fetch(port, path, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    status, hdrs, body = harness.http_fetch(port, path, headers=headers)
+    return status, {k.lower(): v for k, v in hdrs}, body
 
 
 def send_file_url(path, **query):

@@ -3,7 +3,6 @@ Application (tests/apps/pyapp.py) behind a real nginx on 127.0.0.1, and
 directly over FastCGI where the wire matters. Each test names the original
 bug (W-n, original-core.md §4) it would have caught."""
 
-import http.client
 import json
 import os
 import signal
@@ -33,18 +32,10 @@ def site(tmp_path_factory):
 
 
 def fetch(nginx, path, method="GET", body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
-    finally:
-        conn.close()
+    return harness.http_fetch(nginx.port, path, method, body, headers)
 
 
-def header(headers, name):
-    values = [v for k, v in headers if k.lower() == name.lower()]
-    return values[0] if values else None
+header = harness.header
 
 
 def jget(nginx, path, **kw):

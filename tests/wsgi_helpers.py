@@ -1,6 +1,5 @@
 """Shared by the smisk.wsgi tests: start smisk-wsgi on a unix socket in a
 temp dir (stopped by its PID) and fetch through nginx."""
-import http.client
 import os
 import sys
 from pathlib import Path
@@ -25,15 +24,7 @@ def start_runner(tmp, spec, *args, name="app", env=None, module=False):
 
 
 def fetch(port, path, method="GET", body=None, headers=None, timeout=60):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
-    finally:
-        conn.close()
+    return harness.http_fetch(port, path, method, body, headers, timeout)
 
 
-def header(headers, name):
-    values = [v for k, v in headers if k.lower() == name.lower()]
-    return values[0] if values else None
+header = harness.header

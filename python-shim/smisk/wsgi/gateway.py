@@ -199,16 +199,12 @@ class Gateway(Application):
                 resp.headers.append("Content-Length: " + str(len(data)))
             resp.write(data)
             return
-        resp = self.response
-        for data in result:
-            if type(data) is not bytes:
-                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
-            if data:
-                if self._status is None:
-                    raise RuntimeError("the WSGI application yielded data before calling start_response()")
-                resp.write(data)
+        self._send_iterable(result, flush_each=False)
 
-    def _send_iterable(self, result):
+    def _send_iterable(self, result, flush_each=True):
+        """Writes the blocks of `result`; with flush_each, each block is sent
+        before the application is asked for the next (a generator may wait
+        between them)."""
         resp = self.response
         out = resp.out
         for data in result:
@@ -218,8 +214,8 @@ class Gateway(Application):
                 if self._status is None:
                     raise RuntimeError("the WSGI application yielded data before calling start_response()")
                 resp.write(data)
-                # Sent before the application is asked for the next block.
-                out.flush()
+                if flush_each:
+                    out.flush()
 
     def _send_wrapped_file(self, wrapper):
         f = wrapper.filelike
