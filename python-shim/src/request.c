@@ -66,7 +66,9 @@ static PyObject *cached(PyObject **slot, PyObject *value)
  * every param into a new dict costs about three times as much. Otherwise the
  * env is built param by param, reusing the str objects of the same index
  * where the bytes are equal (str is immutable; their hashes stay cached),
- * and becomes the next template. */
+ * and becomes the next template. It holds no more than one request's params
+ * (at most 64 of them, within the library's params size limit) between
+ * requests. */
 #define ENV_SLOTS 64
 /* Room for what a gateway adds to the params (smisk.wsgi puts in 11 keys). */
 #define ENV_EXTRA_KEYS 12
