@@ -70,11 +70,12 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Like [`ensure_private_dir`] (creating `dir` only when `create`), but
-/// returns an open descriptor of the directory. The checks are made on the
-/// descriptor (`fstat`), so the directory checked is the one returned even if
-/// the path is changed meanwhile; a symlink at the last component is never
-/// followed. Errors with ENOENT when `dir` is missing and `create` is false.
-pub fn open_private_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
+/// returns an open descriptor of the directory and its `fstat`. The checks
+/// are made on the descriptor, so the directory checked is the one returned
+/// even if the path is changed meanwhile; a symlink at the last component is
+/// never followed. Errors with ENOENT when `dir` is missing and `create` is
+/// false.
+pub fn open_private_dir(dir: &Path, create: bool) -> Result<(OwnedFd, libc::stat)> {
     let c = c_path(dir)?;
     if create {
         mkdir_private(dir, &c)?;
@@ -100,7 +101,7 @@ pub fn open_private_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
         return Err(Error::last_os(format!("fstat {}", dir.display())));
     }
     check_private_dir(dir, &st)?;
-    Ok(fd)
+    Ok((fd, st))
 }
 
 /// Creates `dir/name` as a new file with mode 0600, failing if anything

@@ -156,12 +156,16 @@ static int handle_request(void *ctx, smisk_request *h)
         rc = handle_exception(app);
     }
     request_end_session(app->request);
-    if (rc == 0) {
+    if (rc == 0 && request_has_form(app->request)) {
         /* The answer is complete before the temp files of the form are
          * removed: unlinking a large upload takes milliseconds the client
          * need not wait for. (On rc != 0 the library still has to answer
-         * 500 if nothing was sent.) */
+         * 500 if nothing was sent; without a form the library finishes the
+         * request after this returns, as for any handler.) The flush may
+         * wait for a slow client: without the GIL. */
+        Py_BEGIN_ALLOW_THREADS
         (void)smisk_request_finish(h, 0);
+        Py_END_ALLOW_THREADS
     }
     request_detach(app->request);
     response_detach(app->response);

@@ -117,38 +117,38 @@ static PyObject *new_env_dict(size_t params)
 }
 
 /* The env as a copy of the template when the names match it; NULL without
- * an exception when they do not (or there is no usable template). */
+ * an exception when they do not (or there is no usable template), NULL with
+ * one on a failure. */
 static PyObject *env_from_template(smisk_request *h, size_t count)
 {
-    size_t i, j, changed[ENV_SLOTS], nchanged = 0;
-    const char *k, *v;
-    size_t kl, vl;
+    /* The changed values, by index; the pointers stay valid for the request. */
+    size_t i, j, changed[ENV_SLOTS], changed_len[ENV_SLOTS], nchanged = 0;
+    const char *changed_at[ENV_SLOTS];
     if (env_tmpl.dict == NULL || count != env_tmpl.count)
         return NULL;
     for (i = 0; i < count; i++) {
+        const char *k, *v;
+        size_t kl, vl;
         if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(env_tmpl.keys[i], k, kl))
             return NULL;
-        if (!str_is(env_tmpl.vals[i], v, vl))
-            changed[nchanged++] = i;
+        if (!str_is(env_tmpl.vals[i], v, vl)) {
+            changed[nchanged] = i;
+            changed_at[nchanged] = v;
+            changed_len[nchanged++] = vl;
+        }
     }
     for (j = 0; j < nchanged; j++) {
-        PyObject *val;
+        PyObject *val = PyUnicode_DecodeLatin1(changed_at[j], (Py_ssize_t)changed_len[j], NULL);
         i = changed[j];
-        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK)
-            goto broken;
-        val = PyUnicode_DecodeLatin1(v, (Py_ssize_t)vl, NULL);
         if (val == NULL || PyDict_SetItem(env_tmpl.dict, env_tmpl.keys[i], val) < 0) {
             Py_XDECREF(val);
-            goto broken;
+            /* The template may be half updated: never use it again. */
+            Py_CLEAR(env_tmpl.dict);
+            return NULL;
         }
         Py_XSETREF(env_tmpl.vals[i], val);
     }
     return PyDict_Copy(env_tmpl.dict);
-broken:
-    /* The template may be half updated: the caller builds the env param by
-     * param (or reports the exception). */
-    Py_CLEAR(env_tmpl.dict);
-    return NULL;
 }
 
 static PyObject *build_env(RequestObject *r)
@@ -671,6 +671,11 @@ void request_end_session(RequestObject *r)
     smisk_session_state_free(r->sess);
     r->sess = NULL;
     PyErr_Restore(type, value, tb);
+}
+
+int request_has_form(RequestObject *r)
+{
+    return r->form != NULL;
 }
 
 void request_detach(RequestObject *r)

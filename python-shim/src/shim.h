@@ -140,11 +140,14 @@ ApplicationObject *app_current(void);
 
 /* request.c */
 void request_attach(RequestObject *r, smisk_request *h);
-/* Session write-back, temp file removal, cache reset. Never raises: problems
- * are reported to the request's error stream and sys.stderr. */
-/* Saves or refreshes the request's session (the library writes it back before
- * the answer is complete, so the client's next request sees it). */
+/* Saves or refreshes the request's session; called before the answer is
+ * complete, so the client's next request sees it. Never raises. */
 void request_end_session(RequestObject *r);
+/* Whether the request's body was parsed as a form (it may own spool files). */
+int request_has_form(RequestObject *r);
+/* Session write-back (if request_end_session was not called), temp file
+ * removal, cache reset. Never raises: problems are reported to the
+ * request's error stream and sys.stderr. */
 void request_detach(RequestObject *r);
 /* The session cookie header value to send, or NULL (no error) when none. */
 int request_session_cookie(RequestObject *r, PyObject **out_line);

@@ -20,7 +20,7 @@
 //! Cost per store call: an uncontended read lock and an `Arc` clone.
 
 use crate::fsutil;
-use crate::status::{Error, Result};
+use crate::status::Result;
 use std::ffi::CStr;
 use std::fs::File;
 use std::io;
@@ -60,9 +60,7 @@ fn fstat_fd(fd: RawFd) -> io::Result<libc::stat> {
 
 impl Held {
     pub(crate) fn open(path: &Path, create: bool) -> Result<Held> {
-        let fd = fsutil::open_private_dir(path, create)?;
-        let st = fstat_fd(fd.as_raw_fd())
-            .map_err(|e| Error::os(format!("fstat {}", path.display()), e))?;
+        let (fd, st) = fsutil::open_private_dir(path, create)?;
         // SAFETY: a zeroed statfs is a valid buffer for fstatfs to fill.
         let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
         // SAFETY: fs is writable; fstatfs only reads the descriptor.

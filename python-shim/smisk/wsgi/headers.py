@@ -25,18 +25,13 @@ _good_status = {}  # status -> (code, "Status: ..." line)
 _good_items = {}  # (name, value) -> ("Name: value" line, is Content-Length)
 
 
-def check_status(status):
-    """Returns the status code (int) of a valid PEP 3333 status string."""
-    return _status_entry(status)[0]
-
-
 def _status_entry(status):
-    if type(status) is str:
-        entry = _good_status.get(status)
-        if entry is not None:
-            return entry
+    """(code, status line) of a valid PEP 3333 status string."""
     if type(status) is not str:
         raise TypeError(f"status must be a str, not {type(status).__name__}: {status!r}")
+    entry = _good_status.get(status)
+    if entry is not None:
+        return entry
     if not _STATUS.match(status) or not _latin1(status):
         raise ValueError(f"status must be 'NNN Reason' (Latin-1, no control characters): {status!r}")
     line = "Status: " + status
