@@ -787,7 +787,7 @@ PyMODINIT_FUNC PyInit__core(void)
     if (str_service == NULL || str_begin == NULL || str_error == NULL)
         goto fail;
     if (stream_init_module(m) < 0 || request_init_module(m) < 0 || response_init_module(m) < 0 ||
-        sessions_init_module(m) < 0 || application_init_module(m) < 0)
+        sessions_init_module(m) < 0 || application_init_module(m) < 0 || wsgi_init_module(m) < 0)
         goto fail;
     Py_INCREF(&URLType);
     if (PyModule_AddObject(m, "URL", (PyObject *)&URLType) < 0) {

@@ -195,9 +195,8 @@ static PyObject *build_env(RequestObject *r)
     return env;
 }
 
-static PyObject *req_get_env(RequestObject *r, void *c)
+PyObject *request_env(RequestObject *r)
 {
-    (void)c;
     if (r->env != NULL) {
         Py_INCREF(r->env);
         return r->env;
@@ -207,6 +206,12 @@ static PyObject *req_get_env(RequestObject *r, void *c)
     r->env = build_env(r);
     Py_XINCREF(r->env);
     return r->env;
+}
+
+static PyObject *req_get_env(RequestObject *r, void *c)
+{
+    (void)c;
+    return request_env(r);
 }
 
 static PyObject *req_get_url(RequestObject *r, void *c)

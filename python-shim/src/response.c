@@ -185,9 +185,16 @@ static int write_chunk(ResponseObject *r, PyObject *data)
     return 0;
 }
 
-static PyObject *resp_write(ResponseObject *r, PyObject *data)
+int response_write(ResponseObject *r, PyObject *data)
 {
     if (check_request(r) < 0 || write_chunk(r, data) < 0)
+        return -1;
+    return 0;
+}
+
+static PyObject *resp_write(ResponseObject *r, PyObject *data)
+{
+    if (response_write(r, data) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

@@ -153,12 +153,16 @@ void request_detach(RequestObject *r);
 int request_session_cookie(RequestObject *r, PyObject **out_line);
 
 void request_charset_changed(RequestObject *r);
+/* request.env: the params dict, built at the first use in a request. */
+PyObject *request_env(RequestObject *r);
 
 /* response.c */
 void response_attach(ResponseObject *r, smisk_request *h);
 void response_detach(ResponseObject *r);
 /* begin() through Python dispatch when overridden, else directly. */
 int response_begin_if_needed(ResponseObject *r);
+/* response.write(data): begins the response if needed; empty data sends nothing. */
+int response_write(ResponseObject *r, PyObject *data);
 /* bytes to send for a str/bytes body chunk (str encoded with the charset). */
 int body_view(PyObject *data, view *v, PyObject **tmp);
 
@@ -175,6 +179,7 @@ int stream_init_module(PyObject *m);
 int request_init_module(PyObject *m);
 int response_init_module(PyObject *m);
 int sessions_init_module(PyObject *m);
+int wsgi_init_module(PyObject *m); /* wsgi.c: WSGIGatewayBase */
 
 /* Interned attribute names used on hot paths. */
 extern PyObject *str_service, *str_begin, *str_error;

@@ -20,6 +20,7 @@ from smisk.core._core import (  # noqa: F401
     Response,
     SessionStore,
     Stream,
+    WSGIGatewayBase,
     bind,
     listening,
     pack,

@@ -9,9 +9,9 @@ import logging
 import os
 import sys
 
-from smisk.core import Application
+from smisk.core import WSGIGatewayBase
 
-from .headers import header_lines
+from .headers import _good_items, _good_status, header_lines
 
 log = logging.getLogger("smisk.wsgi")
 
@@ -74,11 +74,21 @@ class ErrorStream:
         self._target().flush()
 
 
-class Gateway(Application):
+class Gateway(WSGIGatewayBase):
     """Serves `wsgi_app` with smisk.core: Gateway(app).run().
 
     sendfile: let the web server send files of wsgi.file_wrapper (needs
-    the matching web server configuration, see docs/wsgi.md)."""
+    the matching web server configuration, see docs/wsgi.md).
+
+    The per-request path (service, environ, start_response) is
+    smisk.core.WSGIGatewayBase, in C; it reads the hooks below once and
+    hands every result other than a one-block list or tuple of bytes to
+    _send_result."""
+
+    # The header checks and caches start_response uses (smisk.wsgi.headers).
+    _header_lines = staticmethod(header_lines)
+    _good_status = _good_status
+    _good_items = _good_items
 
     def __init__(self, wsgi_app, sendfile=False):
         super().__init__()
@@ -86,13 +96,10 @@ class Gateway(Application):
             raise TypeError(f"the WSGI application must be callable, not {type(wsgi_app).__name__}")
         self.wsgi_app = wsgi_app
         self.sendfile = sendfile
-        self._status = None
-        self._code = 0
-        self._has_length = False
         self._errors = ErrorStream(self)
-        self._static = None
 
     def _static_environ(self):
+        """The environ items every request shares."""
         return {
             "wsgi.version": (1, 0),
             "wsgi.errors": self._errors,
@@ -103,55 +110,6 @@ class Gateway(Application):
             "wsgi.file_wrapper": FileWrapper,
             "smisk.app": self,
         }
-
-    def environ(self):
-        """The WSGI environ of the current request: the request's own env
-        dict (fresh for every request), completed in place."""
-        req = self.request
-        env = req.env
-        static = self._static
-        if static is None:
-            static = self._static = self._static_environ()
-        env.update(static)
-        env["wsgi.input"] = req.input
-        https = env.get("HTTPS")
-        if https is not None:
-            env["wsgi.url_scheme"] = "https" if https.lower() in ("on", "1") else "http"
-        else:
-            env["wsgi.url_scheme"] = "https" if env.get("REQUEST_SCHEME") == "https" else "http"
-        # nginx passes every request header, these two included; CGI (RFC
-        # 3875 §4.1.18) and wsgiref's validator want only CONTENT_TYPE/_LENGTH.
-        if "HTTP_CONTENT_TYPE" in env:
-            v = env.pop("HTTP_CONTENT_TYPE")
-            if not env.get("CONTENT_TYPE"):
-                env["CONTENT_TYPE"] = v
-        if "HTTP_CONTENT_LENGTH" in env:
-            v = env.pop("HTTP_CONTENT_LENGTH")
-            if not env.get("CONTENT_LENGTH"):
-                env["CONTENT_LENGTH"] = v
-        if "PATH_INFO" not in env:
-            # nginx's stock fastcgi_params send the whole (decoded) path as
-            # SCRIPT_NAME and no PATH_INFO: the application is mounted at
-            # the root.
-            env["PATH_INFO"] = env.get("SCRIPT_NAME") or "/"
-            env["SCRIPT_NAME"] = ""
-        elif env.get("SCRIPT_NAME") == "/":
-            env["SCRIPT_NAME"] = ""
-        return env
-
-    def start_response(self, status, headers, exc_info=None):
-        if exc_info is not None:
-            try:
-                if self.response.has_begun:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self._status is not None:
-            raise RuntimeError("start_response() called a second time without exc_info (PEP 3333)")
-        lines, self._has_length, self._code = header_lines(status, headers)
-        self.response.headers = lines
-        self._status = status
-        return self.write
 
     def write(self, data):
         """The write() callable start_response returns: sent at once."""
@@ -164,10 +122,9 @@ class Gateway(Application):
             resp.write(data)
             resp.out.flush()
 
-    def service(self):
-        self._status = None
-        environ = self.environ()
-        result = self.wsgi_app(environ, self.start_response)
+    def _send_result(self, result, environ):
+        """Sends what the application returned (service() sends a one-block
+        list itself) and always calls its close()."""
         try:
             kind = type(result)
             if kind is list or kind is tuple:

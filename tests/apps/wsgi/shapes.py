@@ -1,0 +1,135 @@
+"""Unvalidated WSGI applications for the gateway's C request path
+(smisk.core.WSGIGatewayBase): the one-block result it sends itself, start_response
+called every way PEP 3333 allows, and what must still reach the full checks of
+smisk.wsgi.headers. Run as a script, it serves CustomGateway (a subclass
+overriding environ() and start_response()) on the unix socket of argv[1]."""
+import gc
+import json
+import sys
+
+from smisk.wsgi import Gateway
+
+
+class Str(str):
+    pass
+
+
+TEXT = [("Content-Type", "text/plain")]
+
+
+def s_list(environ, start_response):
+    start_response("200 OK", TEXT)
+    return [b"hi"]
+
+
+def s_tuple(environ, start_response):
+    start_response("200 OK", TEXT)
+    return (b"hi",)
+
+
+def s_given_length(environ, start_response):
+    start_response("200 OK", TEXT + [("Content-Length", "2")])
+    return [b"hi"]
+
+
+def s_no_content(environ, start_response):
+    start_response("204 No Content", [])
+    return [b""]
+
+
+def s_not_modified(environ, start_response):
+    start_response("304 Not Modified", [])
+    return [b""]
+
+
+def s_empty(environ, start_response):
+    start_response("200 OK", TEXT)
+    return [b""]
+
+
+def s_written(environ, start_response):
+    write = start_response("200 OK", TEXT)
+    write(b"a")
+    return [b"b"]
+
+
+def s_keywords(environ, start_response):
+    start_response(status="201 Created", headers=TEXT)
+    return [b"kw"]
+
+
+def s_exc_info_keyword(environ, start_response):
+    start_response("200 OK", TEXT)
+    try:
+        raise ValueError("late")
+    except ValueError:
+        start_response("500 Oops", [("Content-Type", "text/x-oops")], exc_info=sys.exc_info())
+    return [b"replaced"]
+
+
+def s_bad_keyword(environ, start_response):
+    start_response("200 OK", TEXT, bogus=1)
+    return [b"never"]
+
+
+def s_one_argument(environ, start_response):
+    start_response("200 OK")
+    return [b"never"]
+
+
+def s_sub_status(environ, start_response):
+    start_response(Str("200 OK"), TEXT)
+    return [b"never"]
+
+
+def s_sub_header(environ, start_response):
+    start_response("200 OK", [("Content-Type", Str("text/plain"))])
+    return [b"never"]
+
+
+def s_latin1(environ, start_response):
+    start_response("200 OK", TEXT + [("X-Caf", "caf\xe9")])
+    return [b"latin1"]
+
+
+def s_str_block(environ, start_response):
+    start_response("200 OK", TEXT)
+    return ["text"]
+
+
+def s_environ(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    keys = ("PATH_INFO", "SCRIPT_NAME", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme", "shapes.custom")
+    out = {k: environ.get(k) for k in keys}
+    out["has_http_content"] = "HTTP_CONTENT_TYPE" in environ or "HTTP_CONTENT_LENGTH" in environ
+    return [json.dumps(out).encode()]
+
+
+def s_stats(environ, start_response):
+    gc.collect()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"blocks": sys.getallocatedblocks(), "objects": len(gc.get_objects())}).encode()]
+
+
+ROUTES = {"/" + name[2:].replace("_", "-"): fn for name, fn in list(globals().items()) if name.startswith("s_")}
+
+
+def application(environ, start_response):
+    return ROUTES[environ["PATH_INFO"]](environ, start_response)
+
+
+class CustomGateway(Gateway):
+    def environ(self):
+        env = super().environ()
+        env["shapes.custom"] = "yes"
+        return env
+
+    def start_response(self, status, headers, exc_info=None):
+        return super().start_response(status, headers + [("X-Wrapped", "1")], exc_info)
+
+
+if __name__ == "__main__":
+    import smisk.core
+
+    smisk.core.bind(sys.argv[1])
+    CustomGateway(application).run()

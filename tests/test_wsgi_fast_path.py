@@ -1,0 +1,165 @@
+"""The C request path of smisk.wsgi.Gateway (smisk.core.WSGIGatewayBase):
+exact bytes on the wire for the one-block results it sends itself,
+start_response by position and by keyword, the cached header lines against
+the full checks of smisk.wsgi.headers, subclasses overriding environ() and
+start_response(), and no per-request leak. Raw FastCGI over a unix socket
+(tests/apps/wsgi/shapes.py, no validator wrapper, which would hide the
+shapes)."""
+import json
+import os
+import re
+import sys
+
+import pytest
+
+import harness
+from fcgi_client import Conn, default_params
+from wsgi_helpers import APPS, start_runner
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wsgi-shapes")
+    app = start_runner(tmp, "shapes:application", name="shapes")
+    conn = Conn(app.address)
+    yield conn
+    conn.close()
+    app.stop()
+
+
+def ask(conn, path, method="GET", **params):
+    p = default_params(path, method=method)
+    p.update(params)
+    r = conn.request(1, p, keep_conn=True)
+    assert r.end == (0, 0), (path, r.end)
+    return r
+
+
+HEAD = b"Status: 200 OK\r\nContent-Type: text/plain\r\n"
+
+
+@pytest.mark.parametrize("path", ["/list", "/tuple"])
+def test_one_block_gets_a_content_length(shapes, path):
+    for _ in range(3):  # the first answer validates, the next ones come from the caches
+        assert ask(shapes, path).stdout == HEAD + b"Content-Length: 2\r\n\r\nhi"
+
+
+def test_no_content_length_where_http_has_none_or_the_app_gave_one(shapes):
+    assert ask(shapes, "/list", method="HEAD").stdout == HEAD + b"\r\nhi"
+    assert ask(shapes, "/no-content").stdout == b"Status: 204 No Content\r\n\r\n"
+    assert ask(shapes, "/not-modified").stdout == b"Status: 304 Not Modified\r\n\r\n"
+    assert ask(shapes, "/given-length").stdout == HEAD + b"Content-Length: 2\r\n\r\nhi"
+    assert ask(shapes, "/empty").stdout == HEAD + b"Content-Length: 0\r\n\r\n"
+    # Begun by write(): the length of the last block is not the body's.
+    assert ask(shapes, "/written").stdout == HEAD + b"\r\nab"
+
+
+def test_start_response_by_keyword_and_exc_info(shapes):
+    assert ask(shapes, "/keywords").stdout == (b"Status: 201 Created\r\nContent-Type: text/plain\r\n"
+                                               b"Content-Length: 2\r\n\r\nkw")
+    assert ask(shapes, "/exc-info-keyword").stdout == (b"Status: 500 Oops\r\nContent-Type: text/x-oops\r\n"
+                                                       b"Content-Length: 8\r\n\r\nreplaced")
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/bad-keyword", b"unexpected keyword argument &#39;bogus&#39;"),
+    ("/one-argument", b"needs status and headers"),
+    ("/sub-status", b"status must be a str"),
+    ("/sub-header", b"must be a str"),
+    ("/str-block", b"yielded str, not bytes"),
+])
+def test_what_the_cache_must_not_pass_gets_500(shapes, path, message):
+    ask(shapes, "/list")  # "200 OK" and the Content-Type item are cached now
+    for _ in range(2):
+        r = ask(shapes, path)
+        assert r.stdout.startswith(b"Status: 500"), r.stdout[:300]
+        assert message in r.stdout, r.stdout[-600:]
+    assert ask(shapes, "/list").stdout == HEAD + b"Content-Length: 2\r\n\r\nhi"
+
+
+def test_latin1_value_from_the_cache_is_the_same_bytes(shapes):
+    want = HEAD + b"X-Caf: caf\xe9\r\nContent-Length: 6\r\n\r\nlatin1"
+    assert [ask(shapes, "/latin1").stdout for _ in range(3)] == [want] * 3
+
+
+def test_environ_completion(shapes):
+    r = ask(shapes, "/environ", method="POST", HTTP_CONTENT_TYPE="text/x-a", HTTP_CONTENT_LENGTH="0",
+            CONTENT_TYPE="", REQUEST_SCHEME="https")
+    out = json.loads(r.headers_and_body[1])
+    assert out == {"PATH_INFO": "/environ", "SCRIPT_NAME": "", "CONTENT_TYPE": "text/x-a", "CONTENT_LENGTH": "0",
+                   "wsgi.url_scheme": "https", "shapes.custom": None, "has_http_content": False}
+    r = ask(shapes, "/environ", HTTPS="ON", CONTENT_TYPE="text/kept", HTTP_CONTENT_TYPE="text/dropped")
+    out = json.loads(r.headers_and_body[1])
+    assert out["wsgi.url_scheme"] == "https" and out["CONTENT_TYPE"] == "text/kept"
+    assert not out["has_http_content"]
+    # The client's params have no PATH_INFO (the whole path is SCRIPT_NAME,
+    # as nginx's stock fastcgi_params send it); a SCRIPT_NAME of "/" is the root.
+    out = json.loads(ask(shapes, "/ignored", SCRIPT_NAME="/", PATH_INFO="/environ").headers_and_body[1])
+    assert out["PATH_INFO"] == "/environ" and out["SCRIPT_NAME"] == ""
+    assert out["wsgi.url_scheme"] == "http"
+
+
+def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path):
+    sock = str(tmp_path / "custom.sock")
+    app = harness.Process([sys.executable, str(APPS / "shapes.py"), sock], log=tmp_path / "custom.log")
+    try:
+        harness.wait_until(lambda: harness.can_connect(sock) or not app.alive(), timeout=30, what="CustomGateway")
+        assert app.alive(), app.log()
+        conn = Conn(sock)
+        for _ in range(2):
+            assert ask(conn, "/list").stdout == HEAD + b"X-Wrapped: 1\r\nContent-Length: 2\r\n\r\nhi"
+            out = json.loads(ask(conn, "/environ").headers_and_body[1])
+            assert out["shapes.custom"] == "yes" and out["PATH_INFO"] == "/environ"
+        conn.close()
+    finally:
+        app.stop()
+
+
+def test_the_c_path_does_not_leak_per_request(shapes):
+    rotation = ["/list", "/tuple", "/keywords", "/exc-info-keyword", "/written", "/latin1", "/sub-status",
+                "/environ", "/empty"]
+
+    def stats():
+        return json.loads(ask(shapes, "/stats").headers_and_body[1])
+
+    for n in range(2000):
+        ask(shapes, rotation[n % len(rotation)])
+    before = stats()
+    for n in range(20000):
+        ask(shapes, rotation[n % len(rotation)])
+    after = stats()
+    # One leaked object per request would be 20 000 blocks.
+    assert after["blocks"] - before["blocks"] < 1000, (before, after)
+    assert after["objects"] - before["objects"] < 300, (before, after)
+
+
+def test_the_c_path_under_valgrind_is_clean(tmp_path):
+    """Every shape once or twice, the gateway under valgrind: no invalid access
+    or uninitialised use in the shim, nothing of ours definitely lost."""
+    from test_shim_leaks import valgrind_records
+
+    sock = str(tmp_path / "vg.sock")
+    log = tmp_path / "valgrind.log"
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    argv = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite", f"--log-file={log}",
+            sys.executable, str(APPS / "shapes.py"), sock]
+    app = harness.Process(argv, env=env, log=tmp_path / "app.log")
+    try:
+        harness.wait_until(lambda: harness.can_connect(sock) or not app.alive(), timeout=120, what="valgrind")
+        assert app.alive(), app.log()
+        conn = Conn(sock, timeout=120)
+        for path in ["/list", "/tuple", "/given-length", "/no-content", "/written", "/keywords",
+                     "/exc-info-keyword", "/bad-keyword", "/one-argument", "/sub-status", "/sub-header",
+                     "/latin1", "/str-block", "/environ"] * 2:
+            assert ask(conn, path).stdout.startswith(b"Status: ")
+        conn.close()
+    finally:
+        code = app.stop(timeout=60)
+    text = log.read_text()
+    assert code == 0, app.log()[-2000:]
+    assert "LEAK SUMMARY" in text or "All heap blocks were freed" in text, text[-2000:]
+    assert re.search(r"definitely lost: 0 bytes", text) or "All heap blocks were freed" in text, text[-3000:]
+    shim_sources = "|".join(re.escape(p.name) for p in (harness.ROOT / "python-shim" / "src").glob("*.c"))
+    ours_re = re.compile(rf"_core\.cpython|\((?:{shim_sources}):\d+\)|\.rs:\d+\)")
+    ours = [r for r in valgrind_records(text) if ours_re.search(r)]
+    assert ours == [], "\n\n".join(ours[:5])
