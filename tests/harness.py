@@ -4,6 +4,7 @@ by the test and stopped by its PID."""
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -293,3 +294,34 @@ class Apache(Process):
     def error_log(self):
         p = self.tmp / "error.log"
         return p.read_text(errors="replace") if p.exists() else ""
+
+
+def valgrind_records(log):
+    """The error and leak records of a valgrind log, one string each."""
+    records, current = [], []
+    for line in log.splitlines():
+        body = line.split("== ", 1)[1] if "== " in line else ""
+        if body.strip():
+            current.append(body)
+        elif current:
+            records.append("\n".join(current))
+            current = []
+    if current:
+        records.append("\n".join(current))
+    return records
+
+
+def assert_valgrind_clean(text):
+    """The valgrind log `text` of a Python process using the shim has a leak
+    summary, nothing definitely lost, and no record of ours."""
+    assert "LEAK SUMMARY" in text or "All heap blocks were freed" in text, text[-2000:]
+    assert re.search(r"definitely lost: 0 bytes", text) or "All heap blocks were freed" in text, text[-3000:]
+    # CPython 3.11 itself reports uninitialised reads in its startup imports
+    # (not in our code); any record with a frame in the extension (which
+    # links libsmisk statically) is ours.
+    # With debug info, frames name their source file: the shim's C files or
+    # Rust sources; without, the shared object.
+    shim_sources = "|".join(re.escape(p.name) for p in (ROOT / "python-shim" / "src").glob("*.c"))
+    ours_re = re.compile(rf"_core\.cpython|\((?:{shim_sources}):\d+\)|\.rs:\d+\)")
+    ours = [r for r in valgrind_records(text) if ours_re.search(r)]
+    assert ours == [], "\n\n".join(ours[:5])

@@ -150,21 +150,6 @@ def test_100k_requests_touching_every_feature_do_not_leak(tmp_path):
     assert all(re.fullmatch(r"[0-9a-v]{32}", name) for name in names), [x for x in names if len(x) != 32][:5]
 
 
-def valgrind_records(log):
-    """The error and leak records of a valgrind log, one string each."""
-    records, current = [], []
-    for line in log.splitlines():
-        body = line.split("== ", 1)[1] if "== " in line else ""
-        if body.strip():
-            current.append(body)
-        elif current:
-            records.append("\n".join(current))
-            current = []
-    if current:
-        records.append("\n".join(current))
-    return records
-
-
 def test_short_session_under_valgrind_is_clean(tmp_path):
     if not shutil.which("valgrind"):
         raise AssertionError("valgrind is not installed (scripts/install-deps installs it)")
@@ -194,14 +179,4 @@ def test_short_session_under_valgrind_is_clean(tmp_path):
         code = app.stop(timeout=60)
     text = log.read_text()
     assert "run() returned" in app.log() and code == 0, app.log()[-2000:]
-    assert "LEAK SUMMARY" in text or "All heap blocks were freed" in text, text[-2000:]
-    assert re.search(r"definitely lost: 0 bytes", text) or "All heap blocks were freed" in text, text[-3000:]
-    # CPython 3.11 itself reports uninitialised reads in its startup imports
-    # (not in our code); any record with a frame in the extension (which
-    # links libsmisk statically) is ours.
-    # With debug info, frames name their source file: the shim's C files or
-    # Rust sources; without, the shared object.
-    shim_sources = "|".join(re.escape(p.name) for p in (harness.ROOT / "python-shim" / "src").glob("*.c"))
-    ours_re = re.compile(rf"_core\.cpython|\((?:{shim_sources}):\d+\)|\.rs:\d+\)")
-    ours = [r for r in valgrind_records(text) if ours_re.search(r)]
-    assert ours == [], "\n\n".join(ours[:5])
+    harness.assert_valgrind_clean(text)

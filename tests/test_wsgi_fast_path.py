@@ -7,7 +7,6 @@ start_response(), and no per-request leak. Raw FastCGI over a unix socket
 shapes)."""
 import json
 import os
-import re
 import sys
 
 import pytest
@@ -136,8 +135,6 @@ def test_the_c_path_does_not_leak_per_request(shapes):
 def test_the_c_path_under_valgrind_is_clean(tmp_path):
     """Every shape once or twice, the gateway under valgrind: no invalid access
     or uninitialised use in the shim, nothing of ours definitely lost."""
-    from test_shim_leaks import valgrind_records
-
     sock = str(tmp_path / "vg.sock")
     log = tmp_path / "valgrind.log"
     env = dict(os.environ, PYTHONMALLOC="malloc")
@@ -155,11 +152,5 @@ def test_the_c_path_under_valgrind_is_clean(tmp_path):
         conn.close()
     finally:
         code = app.stop(timeout=60)
-    text = log.read_text()
     assert code == 0, app.log()[-2000:]
-    assert "LEAK SUMMARY" in text or "All heap blocks were freed" in text, text[-2000:]
-    assert re.search(r"definitely lost: 0 bytes", text) or "All heap blocks were freed" in text, text[-3000:]
-    shim_sources = "|".join(re.escape(p.name) for p in (harness.ROOT / "python-shim" / "src").glob("*.c"))
-    ours_re = re.compile(rf"_core\.cpython|\((?:{shim_sources}):\d+\)|\.rs:\d+\)")
-    ours = [r for r in valgrind_records(text) if ours_re.search(r)]
-    assert ours == [], "\n\n".join(ours[:5])
+    harness.assert_valgrind_clean(log.read_text())

@@ -521,7 +521,7 @@ static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
     return ApplicationType.tp_traverse((PyObject *)g, visit, arg);
 }
 
-static int gw_clear(GatewayObject *g)
+static void clear_fields(GatewayObject *g)
 {
     g->ready = 0;
     Py_CLEAR(g->wsgi_app);
@@ -533,21 +533,18 @@ static int gw_clear(GatewayObject *g)
     Py_CLEAR(g->good_status);
     Py_CLEAR(g->good_items);
     Py_CLEAR(g->status);
+}
+
+static int gw_clear(GatewayObject *g)
+{
+    clear_fields(g);
     return ApplicationType.tp_clear((PyObject *)g);
 }
 
 static void gw_dealloc(GatewayObject *g)
 {
     PyObject_GC_UnTrack(g);
-    Py_CLEAR(g->wsgi_app);
-    Py_CLEAR(g->static_env);
-    Py_CLEAR(g->start_response);
-    Py_CLEAR(g->write);
-    Py_CLEAR(g->send_result);
-    Py_CLEAR(g->header_lines);
-    Py_CLEAR(g->good_status);
-    Py_CLEAR(g->good_items);
-    Py_CLEAR(g->status);
+    clear_fields(g);
     ApplicationType.tp_dealloc((PyObject *)g);
 }
 
