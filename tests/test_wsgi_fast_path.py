@@ -99,6 +99,7 @@ def test_environ_completion(shapes):
 
 
 def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path):
+    """Also: the application replaces gateway.wsgi_app while it runs."""
     sock = str(tmp_path / "custom.sock")
     app = harness.Process([sys.executable, str(APPS / "shapes.py"), sock], log=tmp_path / "custom.log")
     try:
@@ -109,6 +110,8 @@ def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path):
             assert ask(conn, "/list").stdout == HEAD + b"X-Wrapped: 1\r\nContent-Length: 2\r\n\r\nhi"
             out = json.loads(ask(conn, "/environ").headers_and_body[1])
             assert out["shapes.custom"] == "yes" and out["PATH_INFO"] == "/environ"
+            rebound = HEAD + b"X-Wrapped: 1\r\nContent-Length: 7\r\n\r\nrebound"
+            assert ask(conn, "/rebind").stdout == rebound
         conn.close()
     finally:
         app.stop()
@@ -147,7 +150,7 @@ def test_the_c_path_under_valgrind_is_clean(tmp_path):
         conn = Conn(sock, timeout=120)
         for path in ["/list", "/tuple", "/given-length", "/no-content", "/written", "/keywords",
                      "/exc-info-keyword", "/bad-keyword", "/one-argument", "/sub-status", "/sub-header",
-                     "/latin1", "/str-block", "/environ"] * 2:
+                     "/latin1", "/str-block", "/environ", "/rebind"] * 2:
             assert ask(conn, path).stdout.startswith(b"Status: ")
         conn.close()
     finally:

@@ -382,6 +382,7 @@ static int send_one_block(GatewayObject *g, PyObject *result, PyObject *env)
     ResponseObject *resp = g->app.response;
     PyObject *data;
     Py_ssize_t len;
+    int sent;
     if (PyList_CheckExact(result)) {
         if (PyList_GET_SIZE(result) != 1)
             return 0;
@@ -416,12 +417,15 @@ static int send_one_block(GatewayObject *g, PyObject *result, PyObject *env)
             Py_DECREF(line);
         }
     }
-    return response_write(resp, data) < 0 ? -1 : 1;
+    Py_INCREF(data);
+    sent = response_write(resp, data);
+    Py_DECREF(data);
+    return sent < 0 ? -1 : 1;
 }
 
 static PyObject *gateway_service(GatewayObject *g, PyObject *unused)
 {
-    PyObject *env, *result, *call[2];
+    PyObject *env, *result, *app, *call[2];
     int sent;
     (void)unused;
     Py_CLEAR(g->status);
@@ -434,9 +438,13 @@ static PyObject *gateway_service(GatewayObject *g, PyObject *unused)
     env = g->custom_environ ? PyObject_CallMethod((PyObject *)g, "environ", NULL) : gateway_environ(g, NULL);
     if (env == NULL)
         return NULL;
+    /* Held for the call: the application may rebind gateway.wsgi_app. */
+    app = g->wsgi_app;
+    Py_INCREF(app);
     call[0] = env;
     call[1] = g->start_response;
-    result = PyObject_Vectorcall(g->wsgi_app, call, 2, NULL);
+    result = PyObject_Vectorcall(app, call, 2, NULL);
+    Py_DECREF(app);
     if (result == NULL) {
         Py_DECREF(env);
         return NULL;

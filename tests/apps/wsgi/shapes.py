@@ -105,6 +105,14 @@ def s_environ(environ, start_response):
     return [json.dumps(out).encode()]
 
 
+def s_rebind(environ, start_response):
+    # While the gateway is calling it, its wsgi_app (the only reference to
+    # the running callable, under CustomGateway) is replaced.
+    environ["smisk.app"].wsgi_app = lambda e, s: application(e, s)
+    start_response("200 OK", TEXT)
+    return [b"rebound"]
+
+
 def s_stats(environ, start_response):
     gc.collect()
     start_response("200 OK", [("Content-Type", "application/json")])
@@ -132,4 +140,5 @@ if __name__ == "__main__":
     import smisk.core
 
     smisk.core.bind(sys.argv[1])
-    CustomGateway(application).run()
+    # A callable referenced by the gateway alone (see s_rebind).
+    CustomGateway(lambda environ, start_response: application(environ, start_response)).run()
