@@ -98,10 +98,13 @@ def test_environ_completion(shapes):
     assert out["wsgi.url_scheme"] == "http"
 
 
-def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path):
-    """Also: the application replaces gateway.wsgi_app while it runs."""
+@pytest.mark.parametrize("variant", ["custom", "shadowed"])
+def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path, variant):
+    """Also: the application replaces gateway.wsgi_app while it runs, and
+    (shadowed) a subclass whose class attribute hides the wsgi_app slot."""
     sock = str(tmp_path / "custom.sock")
-    app = harness.Process([sys.executable, str(APPS / "shapes.py"), sock], log=tmp_path / "custom.log")
+    argv = [sys.executable, str(APPS / "shapes.py"), sock] + ([variant] if variant == "shadowed" else [])
+    app = harness.Process(argv, log=tmp_path / "custom.log")
     try:
         harness.wait_until(lambda: harness.can_connect(sock) or not app.alive(), timeout=30, what="CustomGateway")
         assert app.alive(), app.log()

@@ -431,16 +431,19 @@ static PyObject *gateway_service(GatewayObject *g, PyObject *unused)
     Py_CLEAR(g->status);
     if (gateway_ready(g) < 0)
         return NULL;
-    if (g->wsgi_app == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "the gateway has no wsgi_app");
-        return NULL;
-    }
     env = g->custom_environ ? PyObject_CallMethod((PyObject *)g, "environ", NULL) : gateway_environ(g, NULL);
     if (env == NULL)
         return NULL;
-    /* Held for the call: the application may rebind gateway.wsgi_app. */
+    /* Held for the call: the application may rebind gateway.wsgi_app. A
+     * subclass whose class attribute shadows the slot keeps it in its
+     * instance dict: found by the ordinary lookup. */
     app = g->wsgi_app;
-    Py_INCREF(app);
+    if (app != NULL)
+        Py_INCREF(app);
+    else if ((app = PyObject_GetAttrString((PyObject *)g, "wsgi_app")) == NULL) {
+        Py_DECREF(env);
+        return NULL;
+    }
     call[0] = env;
     call[1] = g->start_response;
     result = PyObject_Vectorcall(app, call, 2, NULL);

@@ -2,7 +2,8 @@
 (smisk.core.WSGIGatewayBase): the one-block result it sends itself, start_response
 called every way PEP 3333 allows, and what must still reach the full checks of
 smisk.wsgi.headers. Run as a script, it serves CustomGateway (a subclass
-overriding environ() and start_response()) on the unix socket of argv[1]."""
+overriding environ() and start_response()) on the unix socket of argv[1], or
+with "shadowed" as argv[2] ShadowedGateway (wsgi_app a class attribute)."""
 import gc
 import json
 import sys
@@ -136,9 +137,16 @@ class CustomGateway(Gateway):
         return super().start_response(status, headers + [("X-Wrapped", "1")], exc_info)
 
 
+class ShadowedGateway(CustomGateway):
+    # A class attribute over WSGIGatewayBase's wsgi_app slot: assignments
+    # then go to the instance dict, which the gateway must still find.
+    wsgi_app = staticmethod(application)
+
+
 if __name__ == "__main__":
     import smisk.core
 
     smisk.core.bind(sys.argv[1])
+    gateway_class = ShadowedGateway if sys.argv[2:] == ["shadowed"] else CustomGateway
     # A callable referenced by the gateway alone (see s_rebind).
-    CustomGateway(lambda environ, start_response: application(environ, start_response)).run()
+    gateway_class(lambda environ, start_response: application(environ, start_response)).run()
