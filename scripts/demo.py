@@ -1,6 +1,7 @@
 """Runs the smisk hello example behind nginx on 127.0.0.1 (see scripts/demo):
 the Python one (examples/hello.py on smisk.core) by default, the C one
-(examples/hello.c) with --c."""
+(examples/hello.c) with --c, the WSGI one (examples/wsgi_hello.py under the
+smisk-wsgi runner) with --wsgi."""
 
 import signal
 import subprocess
@@ -17,13 +18,20 @@ import harness  # noqa: E402  (process and nginx helpers shared with the tests)
 
 def main():
     args = sys.argv[1:]
-    unknown = [a for a in args if a not in ("--check", "--c")]
-    if unknown:
-        print(f"usage: scripts/demo [--check] [--c]  (unknown: {' '.join(unknown)})", file=sys.stderr)
+    unknown = [a for a in args if a not in ("--check", "--c", "--wsgi")]
+    if unknown or ("--c" in args and "--wsgi" in args):
+        why = f"unknown: {' '.join(unknown)}" if unknown else "--c and --wsgi are alternatives"
+        print(f"usage: scripts/demo [--check] [--c | --wsgi]  ({why})", file=sys.stderr)
         return 2
     check_only = "--check" in args
-    program, name = (harness.HELLO, "C hello (examples/hello.c)") if "--c" in args else \
-        (harness.PY_HELLO, "Python hello (examples/hello.py, smisk.core)")
+    if "--c" in args:
+        program, name = harness.HELLO, "C hello (examples/hello.c)"
+    elif "--wsgi" in args:
+        runner = Path(harness.VENV_PYTHON).parent / "smisk-wsgi"
+        program = [runner, "wsgi_hello:application", "--chdir", ROOT / "examples", "--bind"]
+        name = "WSGI hello (examples/wsgi_hello.py, smisk-wsgi)"
+    else:
+        program, name = harness.PY_HELLO, "Python hello (examples/hello.py, smisk.core)"
     print("demo: building smisk and the examples (release)...", flush=True)
     harness.build_programs()
     with tempfile.TemporaryDirectory(prefix="smisk-demo-") as tmp:

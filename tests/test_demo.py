@@ -8,7 +8,7 @@ import pytest
 import harness
 
 
-@pytest.mark.parametrize("flags, which", [([], "Python hello"), (["--c"], "C hello")])
+@pytest.mark.parametrize("flags, which", [([], "Python hello"), (["--c"], "C hello"), (["--wsgi"], "WSGI hello")])
 def test_demo_check_answers_through_nginx(flags, which):
     out = subprocess.run([sys.executable, harness.ROOT / "scripts" / "demo.py", "--check", *flags],
                          capture_output=True, text=True, timeout=600)
@@ -22,3 +22,6 @@ def test_demo_rejects_unknown_flags():
     out = subprocess.run([sys.executable, harness.ROOT / "scripts" / "demo.py", "--bogus"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--bogus" in out.stderr
+    out = subprocess.run([sys.executable, harness.ROOT / "scripts" / "demo.py", "--c", "--wsgi"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "usage" in out.stderr
