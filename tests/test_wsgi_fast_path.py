@@ -81,6 +81,17 @@ def test_latin1_value_from_the_cache_is_the_same_bytes(shapes):
     assert [ask(shapes, "/latin1").stdout for _ in range(3)] == [want] * 3
 
 
+def test_new_items_past_the_cache_size_are_still_checked_and_sent(shapes):
+    from smisk.wsgi import headers
+
+    for n in range(headers._CACHE_MAX + 100):
+        r = ask(shapes, "/unique", QUERY_STRING=str(n))
+        want = HEAD + f"X-N: {n}\r\nContent-Length: {len(str(n))}\r\n\r\n{n}".encode()
+        assert r.stdout == want, (n, r.stdout)
+    # Full caches still refuse what the check refuses.
+    assert b"must be a str" in ask(shapes, "/sub-header").stdout
+
+
 def test_environ_completion(shapes):
     r = ask(shapes, "/environ", method="POST", HTTP_CONTENT_TYPE="text/x-a", HTTP_CONTENT_LENGTH="0",
             CONTENT_TYPE="", REQUEST_SCHEME="https")

@@ -1,7 +1,9 @@
-"""smisk.wsgi.headers: start_response() validation, with its caches of
-statuses and header items that already passed. A cached answer must be
-exactly what the full check gives, and a cache hit must never let through
-what the full check refuses."""
+"""smisk.wsgi.headers: start_response() validation, and the caches of
+statuses and header items that passed, which the C start_response reads. A
+cached entry must be exactly what the full check gives, and the check must
+refuse every time what it refused once (the cache hits themselves, and
+str subclasses of cached items, are tested through the C path in
+test_wsgi_fast_path.py)."""
 import pytest
 
 from smisk.wsgi import headers
@@ -26,6 +28,10 @@ def test_a_cache_hit_gives_the_same_answer_as_the_first_check():
     again = headers.header_lines("200 OK", [(str(n), str(v)) for n, v in items])
     assert first == again
     assert first[0][3] == b"X-Caf: caf\xe9" and first[1] is True
+    # What the C start_response finds in the caches is the same answer.
+    assert headers._good_status["200 OK"] == (200, first[0][0])
+    assert [headers._good_items[item] for item in items] == [
+        (first[0][1], False), (first[0][2], True), (first[0][3], False)]
 
 
 def test_str_subclasses_are_refused_even_after_the_equal_str_item_was_cached():

@@ -14,7 +14,7 @@
  * The Python subclass provides, read once at the first request:
  *   _static_environ()  -> dict merged into every environ
  *   _header_lines, _good_status, _good_items  (smisk.wsgi.headers)
- *   _send_result(result, environ)  every result the fast path does not take
+ *   _send_result(result)           every result the fast path does not take
  *   write                          the callable start_response returns
  */
 #include "shim.h"
@@ -454,7 +454,7 @@ static PyObject *gateway_service(GatewayObject *g, PyObject *unused)
     }
     sent = send_one_block(g, result, env);
     if (sent == 0) {
-        PyObject *r = PyObject_CallFunctionObjArgs(g->send_result, result, env, NULL);
+        PyObject *r = PyObject_CallOneArg(g->send_result, result);
         sent = r != NULL ? 1 : -1;
         Py_XDECREF(r);
     }
@@ -486,23 +486,9 @@ static int gw_set_status(GatewayObject *g, PyObject *v, void *c)
     return 0;
 }
 
-static PyObject *gw_get_code(GatewayObject *g, void *c)
-{
-    (void)c;
-    return PyLong_FromLong(g->code);
-}
-
-static PyObject *gw_get_has_length(GatewayObject *g, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(g->has_length);
-}
-
 static PyGetSetDef gw_getset[] = {
     {"_status", (getter)gw_get_status, (setter)gw_set_status,
      "The status start_response() accepted for the current request, or None.", NULL},
-    {"_code", (getter)gw_get_code, NULL, "Its status code.", NULL},
-    {"_has_length", (getter)gw_get_has_length, NULL, "Whether the application gave a Content-Length.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMemberDef gw_members[] = {

@@ -15,10 +15,6 @@ from .headers import _good_items, _good_status, header_lines
 
 log = logging.getLogger("smisk.wsgi")
 
-#: Bodies of these statuses (and of HEAD answers) have no Content-Length of
-#: their own to compute.
-_NO_BODY = frozenset((204, 304))
-
 
 class FileWrapper:
     """wsgi.file_wrapper: iterates a file-like object in blocks. The gateway
@@ -122,13 +118,15 @@ class Gateway(WSGIGatewayBase):
             resp.write(data)
             resp.out.flush()
 
-    def _send_result(self, result, environ):
+    def _send_result(self, result):
         """Sends what the application returned (service() sends a one-block
-        list itself) and always calls its close()."""
+        list or tuple of bytes itself, with its Content-Length) and always
+        calls its close()."""
         try:
             kind = type(result)
             if kind is list or kind is tuple:
-                self._send_sequence(result, environ)
+                # Every block is already there: no flush per block.
+                self._send_iterable(result, flush_each=False)
             elif kind is FileWrapper:
                 self._send_wrapped_file(result)
             else:
@@ -139,24 +137,6 @@ class Gateway(WSGIGatewayBase):
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-
-    def _send_sequence(self, result, environ):
-        # Every block is already there, so nothing waits between them and
-        # no flush per block is needed; one block gives a Content-Length.
-        if len(result) == 1:
-            data = result[0]
-            if type(data) is not bytes:
-                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
-            if self._status is None:
-                raise RuntimeError("the WSGI application returned without calling start_response()")
-            resp = self.response
-            code = self._code
-            if (not self._has_length and code >= 200 and code not in _NO_BODY and not resp.has_begun
-                    and environ.get("REQUEST_METHOD") != "HEAD"):
-                resp.headers.append("Content-Length: " + str(len(data)))
-            resp.write(data)
-            return
-        self._send_iterable(result, flush_each=False)
 
     def _send_iterable(self, result, flush_each=True):
         """Writes the blocks of `result`; with flush_each, each block is sent

@@ -2,10 +2,12 @@
 
 Errors are raised from start_response() itself (so the traceback points at
 the application), never deferred to the first write. Statuses and
-(name, value) header items that passed once are remembered with their
-finished lines in small bounded caches: most responses repeat the same few
-(Content-Type: text/html, Cache-Control ...), and those then cost one dict
-lookup each.
+(name, value) header items that pass are remembered with their finished
+lines in small bounded caches. start_response (smisk.core.WSGIGatewayBase,
+in C) looks them up, for exact str only, and calls header_lines() for
+anything not found there; most responses repeat the same few items
+(Content-Type: text/html, Cache-Control ...), which then cost one dict
+lookup each and no Python frame.
 """
 import re
 
@@ -29,9 +31,6 @@ def _status_entry(status):
     """(code, status line) of a valid PEP 3333 status string."""
     if type(status) is not str:
         raise TypeError(f"status must be a str, not {type(status).__name__}: {status!r}")
-    entry = _good_status.get(status)
-    if entry is not None:
-        return entry
     if not _STATUS.match(status) or not _latin1(status):
         raise ValueError(f"status must be 'NNN Reason' (Latin-1, no control characters): {status!r}")
     line = "Status: " + status
@@ -87,7 +86,8 @@ def _item_entry(item):
 
 
 def header_lines(status, headers):
-    """Checks status and headers and returns (lines, has_length, code):
+    """Checks status and headers (every item, and fills the caches) and
+    returns (lines, has_length, code):
     lines are 'Status: …' and 'Name: value' items for Response.headers
     (bytes, encoded as Latin-1, where a value is not ASCII), has_length
     whether the application gave a Content-Length, code the status code."""
@@ -97,17 +97,7 @@ def header_lines(status, headers):
     lines = [status_line]
     has_length = False
     for item in headers:
-        entry = None
-        if type(item) is tuple:
-            try:
-                entry = _good_items.get(item)
-            except TypeError:  # an unhashable member: reported by _item_entry
-                pass
-            # An equal item made of str subclasses must still be refused.
-            if entry is not None and (type(item[0]) is not str or type(item[1]) is not str):
-                entry = None
-        if entry is None:
-            entry = _item_entry(item)
+        entry = _item_entry(item)
         lines.append(entry[0])
         if entry[1]:
             has_length = True

@@ -114,6 +114,13 @@ def s_rebind(environ, start_response):
     return [b"rebound"]
 
 
+def s_unique(environ, start_response):
+    # A header value never seen before: past 512 of them the caches are full.
+    n = environ["QUERY_STRING"]
+    start_response("200 OK", TEXT + [("X-N", n)])
+    return [n.encode()]
+
+
 def s_stats(environ, start_response):
     gc.collect()
     start_response("200 OK", [("Content-Type", "application/json")])
