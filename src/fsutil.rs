@@ -10,7 +10,7 @@ use crate::status::{Error, Result};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn c_path(path: &Path) -> Result<CString> {
@@ -95,13 +95,42 @@ pub fn open_private_dir(dir: &Path, create: bool) -> Result<(OwnedFd, libc::stat
     }
     // SAFETY: fd is a freshly opened descriptor owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is open and st is a writable stat buffer.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os(format!("fstat {}", dir.display())));
-    }
+    let st = fstat(fd.as_raw_fd()).map_err(|e| Error::os(format!("fstat {}", dir.display()), e))?;
     check_private_dir(dir, &st)?;
     Ok((fd, st))
+}
+
+/// `fstat(2)` of an open descriptor.
+pub(crate) fn fstat(fd: RawFd) -> std::io::Result<libc::stat> {
+    // SAFETY: a zeroed stat is a valid buffer for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable; fstat only reads fd.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// A new private (0700) directory `smisk-<tag>-<random>` under `parent`, for
+/// a test to work in and remove.
+#[cfg(test)]
+pub(crate) fn scratch_dir_in(parent: &Path, tag: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let mut raw = [0u8; 8];
+    crate::uid::os_random(&mut raw).unwrap();
+    let p = parent.join(format!(
+        "smisk-{tag}-{}",
+        crate::uid::pack(&raw, 5).unwrap()
+    ));
+    std::fs::create_dir(&p).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    p
+}
+
+/// [`scratch_dir_in`] the temp directory.
+#[cfg(test)]
+pub(crate) fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    scratch_dir_in(&std::env::temp_dir(), tag)
 }
 
 /// Creates `dir/name` as a new file with mode 0600, failing if anything
@@ -140,15 +169,7 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn scratch(name: &str) -> std::path::PathBuf {
-        let mut raw = [0u8; 8];
-        crate::uid::os_random(&mut raw).unwrap();
-        let p = std::env::temp_dir().join(format!(
-            "smisk-fsutil-{name}-{}",
-            crate::uid::pack(&raw, 5).unwrap()
-        ));
-        std::fs::create_dir(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
-        p
+        scratch_dir(&format!("fsutil-{name}"))
     }
 
     #[test]

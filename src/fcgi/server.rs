@@ -867,11 +867,7 @@ mod tests {
     /// serves requests already sent) instead of closing the connection.
     #[test]
     fn drain_finds_a_request_whose_edge_is_not_collected_yet() {
-        let dir = std::env::temp_dir().join(format!(
-            "smisk-drain-{}",
-            crate::session::id::generate().unwrap()
-        ));
-        crate::fsutil::ensure_private_dir(&dir).unwrap();
+        let dir = crate::fsutil::scratch_dir("drain");
         let path = dir.join("s.sock");
         let mut server = Server::new();
         server.bind(path.to_str().unwrap(), 8).unwrap();

@@ -50,14 +50,6 @@ fn cvt(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn fstat_fd(fd: RawFd) -> io::Result<libc::stat> {
-    // SAFETY: a zeroed stat is a valid buffer for fstat to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is writable; fstat only reads fd.
-    cvt(unsafe { libc::fstat(fd, &mut st) })?;
-    Ok(st)
-}
-
 impl Held {
     pub(crate) fn open(path: &Path, create: bool) -> Result<Held> {
         let (fd, st) = fsutil::open_private_dir(path, create)?;
@@ -243,7 +235,7 @@ impl StoreDir {
     /// True when `held` no longer is the directory at the path: deleted, or
     /// the path is missing or names something else.
     fn is_stale(&self, held: &Held) -> bool {
-        match fstat_fd(held.fd()) {
+        match fsutil::fstat(held.fd()) {
             Ok(st) if st.st_nlink > 0 => {}
             _ => return true,
         }
@@ -308,12 +300,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn scratch(parent: &Path, tag: &str) -> PathBuf {
-        let p = parent.join(format!(
-            "smisk-dir-{tag}-{}",
-            crate::session::id::generate().unwrap()
-        ));
-        fsutil::ensure_private_dir(&p).unwrap();
-        p
+        fsutil::scratch_dir_in(parent, &format!("dir-{tag}"))
     }
 
     fn c(s: &str) -> CString {
