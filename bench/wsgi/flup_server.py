@@ -1,14 +1,17 @@
 """flup's FastCGI WSGIServer, single-threaded and not multiplexed, as the
-issue asks: flup_server.py SOCKET MODULE:APP (run with --chdir semantics of
-the current directory)."""
+issues ask: flup_server.py MODULE:APP SOCKET. MODULE is looked up in the
+current directory, then in this one (hello_app, flask_app). The flup
+reference of bench/wsgi/run and bench/shim-hello/run."""
 import importlib
 import os
 import sys
 
 from flup.server.fcgi import WSGIServer
 
-sys.path.insert(0, os.getcwd())
-module, _, name = sys.argv[2].partition(":")
+if len(sys.argv) != 3:
+    sys.exit(f"usage: {sys.argv[0]} MODULE:APP SOCKET")
+sys.path[:0] = [os.getcwd(), os.path.dirname(os.path.abspath(__file__))]
+module, _, name = sys.argv[1].partition(":")
 app = getattr(importlib.import_module(module), name)
 
 
@@ -22,4 +25,4 @@ def root_mounted(environ, start_response):
     return app(environ, start_response)
 
 
-WSGIServer(root_mounted, bindAddress=sys.argv[1], multithreaded=False, multiplexed=False).run()
+WSGIServer(root_mounted, bindAddress=sys.argv[2], multithreaded=False, multiplexed=False).run()
