@@ -27,57 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The only protocol version.
-#define VERSION_1 1
-
-// Size of a record header.
-#define HEADER_LEN 8
-
-// Largest content a single record can carry.
-#define MAX_CONTENT 65535
-
-#define BEGIN_REQUEST 1
-
-#define ABORT_REQUEST 2
-
-#define END_REQUEST 3
-
-#define PARAMS 4
-
-#define STDIN 5
-
-#define STDOUT 6
-
-#define STDERR 7
-
-#define DATA 8
-
-#define GET_VALUES 9
-
-#define GET_VALUES_RESULT 10
-
-#define UNKNOWN_TYPE 11
-
-// Request id 0 is reserved for management records.
-#define NULL_REQUEST_ID 0
-
-#define ROLE_RESPONDER 1
-
-#define ROLE_AUTHORIZER 2
-
-#define ROLE_FILTER 3
-
-// `flags` bit of BEGIN_REQUEST: keep the connection open after the request.
-#define FLAG_KEEP_CONN 1
-
-#define REQUEST_COMPLETE 0
-
-#define CANT_MPX_CONN 1
-
-#define OVERLOADED 2
-
-#define UNKNOWN_ROLE 3
-
 // Default cap on the number of fields smisk_parse_query and
 // smisk_parse_cookies accept from one input.
 #define SMISK_MAX_FIELDS_DEFAULT 1000
@@ -129,6 +78,26 @@
 // with smisk_version_number() at run time.
 #define SMISK_VERSION_NUMBER (((SMISK_VERSION_MAJOR * 10000) + (SMISK_VERSION_MINOR * 100)) + SMISK_VERSION_PATCH)
 
+// Default `smisk_form_limits.max_multipart_size`: 2 GiB, an `int64_t`.
+#define SMISK_DEFAULT_MAX_MULTIPART_SIZE 2147483648ll
+
+// Default `smisk_form_limits.max_formdata_size`: 10 MiB, an `int64_t`.
+#define SMISK_DEFAULT_MAX_FORMDATA_SIZE 10485760ll
+
+// Default `smisk_form_limits.max_parts` (also what `max_parts` 0 means in
+// smisk_multipart_new()).
+#define SMISK_DEFAULT_MAX_PARTS 1000
+
+// Default `smisk_form_limits.max_part_header_bytes`: 16 KiB.
+#define SMISK_DEFAULT_MAX_PART_HEADER_BYTES 16384
+
+// Longest multipart boundary accepted (RFC 2046 allows 70; 200 leaves room
+// for clients that exceed it).
+#define SMISK_MAX_BOUNDARY_LEN 200
+
+// Most worker processes `smisk_run_options.forks` accepts.
+#define SMISK_MAX_FORKS 1024
+
 // smisk_fork_fn phase: in the supervisor, just before fork().
 #define SMISK_FORK_BEFORE 0
 
@@ -153,38 +122,6 @@
 
 // smisk_session_state_finish removed the stored session (data became None).
 #define SMISK_SESSION_DESTROYED 3
-
-// Default `max_multipart_size`: 2 GiB.
-#define DEFAULT_MAX_MULTIPART_SIZE (2 << 30)
-
-// Default `max_formdata_size`: 10 MiB.
-#define DEFAULT_MAX_FORMDATA_SIZE (10 << 20)
-
-// Default cap on url-encoded fields per body.
-#define DEFAULT_MAX_FIELDS 1000
-
-// Size of the read buffer used for request bodies.
-#define READ_BUFFER (256 * 1024)
-
-// Default cap on the number of parts in one body.
-#define DEFAULT_MAX_PARTS 1000
-
-// Default cap on the size of one part's header block.
-#define DEFAULT_MAX_HEADER_BYTES (16 * 1024)
-
-// Longest boundary accepted. RFC 2046 allows 70 characters; a little slack
-// for non-conforming clients, but small enough to keep the delimiter search
-// cheap and the carry buffer tiny.
-#define MAX_BOUNDARY_LEN 200
-
-// Most workers a supervisor may run.
-#define MAX_FORKS 1024
-
-// The last second an IMF-fixdate can show: 9999-12-31 23:59:59 UTC.
-#define MAX_DATE 253402300799
-
-// Bytes read from the file per write to the response.
-#define CHUNK (64 * 1024)
 
 // Result code of every fallible smisk function. `SMISK_OK` (0) is success.
 typedef enum {
@@ -299,6 +236,15 @@ typedef enum {
   SMISK_LIMIT_WRITE_TIMEOUT_MS = 4,
   // Milliseconds an idle kept-alive connection is kept (default 300000).
   SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS = 5,
+  // Milliseconds, in all, that a connection closing after its answer
+  // keeps reading the rest of a request body the application did not
+  // read (default 30000). Closing while the web server still writes would
+  // make it drop the answer (nginx: 502); past this limit it is closed
+  // anyway.
+  SMISK_LIMIT_LINGER_TIMEOUT_MS = 6,
+  // Bytes of unread request body a closing connection reads and discards
+  // at most before it is closed anyway (default 1 GiB).
+  SMISK_LIMIT_LINGER_MAX_BYTES = 7,
 } smisk_limit;
 
 // A FastCGI request handed to the application by `Server::accept`. It

@@ -53,6 +53,15 @@ def test_no_content_length_where_http_has_none_or_the_app_gave_one(shapes):
     assert ask(shapes, "/written").stdout == HEAD + b"\r\nab"
 
 
+def test_204_and_304_never_carry_the_content_length_the_app_gave(shapes):
+    """RFC 9110 §8.6 / §15.4.5: Django's CommonMiddleware adds
+    Content-Length: 0 to a 204; the answer goes out without it."""
+    for _ in range(2):  # validated, then from the caches
+        assert ask(shapes, "/no-content-with-length").stdout == b"Status: 204 No Content\r\nX-After: 1\r\n\r\n"
+        assert ask(shapes, "/not-modified-with-length").stdout == (
+            b'Status: 304 Not Modified\r\nETag: "v1"\r\n\r\n')
+
+
 def test_start_response_by_keyword_and_exc_info(shapes):
     assert ask(shapes, "/keywords").stdout == (b"Status: 201 Created\r\nContent-Type: text/plain\r\n"
                                                b"Content-Length: 2\r\n\r\nkw")

@@ -26,6 +26,14 @@ const DIRECT_READ_MIN: usize = 4096;
 /// Replies queued for a peer that does not read are capped; past this the
 /// peer is considered hostile and dropped.
 const PENDING_MAX: usize = 64 * 1024;
+/// Input discarded while lingering is read in pieces of this size, straight
+/// into a scratch buffer (not the connection's): a 50 MiB body costs ~800
+/// reads and no copy.
+const DISCARD_CHUNK: usize = 64 * 1024;
+/// Reads per `discard_owed_input` call: a lingering connection with a large
+/// body is served in slices (about 1 MiB each), level-triggered, between
+/// the requests of the other connections.
+const DISCARD_READS_PER_CALL: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -37,10 +45,25 @@ pub(crate) enum Phase {
     Ready,
     /// Owned by the request being served.
     Active,
-    /// Response sent on a non-keep-conn TCP connection with unread input:
-    /// write side shut down, discarding input until EOF so the kernel does
-    /// not reset the connection before the web server read the response.
-    Draining,
+    /// The last answer is sent and the connection is closing, but the web
+    /// server has not finished sending the request (an unread body, or just
+    /// the record that ends it). Closing now would make its writes fail
+    /// (EPIPE on a unix socket, a reset on TCP) and it would throw the answer
+    /// away (nginx: 502, or a cut-off body). So the write side is shut down
+    /// and the rest of the input is read and discarded until the request's
+    /// STDIN ends, the peer hangs up, or a linger limit is reached
+    /// (`Limits::linger_timeout_ms`, `Limits::linger_max_bytes`).
+    Lingering,
+}
+
+/// What `discard_owed_input` found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Discard {
+    /// Nothing more is owed (or the peer hung up, or a limit was reached):
+    /// close now.
+    Done,
+    /// The socket has no more bytes yet; call again when it is readable.
+    Pending,
 }
 
 /// What `pump` found.
@@ -54,7 +77,6 @@ pub(crate) enum Pump {
 pub(crate) struct Conn {
     /// None once closed (the object is then kept only for its buffers).
     fd: Option<OwnedFd>,
-    pub tcp: bool,
     rbuf: Box<[u8]>,
     rpos: usize,
     rlen: usize,
@@ -74,6 +96,17 @@ pub(crate) struct Conn {
     pub stdin_eof: bool,
     /// Body bytes of a record to discard before the next header.
     skip_left: usize,
+    /// The request whose STDIN stream the peer has not finished sending
+    /// (0: none). Set at BEGIN_REQUEST, cleared when the empty STDIN record
+    /// that ends it is consumed, whether the application read it, the
+    /// keep-conn path skipped it, or lingering discarded it. A connection
+    /// may be closed at once only when this is 0.
+    owed_stdin: u16,
+    /// The input could not be framed as records: lingering discards
+    /// everything until the peer hangs up.
+    unframed: bool,
+    /// Bytes read and discarded since the connection started lingering.
+    discarded: u64,
     /// FCGI_ABORT_REQUEST received for the active request.
     pub aborted: bool,
     /// The peer hung up or broke the protocol: close after the request.
@@ -86,10 +119,9 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(fd: OwnedFd, tcp: bool) -> Conn {
+    pub fn new(fd: OwnedFd) -> Conn {
         Conn {
             fd: Some(fd),
-            tcp,
             rbuf: vec![0u8; RBUF_INITIAL].into_boxed_slice(),
             rpos: 0,
             rlen: 0,
@@ -105,6 +137,9 @@ impl Conn {
             pad_left: 0,
             stdin_eof: false,
             skip_left: 0,
+            owed_stdin: 0,
+            unframed: false,
+            discarded: 0,
             aborted: false,
             dead: false,
             pending: Vec::new(),
@@ -113,15 +148,17 @@ impl Conn {
     }
 
     /// Reuses a pooled connection object for a new socket (keeps buffers).
-    pub fn reset(&mut self, fd: OwnedFd, tcp: bool) {
+    pub fn reset(&mut self, fd: OwnedFd) {
         self.fd = Some(fd);
-        self.tcp = tcp;
         self.rpos = 0;
         self.rlen = 0;
         self.phase = Phase::Idle;
         self.registered = false;
         self.maybe_more = true;
         self.skip_left = 0;
+        self.owed_stdin = 0;
+        self.unframed = false;
+        self.discarded = 0;
         self.dead = false;
         self.pending.clear();
         self.close_after_pending = false;
@@ -322,6 +359,8 @@ impl Conn {
             }
             let stream_kind = matches!(h.kind, rec::STDIN | rec::PARAMS | rec::DATA);
             if !ours && stream_kind && h.request_id != rec::NULL_REQUEST_ID {
+                // Typically the rest of a finished keep-conn request.
+                self.note_skipped(&h);
                 self.rpos += rec::HEADER_LEN;
                 self.skip_left = h.body_len();
                 continue;
@@ -340,6 +379,9 @@ impl Conn {
                         Ok(b) => b,
                         Err(_) => return Pump::Close,
                     };
+                    // The peer sends this request's PARAMS and STDIN even
+                    // when the role is refused.
+                    self.owed_stdin = h.request_id;
                     if begin.role != rec::ROLE_RESPONDER {
                         rec::put_end_request(&mut self.pending, h.request_id, 0, rec::UNKNOWN_ROLE);
                         if !begin.keep_conn() {
@@ -383,6 +425,8 @@ impl Conn {
                 }
                 rec::ABORT_REQUEST if ours => {
                     rec::put_end_request(&mut self.pending, h.request_id, 0, rec::REQUEST_COMPLETE);
+                    // A web server that aborts sends nothing more for it.
+                    self.owed_stdin = 0;
                     self.phase = Phase::Idle;
                     if !self.keep_conn {
                         self.close_after_pending = true;
@@ -476,6 +520,7 @@ impl Conn {
                 self.pad_left = usize::from(h.padding_len);
                 if h.content_len == 0 {
                     self.stdin_eof = true;
+                    self.owed_stdin = 0;
                 }
                 continue;
             }
@@ -483,6 +528,7 @@ impl Conn {
                 self.rpos += rec::HEADER_LEN;
                 self.skip_left = h.body_len();
                 self.aborted = true;
+                self.owed_stdin = 0;
                 continue;
             }
             let stream_kind = matches!(h.kind, rec::STDIN | rec::PARAMS | rec::DATA);
@@ -539,25 +585,114 @@ impl Conn {
         self.phase = Phase::Idle;
     }
 
-    /// True when every byte the peer sent for the request was consumed and
-    /// nothing else is buffered (closing then cannot lose unread input).
-    pub fn input_settled(&self) -> bool {
-        self.stdin_eof && self.stdin_left == 0 && self.pad_left == 0 && self.buffered() == 0
+    /// A skipped record of another request: the empty STDIN record that
+    /// ends the request still owed settles it.
+    fn note_skipped(&mut self, h: &Header) {
+        if h.kind == rec::STDIN && h.content_len == 0 && h.request_id == self.owed_stdin {
+            self.owed_stdin = 0;
+        }
     }
 
-    /// Discards buffered and readable input (phase Draining). Returns true at
-    /// EOF.
-    pub fn drain(&mut self) -> bool {
-        self.rpos = 0;
-        self.rlen = 0;
-        for _ in 0..64 {
-            match read_nb(self.raw_fd(), &mut self.rbuf) {
-                Ok(ReadOutcome::Data(_)) => continue,
-                Ok(ReadOutcome::WouldBlock) => return false,
-                Ok(ReadOutcome::Eof) | Err(_) => return true,
+    /// Whether the peer may still be sending input for a request that was
+    /// answered: closing now could make its writes fail before it read the
+    /// answer.
+    pub fn owes_input(&self) -> bool {
+        !self.dead && (self.owed_stdin != 0 || self.unframed || self.skip_left > 0)
+    }
+
+    /// Decides how a connection ends once its last answer is queued or
+    /// sent: closed now when the peer owes no more input (or hung up, or
+    /// aborted), else half-closed and left lingering. The one place that
+    /// decides close versus linger. Returns true when the connection is
+    /// closed (`dead`); false when it is now `Phase::Lingering` and the
+    /// server must watch it until `discard_owed_input` says `Done` or the
+    /// deadline passes.
+    pub fn close_after_answer(&mut self, limits: &Limits) -> bool {
+        // The unread rest of the current STDIN record is discarded like
+        // any skipped record body.
+        self.skip_left += self.stdin_left + self.pad_left;
+        self.stdin_left = 0;
+        self.pad_left = 0;
+        self.discarded = 0;
+        if !self.aborted && self.owes_input() {
+            // Most requests end here with their empty STDIN record already
+            // buffered: it is consumed without a syscall.
+            if self.discard_owed_input(limits) == Discard::Pending {
+                // SAFETY: valid socket descriptor; the write side only.
+                unsafe { libc::shutdown(self.raw_fd(), libc::SHUT_WR) };
+                self.phase = Phase::Lingering;
+                self.deadline = now_ms().saturating_add(limits.linger_timeout_ms);
+                return false;
             }
         }
-        false
+        self.close_fd();
+        self.dead = true;
+        true
+    }
+
+    /// Reads and discards what the peer still owes (phase Lingering),
+    /// without blocking: record by record to the empty STDIN record that
+    /// ends the answered request, or everything until EOF when the input
+    /// could not be framed. Bounded per call (`DISCARD_READS_PER_CALL`) and
+    /// in total (`Limits::linger_max_bytes`).
+    pub fn discard_owed_input(&mut self, limits: &Limits) -> Discard {
+        let mut sink = [0u8; DISCARD_CHUNK];
+        for _ in 0..DISCARD_READS_PER_CALL {
+            // Consume what is buffered: record bodies to skip, then headers.
+            loop {
+                if self.unframed {
+                    self.rpos = self.rlen;
+                    break;
+                }
+                let n = self.skip_left.min(self.buffered());
+                self.rpos += n;
+                self.skip_left -= n;
+                if self.skip_left > 0 {
+                    break;
+                }
+                if self.owed_stdin == 0 {
+                    return Discard::Done;
+                }
+                match Header::parse(&self.rbuf[self.rpos..self.rlen]) {
+                    Ok(Some(h)) => {
+                        self.note_skipped(&h);
+                        self.rpos += rec::HEADER_LEN;
+                        self.skip_left = h.body_len();
+                    }
+                    Ok(None) => break,
+                    Err(_) => self.unframed = true,
+                }
+            }
+            if self.discarded >= limits.linger_max_bytes {
+                return Discard::Done;
+            }
+            // Large record bodies bypass the connection buffer.
+            let outcome = if self.skip_left >= DIRECT_READ_MIN || self.unframed {
+                debug_assert_eq!(self.buffered(), 0);
+                let want = if self.unframed {
+                    DISCARD_CHUNK
+                } else {
+                    self.skip_left.min(DISCARD_CHUNK)
+                };
+                match read_nb(self.raw_fd(), &mut sink[..want]) {
+                    Ok(ReadOutcome::Data(n)) => {
+                        if !self.unframed {
+                            self.skip_left -= n;
+                        }
+                        Ok(ReadOutcome::Data(n))
+                    }
+                    other => other,
+                }
+            } else {
+                self.fill_nb()
+            };
+            match outcome {
+                Ok(ReadOutcome::Data(n)) => self.discarded += n as u64,
+                Ok(ReadOutcome::WouldBlock) => return Discard::Pending,
+                Ok(ReadOutcome::Eof) | Err(_) => return Discard::Done,
+            }
+        }
+        Discard::Pending
     }
 
     #[cfg(test)]
@@ -580,9 +715,13 @@ mod tests {
             unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
             0
         );
-        // SAFETY: both fds are new and owned here.
-        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        (Conn::new(a, false), b)
+        // SAFETY: both fds are new and owned here; the server's own end is
+        // non-blocking, as accepted connections are.
+        let (a, b) = unsafe {
+            libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK);
+            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+        };
+        (Conn::new(a), b)
     }
 
     fn begin(id: u16, role: u16, keep: bool) -> Vec<u8> {
@@ -749,7 +888,7 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         assert_eq!(out, b"hello world");
-        assert!(c.input_settled());
+        assert!(!c.owes_input());
     }
 
     #[test]
@@ -769,5 +908,164 @@ mod tests {
         let err = c.read_stdin(&mut buf, &limits).unwrap_err();
         assert_eq!(err.status, SMISK_ERR_ABORTED);
         assert!(c.aborted);
+    }
+
+    /// A request without keep-conn whose body the application did not read.
+    fn unread_post(c: &mut Conn, peer: &OwnedFd, body_sent: &[u8], limits: &Limits) {
+        let mut input = begin(1, rec::ROLE_RESPONDER, false);
+        input.extend(params(1, &[(b"REQUEST_METHOD", b"POST")]));
+        input.extend_from_slice(body_sent);
+        write_all(peer, &input);
+        for _ in 0..1000 {
+            if c.pump(limits) != Pump::NeedMore {
+                break;
+            }
+            assert!(matches!(c.fill_nb(), Ok(ReadOutcome::Data(_))));
+        }
+        assert_eq!(c.phase, Phase::Ready);
+        c.phase = Phase::Active;
+    }
+
+    fn write_all(fd: &OwnedFd, mut data: &[u8]) {
+        while !data.is_empty() {
+            // SAFETY: valid socket and buffer.
+            let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+            assert!(n > 0, "{}", std::io::Error::last_os_error());
+            data = &data[n as usize..];
+        }
+    }
+
+    /// Bytes the peer can read before EOF (after the server shut its side).
+    fn read_to_eof(fd: &OwnedFd) -> usize {
+        let mut total = 0;
+        let mut buf = [0u8; 4096];
+        for _ in 0..10_000 {
+            // SAFETY: valid socket and buffer.
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return total;
+            }
+            total += n as usize;
+        }
+        panic!("no EOF");
+    }
+
+    #[test]
+    fn an_answered_get_closes_at_once() {
+        let limits = Limits::default();
+        let (mut c, peer) = conn();
+        let mut stdin_end = Vec::new();
+        rec::put_stream(&mut stdin_end, rec::STDIN, 1, b"");
+        unread_post(&mut c, &peer, &stdin_end, &limits);
+        assert!(c.owes_input(), "the empty STDIN record is still unread");
+        assert!(c.close_after_answer(&limits));
+        assert!(c.dead && c.raw_fd() < 0);
+    }
+
+    #[test]
+    fn an_unread_body_lingers_until_its_stdin_ends() {
+        let limits = Limits::default();
+        let (mut c, peer) = conn();
+        let mut first = Vec::new();
+        rec::put_stream(&mut first, rec::STDIN, 1, &[b'a'; 10_000]);
+        assert_eq!(first.len(), 8 + 10_000);
+        unread_post(&mut c, &peer, &first[..first.len() - 8], &limits);
+        assert!(!c.close_after_answer(&limits), "more input is owed");
+        assert_eq!(c.phase, Phase::Lingering);
+        // The write side is shut: the peer reads EOF at once.
+        assert_eq!(read_to_eof(&peer), 0);
+        // The rest arrives in pieces: big records, another request's
+        // records (skipped), and padding; the last empty STDIN ends it.
+        let mut rest = first[first.len() - 8..].to_vec();
+        for _ in 0..4 {
+            rec::put_stream(&mut rest, rec::STDIN, 1, &[b'b'; 50_000]);
+        }
+        rec::put_stream(&mut rest, rec::STDIN, 7, b"other");
+        rec::put_stream(&mut rest, rec::STDIN, 7, b"");
+        rest.extend_from_slice(&[1, rec::STDIN, 0, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0]);
+        for piece in rest.chunks(4096 * 3 + 1) {
+            assert_eq!(c.discard_owed_input(&limits), Discard::Pending);
+            write_all(&peer, piece);
+        }
+        assert_eq!(c.discard_owed_input(&limits), Discard::Done);
+        assert!(c.discarded >= 200_000);
+    }
+
+    #[test]
+    fn keep_conn_skips_settle_the_owed_input() {
+        let limits = Limits::default();
+        let (mut c, _peer) = conn();
+        c.push_input(&begin(1, rec::ROLE_RESPONDER, true));
+        c.push_input(&params(1, &[]));
+        assert_eq!(c.pump(&limits), Pump::Ready);
+        c.phase = Phase::Active;
+        c.end_request();
+        assert!(c.owes_input());
+        let mut body = Vec::new();
+        rec::put_stream(&mut body, rec::STDIN, 1, b"never read");
+        c.push_input(&body);
+        assert_eq!(c.pump(&limits), Pump::NeedMore);
+        assert!(c.owes_input());
+        c.push_input(&[1, rec::STDIN, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(c.pump(&limits), Pump::NeedMore);
+        assert!(!c.owes_input(), "the skipped empty STDIN record settles it");
+    }
+
+    #[test]
+    fn unframed_input_is_discarded_until_the_peer_hangs_up() {
+        let limits = Limits::default();
+        let (mut c, peer) = conn();
+        unread_post(&mut c, &peer, &[9, 9, 9, 9, 9, 9, 9, 9], &limits);
+        assert!(!c.close_after_answer(&limits));
+        assert!(c.unframed);
+        write_all(&peer, &[0u8; 100_000]);
+        assert_eq!(c.discard_owed_input(&limits), Discard::Pending);
+        drop(peer);
+        assert_eq!(c.discard_owed_input(&limits), Discard::Done);
+    }
+
+    #[test]
+    fn linger_max_bytes_bounds_the_discard() {
+        let limits = Limits {
+            linger_max_bytes: 50_000,
+            ..Limits::default()
+        };
+        let (mut c, peer) = conn();
+        unread_post(&mut c, &peer, &[], &limits);
+        assert!(!c.close_after_answer(&limits));
+        let mut body = Vec::new();
+        for _ in 0..3 {
+            rec::put_stream(&mut body, rec::STDIN, 1, &[0u8; 40_000]); // never ends
+        }
+        let writer = std::thread::spawn(move || {
+            let mut data = &body[..];
+            while !data.is_empty() {
+                // SAFETY: valid socket and buffer; MSG_NOSIGNAL: EPIPE ends it.
+                let n = unsafe {
+                    libc::send(
+                        peer.as_raw_fd(),
+                        data.as_ptr().cast(),
+                        data.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
+                if n <= 0 {
+                    break;
+                }
+                data = &data[n as usize..];
+            }
+        });
+        let mut outcome = Discard::Pending;
+        for _ in 0..1000 {
+            outcome = c.discard_owed_input(&limits);
+            if outcome == Discard::Done {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(outcome, Discard::Done);
+        assert!(c.discarded >= 50_000 && c.discarded < 50_000 + 2 * DISCARD_CHUNK as u64);
+        c.close_fd(); // lets the writer finish (its EPIPE is the point)
+        writer.join().unwrap();
     }
 }

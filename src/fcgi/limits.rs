@@ -17,6 +17,15 @@ pub struct Limits {
     pub write_timeout_ms: u64,
     /// How long an idle kept-alive connection is kept between requests.
     pub keepalive_timeout_ms: u64,
+    /// How long, in all, a connection that is closing after its answer may
+    /// linger to read the rest of a request body the application did not
+    /// read (see `Phase::Lingering`). Past it the connection is closed, and
+    /// a web server still writing may then report an error for an answer it
+    /// had already received.
+    pub linger_timeout_ms: u64,
+    /// How many bytes a lingering connection reads and discards at most
+    /// before it is closed anyway (the same consequence as the timeout).
+    pub linger_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -28,6 +37,8 @@ impl Default for Limits {
             read_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
             keepalive_timeout_ms: 300_000,
+            linger_timeout_ms: 30_000,
+            linger_max_bytes: 1 << 30,
         }
     }
 }

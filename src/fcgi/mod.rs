@@ -11,6 +11,7 @@ pub mod addr;
 mod conn;
 mod io;
 pub mod limits;
+/// cbindgen:ignore
 pub mod record;
 pub mod request;
 pub mod server;

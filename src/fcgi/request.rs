@@ -27,6 +27,9 @@ pub struct Request {
     wrote_stdout: bool,
     wrote_stderr: bool,
     headers: Vec<u8>,
+    /// A "Status: 204" or "Status: 304" line was added: the header block
+    /// goes out without Content-Length lines.
+    bodiless_status: bool,
     began: bool,
     finished: bool,
 }
@@ -60,6 +63,27 @@ static TCHAR: [bool; 256] = {
     t
 };
 
+/// Whether a validated header line is named `name` (ASCII, any case).
+fn header_is(line: &[u8], name: &[u8]) -> bool {
+    line.len() > name.len()
+        && line[name.len()] == b':'
+        && line[..name.len()].eq_ignore_ascii_case(name)
+}
+
+/// Whether a validated header line is the status of an answer that has no
+/// body and must not carry Content-Length (RFC 9110 §8.6: 204; §15.4.5:
+/// 304, whose length would be the 200's, which the application did not
+/// mean when it wrote one).
+fn is_bodiless_status(line: &[u8]) -> bool {
+    if !header_is(line, b"Status") {
+        return false;
+    }
+    let value = &line[7..];
+    let value = &value[value.iter().take_while(|b| **b == b' ').count()..];
+    matches!(value.get(..3), Some(b"204") | Some(b"304"))
+        && value.get(3).map_or(true, |b| *b == b' ')
+}
+
 /// Checks one response header line ("Name: value", no line terminator):
 /// a token name, a colon, and no CR, LF or NUL anywhere.
 pub fn validate_header_line(line: &[u8]) -> Result<()> {
@@ -82,6 +106,18 @@ pub fn validate_header_line(line: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Removes the Content-Length lines from a block of CRLF-terminated header
+/// lines (rare: only answers with a bodiless status pay for it).
+fn drop_content_length(block: &mut Vec<u8>) {
+    let mut kept = Vec::with_capacity(block.len());
+    for line in block.split_inclusive(|b| *b == b'\n') {
+        if !header_is(line, b"Content-Length") {
+            kept.extend_from_slice(line);
+        }
+    }
+    *block = kept;
+}
+
 impl Request {
     pub(crate) fn new() -> Request {
         Request {
@@ -93,6 +129,7 @@ impl Request {
             wrote_stdout: false,
             wrote_stderr: false,
             headers: Vec::new(),
+            bodiless_status: false,
             began: false,
             finished: true,
         }
@@ -107,6 +144,7 @@ impl Request {
         self.wrote_stdout = false;
         self.wrote_stderr = false;
         self.headers.clear();
+        self.bodiless_status = false;
         self.began = false;
         self.finished = false;
     }
@@ -320,6 +358,9 @@ impl Request {
             ));
         }
         validate_header_line(line)?;
+        if is_bodiless_status(line) {
+            self.bodiless_status = true;
+        }
         self.headers.extend_from_slice(line);
         self.headers.extend_from_slice(b"\r\n");
         Ok(())
@@ -334,6 +375,7 @@ impl Request {
             ));
         }
         self.headers.clear();
+        self.bodiless_status = false;
         Ok(())
     }
 
@@ -345,6 +387,9 @@ impl Request {
         }
         self.began = true;
         let mut block = std::mem::take(&mut self.headers);
+        if self.bodiless_status {
+            drop_content_length(&mut block);
+        }
         block.extend_from_slice(b"\r\n");
         let result = self.write_stdout(&block);
         block.clear();
@@ -404,19 +449,13 @@ impl Request {
             }
         }
         if let Some(c) = self.conn.as_mut() {
-            if !c.keep_conn && !c.dead {
-                if c.tcp && !c.input_settled() {
-                    // Unread input on a TCP socket: closing now could reset
-                    // the connection before the web server read the
-                    // response. Half-close; the server drains the rest.
-                    // SAFETY: valid socket descriptor.
-                    unsafe { libc::shutdown(c.raw_fd(), libc::SHUT_WR) };
-                } else {
-                    c.close_fd();
-                    c.dead = true;
-                }
+            if c.keep_conn || c.dead {
+                c.end_request();
+            } else {
+                // Closed now, or lingering until the rest of the request
+                // is read (the server watches it from the next accept).
+                c.close_after_answer(&self.limits);
             }
-            c.end_request();
         }
         self.finished = true;
         result
@@ -439,6 +478,34 @@ impl crate::form::BodySource for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodiless_statuses_are_recognised() {
+        for yes in [
+            &b"Status: 204 No Content"[..],
+            b"status: 304 Not Modified",
+            b"Status:204",
+            b"STATUS:  304",
+        ] {
+            assert!(
+                is_bodiless_status(yes),
+                "{:?}",
+                String::from_utf8_lossy(yes)
+            );
+        }
+        for no in [
+            &b"Status: 200 OK"[..],
+            b"Status: 2040 x",
+            b"X-Status: 204",
+            b"Statuses: 204",
+            b"Content-Type: 204",
+        ] {
+            assert!(!is_bodiless_status(no), "{:?}", String::from_utf8_lossy(no));
+        }
+        let mut block = b"Status: 204\r\ncontent-length: 0\r\nX-A: 1\r\nContent-Length:5\r\nContent-Lengthy: 2\r\n".to_vec();
+        drop_content_length(&mut block);
+        assert_eq!(block, b"Status: 204\r\nX-A: 1\r\nContent-Lengthy: 2\r\n");
+    }
 
     #[test]
     fn header_lines_are_validated() {

@@ -11,8 +11,8 @@
 //! all connections that became ready together), one `read`, one `send`.
 
 use super::addr::{self, Address};
-use super::conn::{Conn, Phase, Pump};
-use super::io::{send_nb, ReadOutcome};
+use super::conn::{Conn, Discard, Phase, Pump};
+use super::io::{send_nb, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::request::Request;
 use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
@@ -25,8 +25,6 @@ const LISTENER_TOKEN: u64 = u64::MAX;
 const ACCEPT_BATCH_MAX: usize = 32;
 /// How often idle and stalled connections are checked for their deadline.
 const SWEEP_EVERY_MS: u64 = 1000;
-/// How long a closing TCP connection may take to deliver its last bytes.
-const DRAIN_MS: u64 = 2000;
 /// Connection objects kept for reuse (their buffers) after a close.
 const SPARE_MAX: usize = 64;
 
@@ -471,10 +469,10 @@ impl Server {
             }
             let mut conn = match self.spare.pop() {
                 Some(mut c) => {
-                    c.reset(owned, tcp);
+                    c.reset(owned);
                     c
                 }
-                None => Box::new(Conn::new(owned, tcp)),
+                None => Box::new(Conn::new(owned)),
             };
             conn.deadline = now_ms() + self.limits.read_timeout_ms;
             let slot = match self.free_slots.pop() {
@@ -559,8 +557,8 @@ impl Server {
             };
             match conn.phase {
                 Phase::Idle | Phase::Params => {}
-                Phase::Draining => {
-                    if conn.drain() {
+                Phase::Lingering => {
+                    if conn.discard_owed_input(&limits) == Discard::Done {
                         self.close(slot);
                     }
                     return;
@@ -629,33 +627,40 @@ impl Server {
         }
     }
 
-    /// Closes a connection whose last answer may still be in flight: TCP
-    /// connections with unread input drain first (see `Phase::Draining`).
+    /// Ends a connection after its last answer (or a refusal): closed now,
+    /// or lingering until the peer has sent the rest of its request (the
+    /// decision is `Conn::close_after_answer`'s).
     fn shutdown(&mut self, slot: usize) {
+        let limits = self.limits;
         let Some(conn) = self.conns[slot].as_mut() else {
             return;
         };
-        if conn.tcp && !conn.dead && !conn.input_settled() {
-            // SAFETY: valid socket descriptor.
-            unsafe { libc::shutdown(conn.raw_fd(), libc::SHUT_WR) };
-            conn.phase = Phase::Draining;
-            conn.deadline = now_ms() + DRAIN_MS;
-            if conn.drain() {
-                self.close(slot);
-            } else if !conn.registered {
-                let fd = conn.raw_fd();
-                let events = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
-                if self
-                    .epoll_ctl(libc::EPOLL_CTL_ADD, fd, events, slot as u64)
-                    .is_err()
-                {
-                    self.close(slot);
-                } else if let Some(c) = self.conns[slot].as_mut() {
-                    c.registered = true;
-                }
-            }
-        } else {
+        if conn.dead || conn.close_after_answer(&limits) {
             self.close(slot);
+        } else {
+            self.watch_lingering(slot);
+        }
+    }
+
+    /// Watches a lingering connection level-triggered: `service` discards
+    /// a bounded slice of its input per event, and the connection comes back
+    /// in the next wait while more is readable, taking turns with the
+    /// others. Closed if it cannot be watched.
+    fn watch_lingering(&mut self, slot: usize) {
+        let Some(conn) = self.conns[slot].as_ref() else {
+            return;
+        };
+        let (fd, registered) = (conn.raw_fd(), conn.registered);
+        let op = if registered {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
+        let events = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+        if self.epoll_ctl(op, fd, events, slot as u64).is_err() {
+            self.close(slot);
+        } else if let Some(c) = self.conns[slot].as_mut() {
+            c.registered = true;
         }
     }
 
@@ -688,7 +693,13 @@ impl Server {
             self.release(conn, slot);
             return;
         }
-        if !conn.keep_conn || self.draining {
+        if conn.phase == Phase::Lingering {
+            // Request::finish half-closed it: read the rest of its input.
+            self.conns[slot] = Some(conn);
+            self.watch_lingering(slot);
+            return;
+        }
+        if self.draining {
             conn.phase = Phase::Idle;
             self.conns[slot] = Some(conn);
             self.shutdown(slot);
@@ -707,7 +718,7 @@ impl Server {
         self.next_sweep = now + SWEEP_EVERY_MS;
         for slot in 0..self.conns.len() {
             let expired = self.conns[slot].as_ref().is_some_and(|c| {
-                matches!(c.phase, Phase::Idle | Phase::Params | Phase::Draining)
+                matches!(c.phase, Phase::Idle | Phase::Params | Phase::Lingering)
                     && now >= c.deadline
             });
             if expired {
@@ -766,7 +777,8 @@ impl Server {
                 .as_ref()
                 .is_some_and(|c| c.phase == Phase::Idle && c.buffered() == 0);
             if still_idle {
-                self.close(slot);
+                // The rest of its last request may still be on its way.
+                self.shutdown(slot);
             }
         }
         if take_backlog && self.listener.is_some() {
@@ -798,13 +810,32 @@ impl Server {
     pub fn connection_count(&self) -> usize {
         self.live
     }
+
+    /// Before the server goes away, lingering connections read the rest of
+    /// their input, blocking, each bounded by its own linger deadline and
+    /// byte limit: a program that exits right after its last answer loses
+    /// none of it.
+    fn finish_lingering(&mut self) {
+        let limits = self.limits;
+        for conn in self.conns.iter_mut().flatten() {
+            if conn.phase != Phase::Lingering {
+                continue;
+            }
+            // Each pass reads (bounded bytes) or waits until the deadline.
+            while conn.discard_owed_input(&limits) == Discard::Pending {
+                let left = conn.deadline.saturating_sub(now_ms());
+                if left == 0 || wait_fd(conn.raw_fd(), libc::POLLIN, left).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.request.is_active() {
-            let _ = self.request.finish(0);
-        }
+        self.reclaim();
+        self.finish_lingering();
         let _ = self.unbind();
     }
 }

@@ -36,6 +36,15 @@ pub enum smisk_limit {
     SMISK_LIMIT_WRITE_TIMEOUT_MS = 4,
     /// Milliseconds an idle kept-alive connection is kept (default 300000).
     SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS = 5,
+    /// Milliseconds, in all, that a connection closing after its answer
+    /// keeps reading the rest of a request body the application did not
+    /// read (default 30000). Closing while the web server still writes would
+    /// make it drop the answer (nginx: 502); past this limit it is closed
+    /// anyway.
+    SMISK_LIMIT_LINGER_TIMEOUT_MS = 6,
+    /// Bytes of unread request body a closing connection reads and discards
+    /// at most before it is closed anyway (default 1 GiB).
+    SMISK_LIMIT_LINGER_MAX_BYTES = 7,
 }
 
 /// Creates an unbound FastCGI responder with default limits.
@@ -68,6 +77,8 @@ fn limit_value(which: i32, value: i64) -> Result<(smisk_limit, u64)> {
         3 => smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS,
         4 => smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS,
         5 => smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS,
+        6 => smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS,
+        7 => smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES,
         _ => return Err(Error::invalid(format!("unknown limit {which}"))),
     };
     if value <= 0 {
@@ -103,6 +114,8 @@ pub unsafe extern "C" fn smisk_server_set_limit(
             smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms = v,
             smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms = v,
             smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms = v,
+            smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms = v,
+            smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes = v,
         }
         server.set_limits(l);
         Ok(())
@@ -128,6 +141,8 @@ pub unsafe extern "C" fn smisk_server_get_limit(
             smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms,
             smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms,
             smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms,
+            smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms,
+            smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes,
         };
         *out = v.min(i64::MAX as u64) as i64;
         Ok(())

@@ -239,6 +239,37 @@ mod tests {
     use super::*;
     use crate::status::*;
 
+    /// The header's constants are literals (cbindgen cannot name a Rust
+    /// path); each must equal the value the library itself uses.
+    #[test]
+    fn header_constants_are_the_library_defaults() {
+        let form = crate::form::Limits::default();
+        assert_eq!(
+            multipart::SMISK_DEFAULT_MAX_MULTIPART_SIZE,
+            form.max_multipart_size
+        );
+        assert_eq!(
+            multipart::SMISK_DEFAULT_MAX_FORMDATA_SIZE,
+            form.max_formdata_size
+        );
+        assert_eq!(multipart::SMISK_DEFAULT_MAX_PARTS, form.max_parts);
+        assert_eq!(
+            multipart::SMISK_DEFAULT_MAX_PART_HEADER_BYTES,
+            form.max_part_header_bytes
+        );
+        assert_eq!(codec::SMISK_MAX_FIELDS_DEFAULT, form.max_fields);
+        assert_eq!(
+            codec::SMISK_MAX_FIELDS_DEFAULT,
+            crate::codec::query::DEFAULT_MAX_FIELDS
+        );
+        assert_eq!(
+            multipart::SMISK_MAX_BOUNDARY_LEN,
+            crate::multipart::MAX_BOUNDARY_LEN
+        );
+        assert_eq!(process::SMISK_MAX_FORKS, crate::process::MAX_FORKS);
+        assert_eq!(session::SMISK_SESSION_ID_LEN, crate::session::id::ID_LEN);
+    }
+
     #[test]
     fn guard_reports_errors_and_panics() {
         assert_eq!(guard(|| Ok(())), SMISK_OK);

@@ -225,6 +225,19 @@ pub unsafe extern "C" fn smisk_multipart_free(parser: *mut smisk_multipart) {
     guard_value((), || free_handle(parser))
 }
 
+/// Default `smisk_form_limits.max_multipart_size`: 2 GiB, an `int64_t`.
+pub const SMISK_DEFAULT_MAX_MULTIPART_SIZE: i64 = 2_147_483_648_i64;
+/// Default `smisk_form_limits.max_formdata_size`: 10 MiB, an `int64_t`.
+pub const SMISK_DEFAULT_MAX_FORMDATA_SIZE: i64 = 10_485_760_i64;
+/// Default `smisk_form_limits.max_parts` (also what `max_parts` 0 means in
+/// smisk_multipart_new()).
+pub const SMISK_DEFAULT_MAX_PARTS: usize = 1000;
+/// Default `smisk_form_limits.max_part_header_bytes`: 16 KiB.
+pub const SMISK_DEFAULT_MAX_PART_HEADER_BYTES: usize = 16_384;
+/// Longest multipart boundary accepted (RFC 2046 allows 70; 200 leaves room
+/// for clients that exceed it).
+pub const SMISK_MAX_BOUNDARY_LEN: usize = 200;
+
 /// Limits for smisk_form_parse(). Fill with smisk_form_limits_default() and
 /// change what you need.
 #[repr(C)]

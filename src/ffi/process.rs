@@ -36,6 +36,9 @@ pub type smisk_worker_stop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, wo
 /// PyOS_AfterFork_Parent, PyOS_AfterFork_Child).
 pub type smisk_fork_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, phase: c_int)>;
 
+/// Most worker processes `smisk_run_options.forks` accepts.
+pub const SMISK_MAX_FORKS: u32 = 1024;
+
 /// smisk_fork_fn phase: in the supervisor, just before fork().
 pub const SMISK_FORK_BEFORE: c_int = 0;
 /// smisk_fork_fn phase: in the supervisor, just after fork().

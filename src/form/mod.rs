@@ -40,12 +40,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Default `max_multipart_size`: 2 GiB.
+/// cbindgen:ignore
 pub const DEFAULT_MAX_MULTIPART_SIZE: i64 = 2 << 30;
 /// Default `max_formdata_size`: 10 MiB.
+/// cbindgen:ignore
 pub const DEFAULT_MAX_FORMDATA_SIZE: i64 = 10 << 20;
 /// Default cap on url-encoded fields per body.
+/// cbindgen:ignore
 pub const DEFAULT_MAX_FIELDS: usize = 1000;
 /// Size of the read buffer used for request bodies.
+/// cbindgen:ignore
 pub const READ_BUFFER: usize = 256 * 1024;
 
 /// Where a request body comes from. The FastCGI request's stdin implements

@@ -15,6 +15,7 @@ use crate::status::{Error, Result, SMISK_ERR_MULTIPART_BOUNDARY, SMISK_ERR_MULTI
 /// Longest boundary accepted. RFC 2046 allows 70 characters; a little slack
 /// for non-conforming clients, but small enough to keep the delimiter search
 /// cheap and the carry buffer tiny.
+/// cbindgen:ignore
 pub const MAX_BOUNDARY_LEN: usize = 200;
 
 fn trim(mut s: &[u8]) -> &[u8] {

@@ -45,8 +45,10 @@ use crate::status::{
 use memchr::memmem;
 
 /// Default cap on the number of parts in one body.
+/// cbindgen:ignore
 pub const DEFAULT_MAX_PARTS: usize = 1000;
 /// Default cap on the size of one part's header block.
+/// cbindgen:ignore
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Parser limits; the defaults are finite.

@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Most workers a supervisor may run.
+/// cbindgen:ignore
 pub const MAX_FORKS: u32 = 1024;
 
 /// How a run is organised. See the module doc for the semantics.

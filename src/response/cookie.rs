@@ -85,6 +85,7 @@ pub struct Options<'a> {
 }
 
 /// The last second an IMF-fixdate can show: 9999-12-31 23:59:59 UTC.
+/// cbindgen:ignore
 pub const MAX_DATE: u64 = 253_402_300_799;
 
 /// True when `bytes` is a non-empty RFC 7230 token (cookie and header names).

@@ -34,6 +34,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 
 /// Bytes read from the file per write to the response.
+/// cbindgen:ignore
 pub const CHUNK: usize = 64 * 1024;
 
 /// The param that overrides the choice made from `SERVER_SOFTWARE`.

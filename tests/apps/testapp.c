@@ -249,6 +249,8 @@ int main(int argc, char **argv) {
     env_limit(server, "SMISK_TEST_MAX_CONNS", SMISK_LIMIT_MAX_CONNS);
     env_limit(server, "SMISK_TEST_WRITE_TIMEOUT_MS", SMISK_LIMIT_WRITE_TIMEOUT_MS);
     env_limit(server, "SMISK_TEST_KEEPALIVE_TIMEOUT_MS", SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS);
+    env_limit(server, "SMISK_TEST_LINGER_TIMEOUT_MS", SMISK_LIMIT_LINGER_TIMEOUT_MS);
+    env_limit(server, "SMISK_TEST_LINGER_MAX_BYTES", SMISK_LIMIT_LINGER_MAX_BYTES);
     if (strcmp(argv[1], "-") != 0 &&
         smisk_server_bind(server, argv[1], strlen(argv[1]), 0) != SMISK_OK) {
         fprintf(stderr, "testapp: bind %s: %s\n", argv[1], smisk_last_error());

@@ -43,6 +43,17 @@ def s_not_modified(environ, start_response):
     return [b""]
 
 
+def s_no_content_with_length(environ, start_response):
+    # What Django's CommonMiddleware does to a 204.
+    start_response("204 No Content", [("Content-Length", "0"), ("X-After", "1")])
+    return [b""]
+
+
+def s_not_modified_with_length(environ, start_response):
+    start_response("304 Not Modified", [("content-length", "1234"), ("ETag", '"v1"')])
+    return []
+
+
 def s_empty(environ, start_response):
     start_response("200 OK", TEXT)
     return [b""]
