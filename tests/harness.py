@@ -149,42 +149,59 @@ http {{
   uwsgi_temp_path {tmp}/uwsgi;
   scgi_temp_path {tmp}/scgi;
   client_max_body_size 0;
-  upstream app {{
-    server {upstream};
-    {keepalive}
-  }}
+{upstreams}
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_NAME $fastcgi_script_name;
-      fastcgi_pass app;
-      fastcgi_keep_conn {keep_conn};
-      fastcgi_read_timeout 30s;
-      {extra_fastcgi}
-    }}
+{locations}
     {extra_server}
   }}
 }}
 """
 
+NGINX_UPSTREAM = """
+  upstream {name} {{
+    server {upstream};
+    {keepalive}
+  }}"""
+
+NGINX_LOCATION = """
+    location {prefix} {{
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+      fastcgi_pass {name};
+      fastcgi_keep_conn {keep_conn};
+      fastcgi_read_timeout 30s;
+      {extra_fastcgi}
+    }}"""
+
+
+def routes_of(upstream):
+    """{path prefix: upstream} from one upstream (all paths) or a dict."""
+    return dict(upstream) if isinstance(upstream, dict) else {"/": upstream}
+
 
 class Nginx(Process):
-    """nginx in front of upstream (unix socket path or (host, port)).
+    """nginx in front of upstream (unix socket path or (host, port)), or of
+    several: a dict {location prefix: upstream}. keep_conn=False is nginx's
+    default (fastcgi_keep_conn off, no upstream keepalive pool).
     extra_server is inserted into the server block (more locations),
-    extra_fastcgi into the FastCGI location (more fastcgi_param lines)."""
+    extra_fastcgi into each FastCGI location (more fastcgi_param lines)."""
 
     def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi=""):
         self.tmp = Path(tmp) / f"nginx-{free_port()}"
         self.tmp.mkdir(parents=True)
         self.port = free_port()
+        upstreams, locations = [], []
+        for i, (prefix, address) in enumerate(routes_of(upstream).items()):
+            name = "app" if i == 0 else f"app{i}"
+            upstreams.append(NGINX_UPSTREAM.format(
+                name=name, keepalive=f"keepalive {pool};" if keep_conn else "",
+                upstream=f"unix:{address}" if isinstance(address, str) else f"{address[0]}:{address[1]}"))
+            locations.append(NGINX_LOCATION.format(prefix=prefix, name=name, keep_conn="on" if keep_conn else "off",
+                                                   extra_fastcgi=extra_fastcgi))
         conf = NGINX_CONF.format(
-            tmp=self.tmp, port=self.port,
-            upstream=f"unix:{upstream}" if isinstance(upstream, str) else f"{upstream[0]}:{upstream[1]}",
-            keepalive=f"keepalive {pool};" if keep_conn else "",
-            keep_conn="on" if keep_conn else "off",
-            user="user root;" if os.geteuid() == 0 else "",
-            extra_server=extra_server, extra_fastcgi=extra_fastcgi,
+            tmp=self.tmp, port=self.port, upstreams="".join(upstreams), locations="".join(locations),
+            user="user root;" if os.geteuid() == 0 else "", extra_server=extra_server,
         )
         (self.tmp / "nginx.conf").write_text(conf)
         super().__init__([shutil.which("nginx") or "/usr/sbin/nginx", "-c", self.tmp / "nginx.conf",
@@ -206,29 +223,37 @@ server.document-root = "{www}"
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{tmp}/lighttpd-error.log"
+server.upload-dirs = ("{tmp}")
 server.modules = ("mod_fastcgi", "mod_setenv")
-fastcgi.server = ("/" => ((
-  {backend},
-  "check-local" => "disable",
-  {fastcgi_options}
-)))
+fastcgi.server = ({backends})
 {extra}
 """
+
+LIGHTTPD_BACKEND = """
+  "{prefix}" => ((
+    {backend},
+    "check-local" => "disable",
+    {fastcgi_options}
+  ))"""
 
 
 class Lighttpd(Process):
     """lighttpd with mod_fastcgi passing every path to upstream (unix socket
-    path or (host, port)). fastcgi_options are more `"key" => value` lines
-    of the backend (e.g. x-sendfile); extra is appended to the config."""
+    path or (host, port)), or a dict {path prefix: upstream}.
+    fastcgi_options are more `"key" => value` lines of each backend (e.g.
+    x-sendfile); extra is appended to the config."""
 
     def __init__(self, tmp, upstream, fastcgi_options="", extra=""):
         self.tmp = Path(tmp) / f"lighttpd-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
         self.port = free_port()
-        backend = (f'"socket" => "{upstream}"' if isinstance(upstream, str)
-                   else f'"host" => "{upstream[0]}", "port" => {upstream[1]}')
-        conf = LIGHTTPD_CONF.format(www=self.tmp / "www", port=self.port, tmp=self.tmp, backend=backend,
-                                    fastcgi_options=fastcgi_options, extra=extra)
+        backends = []
+        for prefix, address in routes_of(upstream).items():
+            backend = (f'"socket" => "{address}"' if isinstance(address, str)
+                       else f'"host" => "{address[0]}", "port" => {address[1]}')
+            backends.append(LIGHTTPD_BACKEND.format(prefix=prefix, backend=backend, fastcgi_options=fastcgi_options))
+        conf = LIGHTTPD_CONF.format(www=self.tmp / "www", port=self.port, tmp=self.tmp,
+                                    backends=",".join(backends), extra=extra)
         (self.tmp / "lighttpd.conf").write_text(conf)
         binary = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
         super().__init__([binary, "-D", "-f", self.tmp / "lighttpd.conf"], log=self.tmp / "lighttpd.out")
@@ -262,16 +287,17 @@ MaxRequestWorkers 8
 MinSpareThreads 1
 MaxSpareThreads 8
 DocumentRoot {tmp}/www
-ProxyPass "/" "fcgi://{upstream}/"
+{proxies}
 {extra}
 """
 
 
 class Apache(Process):
     """Apache 2.4 (mpm_event) with mod_proxy_fcgi passing every path to
-    upstream, a (host, port): run as root, Apache's workers switch to
-    www-data, which could not open a unix socket the test created. modules
-    are extra module names to load (e.g. "xsendfile"); extra is appended."""
+    upstream, a (host, port), or a dict {path prefix: (host, port)}: run as
+    root, Apache's workers switch to www-data, which could not open a unix
+    socket the test created. modules are extra module names to load (e.g.
+    "xsendfile"); extra is appended."""
 
     def __init__(self, tmp, upstream, modules=(), extra=""):
         self.tmp = Path(tmp) / f"apache-{free_port()}"
@@ -280,8 +306,12 @@ class Apache(Process):
         names = ["mpm_event", "authz_core", "proxy", "proxy_fcgi", "env", *modules]
         loads = "\n".join(f"LoadModule {n}_module {APACHE_MODULES / f'mod_{n}.so'}" for n in names)
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
-        conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads,
-                                  upstream=f"{upstream[0]}:{upstream[1]}", extra=extra)
+        # Longest prefix first: Apache takes the first ProxyPass that matches.
+        routes = sorted(routes_of(upstream).items(), key=lambda r: -len(r[0]))
+        proxies = "\n".join(f'ProxyPass "{prefix}" "fcgi://{address[0]}:{address[1]}{prefix}"'
+                             for prefix, address in routes)
+        conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads, proxies=proxies,
+                                  extra=extra)
         (self.tmp / "httpd.conf").write_text(conf)
         binary = shutil.which("apache2") or "/usr/sbin/apache2"
         super().__init__([binary, "-f", self.tmp / "httpd.conf", "-DFOREGROUND"], log=self.tmp / "apache.out")

@@ -36,6 +36,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpResponse, JsonResponse  # noqa: E402
 from django.middleware.csrf import get_token  # noqa: E402
 from django.urls import path  # noqa: E402
+from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 
@@ -65,6 +66,17 @@ def form(request):
                          "files": files})
 
 
+@csrf_exempt
+def upload(request):
+    """One file upload, for tests/test_unread_body.py: Django reads exactly
+    CONTENT_LENGTH bytes of the body (never the record that ends it)."""
+    f = request.FILES["file"]
+    digest = hashlib.sha1()
+    for chunk in f.chunks():
+        digest.update(chunk)
+    return JsonResponse({"size": f.size, "sha1": digest.hexdigest()})
+
+
 def session_view(request):
     request.session["n"] = request.session.get("n", 0) + 1
     return JsonResponse({"n": request.session["n"], "pid": os.getpid()})
@@ -82,6 +94,7 @@ urlpatterns = [
     path("items/<int:n>/", item),
     path("csrf/", csrf),
     path("form/", form),
+    path("upload/", upload),
     path("session/", session_view),
     path("cookie/", cookie),
 ]
