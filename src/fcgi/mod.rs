@@ -2,12 +2,16 @@
 //!
 //! * [`record`]: sans-I/O record framing and name-value pairs.
 //! * [`addr`]: the `bind()` address forms, binding, `listening()`.
-//! * [`conn`]: per-connection state machine (request assembly, STDIN streaming).
+//! * [`assembler`]: sans-I/O request assembly: what a connection's bytes
+//!   mean (records to a request, its STDIN, what is still owed at close).
+//! * [`conn`]: one connection's socket and buffer: the I/O around the
+//!   assembler, and how the connection ends (closed, or lingering).
 //! * [`server`]: the epoll accept loop handing out one [`Request`] at a time.
 //! * [`request`]: params, body, response headers and output streams.
 //! * [`limits`]: every bound, finite by default.
 
 pub mod addr;
+mod assembler;
 mod conn;
 mod io;
 pub mod limits;
@@ -15,6 +19,12 @@ pub mod limits;
 pub mod record;
 pub mod request;
 pub mod server;
+
+/// Fuzzing entry points (not part of the stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::assembler::fuzz_check as assembler;
+}
 
 pub use limits::Limits;
 pub use request::Request;

@@ -170,17 +170,17 @@ impl Request {
 
     /// The FastCGI request id.
     pub fn id(&self) -> u16 {
-        self.conn.as_ref().map_or(0, |c| c.req_id)
+        self.conn.as_ref().map_or(0, |c| c.asm.req_id)
     }
 
     /// Whether the web server asked to keep the connection (FCGI_KEEP_CONN).
     pub fn keep_conn(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.keep_conn)
+        self.conn.as_ref().is_some_and(|c| c.asm.keep_conn)
     }
 
     /// True once the web server aborted the request or hung up.
     pub fn is_aborted(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.aborted || c.dead)
+        self.conn.as_ref().is_some_and(|c| c.asm.aborted || c.dead)
     }
 
     fn span_bytes(params: &[u8], at: u32, len: u32) -> &[u8] {
@@ -190,24 +190,25 @@ impl Request {
     /// The value of the first param named `name` (binary-safe, exact match).
     pub fn param(&self, name: &[u8]) -> Option<&[u8]> {
         let c = self.conn().ok()?;
-        c.spans
+        let a = &c.asm;
+        a.spans
             .iter()
-            .find(|s| Self::span_bytes(&c.params, s.name_at, s.name_len) == name)
-            .map(|s| Self::span_bytes(&c.params, s.value_at, s.value_len))
+            .find(|s| Self::span_bytes(&a.params, s.name_at, s.name_len) == name)
+            .map(|s| Self::span_bytes(&a.params, s.value_at, s.value_len))
     }
 
     /// Number of params, in the order the web server sent them.
     pub fn param_count(&self) -> usize {
-        self.conn().map_or(0, |c| c.spans.len())
+        self.conn().map_or(0, |c| c.asm.spans.len())
     }
 
     /// The `index`-th param as (name, value).
     pub fn param_at(&self, index: usize) -> Option<(&[u8], &[u8])> {
         let c = self.conn().ok()?;
-        let s: &PairSpan = c.spans.get(index)?;
+        let s: &PairSpan = c.asm.spans.get(index)?;
         Some((
-            Self::span_bytes(&c.params, s.name_at, s.name_len),
-            Self::span_bytes(&c.params, s.value_at, s.value_len),
+            Self::span_bytes(&c.asm.params, s.name_at, s.name_len),
+            Self::span_bytes(&c.asm.params, s.value_at, s.value_len),
         ))
     }
 
@@ -275,7 +276,7 @@ impl Request {
                 "the web server closed the connection",
             ));
         }
-        if self.conn()?.aborted {
+        if self.conn()?.asm.aborted {
             return Err(Error::new(
                 SMISK_ERR_ABORTED,
                 "the request was aborted by the web server",
@@ -333,9 +334,9 @@ impl Request {
         };
         let fd = conn.raw_fd();
         let mut result = Ok(());
-        if !conn.pending.is_empty() {
-            result = send_all(fd, &conn.pending, timeout);
-            conn.pending.clear();
+        if !conn.asm.pending.is_empty() {
+            result = send_all(fd, &conn.asm.pending, timeout);
+            conn.asm.pending.clear();
         }
         if result.is_ok() && !self.out.is_empty() {
             result = send_all(fd, &self.out, timeout);
@@ -426,7 +427,7 @@ impl Request {
         let id = self.id();
         let (dead, aborted) = {
             let c = self.conn.as_ref().expect("checked above");
-            (c.dead, c.aborted)
+            (c.dead, c.asm.aborted)
         };
         if !dead {
             if aborted {
@@ -449,13 +450,10 @@ impl Request {
             }
         }
         if let Some(c) = self.conn.as_mut() {
-            if c.keep_conn || c.dead {
-                c.end_request();
-            } else {
-                // Closed now, or lingering until the rest of the request
-                // is read (the server watches it from the next accept).
-                c.close_after_answer(&self.limits);
-            }
+            // Kept, closed now (the web server sees the end at once), or
+            // lingering until the rest of the request is read (the server
+            // watches it from the next accept).
+            c.after_answer(&self.limits, true);
         }
         self.finished = true;
         result

@@ -11,7 +11,7 @@
 //! all connections that became ready together), one `read`, one `send`.
 
 use super::addr::{self, Address};
-use super::conn::{Conn, Discard, Phase, Pump};
+use super::conn::{After, Conn, Discard, Phase, Pump};
 use super::io::{send_nb, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::request::Request;
@@ -501,7 +501,7 @@ impl Server {
         match conn.phase {
             Phase::Ready | Phase::Active => {}
             _ => {
-                if bits & libc::EPOLLOUT as u32 != 0 && !conn.pending.is_empty() {
+                if bits & libc::EPOLLOUT as u32 != 0 && !conn.asm.pending.is_empty() {
                     self.flush_pending(slot);
                 }
                 self.service(slot);
@@ -515,14 +515,14 @@ impl Server {
         let Some(conn) = self.conns[slot].as_mut() else {
             return false;
         };
-        if conn.pending.is_empty() {
+        if conn.asm.pending.is_empty() {
             return true;
         }
-        match send_nb(conn.raw_fd(), &conn.pending) {
+        match send_nb(conn.raw_fd(), &conn.asm.pending) {
             Ok(n) => {
-                conn.pending.drain(..n);
+                conn.asm.pending.drain(..n);
                 let fd = conn.raw_fd();
-                let wants_out = !conn.pending.is_empty();
+                let wants_out = !conn.asm.pending.is_empty();
                 let registered = conn.registered;
                 // Ask for EPOLLOUT only while replies are stuck.
                 let events = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32
@@ -585,7 +585,7 @@ impl Server {
             let Some(conn) = self.conns[slot].as_mut() else {
                 return;
             };
-            if conn.close_after_pending && conn.pending.is_empty() {
+            if conn.asm.close_after_pending && conn.asm.pending.is_empty() {
                 self.shutdown(slot);
                 return;
             }
@@ -629,16 +629,15 @@ impl Server {
 
     /// Ends a connection after its last answer (or a refusal): closed now,
     /// or lingering until the peer has sent the rest of its request (the
-    /// decision is `Conn::close_after_answer`'s).
+    /// decision is `Conn::after_answer`'s).
     fn shutdown(&mut self, slot: usize) {
         let limits = self.limits;
         let Some(conn) = self.conns[slot].as_mut() else {
             return;
         };
-        if conn.dead || conn.close_after_answer(&limits) {
-            self.close(slot);
-        } else {
-            self.watch_lingering(slot);
+        match conn.after_answer(&limits, false) {
+            After::Lingering => self.watch_lingering(slot),
+            _ => self.close(slot),
         }
     }
 
@@ -694,7 +693,8 @@ impl Server {
             return;
         }
         if conn.phase == Phase::Lingering {
-            // Request::finish half-closed it: read the rest of its input.
+            // Request::finish half-closed it (Conn::after_answer): read the
+            // rest of its input.
             self.conns[slot] = Some(conn);
             self.watch_lingering(slot);
             return;

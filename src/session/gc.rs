@@ -117,7 +117,7 @@ impl Scan {
     fn open(d: &Held) -> std::io::Result<Scan> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
         // SAFETY: "." is NUL-terminated; openat returns a new fd or -1.
-        let fd = unsafe { libc::openat(d.fd(), b".\0".as_ptr().cast(), flags) };
+        let fd = unsafe { libc::openat(d.fd(), c".".as_ptr(), flags) };
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
