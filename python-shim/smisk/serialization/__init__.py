@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, U
 
 __all__ = [
     "data", "Registry", "serializers", "Serializer", "SerializationError", "UnserializationError",
-    "read_input",
+    "read_input", "current_application", "current_request",
 ]
 
 
@@ -86,6 +86,22 @@ class data:
     def __repr__(self) -> str:
         shown = self.data if len(self.data) <= 32 else self.data[:32] + b"..."
         return f"<data {len(self.data)} bytes {shown!r}>"
+
+
+def current_application() -> Any:
+    """smisk.core.Application.current (None outside an application). The
+    serializers that look at the request (JSONP's callback, the XHTML
+    title, XSPF error ids, XML-RPC routing) ask here, and only here."""
+    from smisk.core import Application
+
+    return Application.current
+
+
+def current_request() -> Any:
+    """The request being served, or None."""
+    app = current_application()
+    request = getattr(app, "request", None)
+    return request if request is not None and getattr(request, "is_active", True) else None
 
 
 def read_input(file: Any, length: int = -1) -> bytes:

@@ -3,6 +3,7 @@ import json as _json
 import re
 from typing import Any, Optional, Tuple
 
+from smisk import serialization as _context
 from smisk.serialization import Serializer, SerializationError, UnserializationError, read_input, serializers
 from smisk.serialization.jsonlike import jsonable_default
 
@@ -120,11 +121,8 @@ class JSONPSerializer(JSONSerializer):
     def callback_name(cls) -> str:
         """The validated callback of the current request."""
         name: Any = None
-        from smisk.core import Application
-
-        app = Application.current
-        request = app.request if app is not None else None
-        if request is not None and request.is_active:
+        request = _context.current_request()
+        if request is not None:
             name = request.get.get("callback")
         if name is None:
             return cls.default_callback

@@ -2,6 +2,7 @@
 error pages. Write only."""
 from typing import Any, List, Optional, Tuple
 
+from smisk import serialization as _context
 from smisk.serialization import Serializer, SerializationError, serializers
 
 __all__ = ["XHTMLSerializer"]
@@ -44,14 +45,6 @@ def _build(value: Any, out: List[str], depth: int) -> None:
         out.append(f"<tt>{_escape(value)}</tt>")
 
 
-def _current_request() -> Any:
-    from smisk.core import Application
-
-    app = Application.current
-    request = app.request if app is not None else None
-    return request if request is not None and request.is_active else None
-
-
 class XHTMLSerializer(Serializer):
     name = "XHTML"
     extensions = ("html",)
@@ -75,7 +68,7 @@ class XHTMLSerializer(Serializer):
     @classmethod
     def _address(cls, server: Optional[str] = None) -> str:
         if server is None:
-            request = _current_request()
+            request = _context.current_request()
             server = request.env.get("SERVER_SOFTWARE", "") if request is not None else ""
         return f"<address>{_escape(server)}</address>" if server else ""
 
@@ -83,9 +76,7 @@ class XHTMLSerializer(Serializer):
     def serialize(cls, params: Any, charset: Optional[str]) -> Tuple[Optional[str], bytes]:
         charset = charset or cls.charset or "utf-8"
         title = "Response"
-        from smisk.core import Application
-
-        destination = getattr(Application.current, "destination", None)
+        destination = getattr(_context.current_application(), "destination", None)
         path = getattr(destination, "path", None)
         if path:
             title = "/" + "/".join(path) + ".html"

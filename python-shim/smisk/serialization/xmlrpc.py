@@ -8,6 +8,7 @@ import datetime
 import xmlrpc.client
 from typing import Any, Optional, Tuple
 
+from smisk import serialization as _context
 from smisk.serialization import Serializer, SerializationError, UnserializationError, data, read_input, serializers
 from smisk.serialization.xmlbase import MISSING_DEFUSEDXML, defusedxml
 
@@ -125,10 +126,9 @@ class XMLRPCSerializer(Serializer):
     def route_method(cls, method: str) -> None:
         """Points the current request's routing URL (`cn_url`, what
         smisk.mvc routes on) at the path of the method name."""
-        from smisk.core import URL, Application
+        from smisk.core import URL
 
-        app = Application.current
-        request = app.request if app is not None else None
+        request = _context.current_request()
         if request is None:
             return
         base = getattr(request, "cn_url", None) or request.url

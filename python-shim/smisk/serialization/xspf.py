@@ -2,6 +2,7 @@
 import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
+from smisk import serialization as _context
 from smisk.serialization import serializers
 from smisk.serialization.xmlbase import ET, XMLSerializationError, XMLSerializer, XMLUnserializationError, xml_tag
 from smisk.util.DateTime import DateTime
@@ -131,11 +132,8 @@ class XSPFSerializer(XMLSerializer):
     def serialize_error(cls, status: Any, params: Any, charset: Optional[str]) -> Tuple[Optional[str], bytes]:
         code = getattr(status, "code", None) or params.get("code", 500)
         identifier = f"smisk:error:{code}"
-        from smisk.core import Application
-
-        app = Application.current
-        request = app.request if app is not None else None
-        if request is not None and request.is_active:
+        request = _context.current_request()
+        if request is not None:
             identifier = f"{request.url}#error:{code}"
         playlist = {"title": params.get("name") or str(status), "annotation": params.get("description", ""),
                     "identifier": identifier}
