@@ -204,13 +204,16 @@ def parse(text: str, source: str = "<string>", symbols: Optional[Dict[str, Any]]
     if symbols:
         table.update(symbols)
     text = strip_comments(text, source)
+    last_line = text.count("\n") + 1
     first = _LEADING_NOISE.match(text).end()  # type: ignore[union-attr]
     if not text.startswith("{", first):
         text = "{" + text + "\n}"
     try:
         tree = ast.parse(text, filename=source, mode="eval")
     except SyntaxError as e:
-        raise ConfigError(f"syntax error: {e.msg}", source, e.lineno) from None
+        # An error found at the closing brace we added is at the text's end.
+        line = min(e.lineno, last_line) if e.lineno is not None else None
+        raise ConfigError(f"syntax error: {e.msg}", source, line) from None
     except (ValueError, RecursionError, MemoryError) as e:
         # NUL bytes, integers past the digit limit, absurd nesting.
         raise ConfigError(f"cannot parse: {e}", source) from None
