@@ -1,6 +1,7 @@
 """JSON (RFC 8259) and JSONP."""
 import json as _json
 import re
+import sys
 from typing import Any, Optional, Tuple
 
 from smisk import serialization as _context
@@ -27,16 +28,22 @@ _encoder_unicode = _json.JSONEncoder(ensure_ascii=False, allow_nan=False, defaul
 _encoder_ascii = _json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=jsonable_default)
 
 
-# A regular-expression scan (in C) instead of a parse_int hook, which would
-# call Python for every integer of the document.
-_LONG_DIGITS = re.compile(r"\d{%d}" % (MAX_INT_DIGITS + 1))
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_decoder = _json.JSONDecoder(parse_constant=_reject_constant)
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits (more than {MAX_INT_DIGITS})")
+    return int(text)
+
+
+# CPython 3.11+ refuses over-long integer strings itself (int_max_str_digits)
+# inside the C scanner; older versions need the check, as a parse_int hook.
+if getattr(sys, "get_int_max_str_digits", lambda: 0)() > 0:
+    _decoder = _json.JSONDecoder(parse_constant=_reject_constant)
+else:
+    _decoder = _json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int)
 
 
 def json_encode(obj: Any) -> str:
@@ -52,8 +59,6 @@ def json_encode(obj: Any) -> str:
 def json_decode(text: str) -> Any:
     """The value of JSON `text`; UnserializationError when it is not JSON
     (NaN/Infinity and integers of more than 4300 digits are refused)."""
-    if _LONG_DIGITS.search(text):
-        raise UnserializationError(f"invalid JSON: an integer of more than {MAX_INT_DIGITS} digits")
     try:
         return _decoder.decode(text)
     except (ValueError, RecursionError, MemoryError) as e:
