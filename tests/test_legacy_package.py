@@ -480,3 +480,14 @@ def test_imports_without_optional_packages():
                               "import smisk.util.objectproxy, smisk.inflection.sv\nprint('ok')")
     out = run_python(code)
     assert out.stdout.strip() == "ok" and out.stderr == "", out.stderr
+
+
+def test_the_legacy_layers_type_check(tmp_path):
+    """The inline annotations of the public API are consistent (mypy)."""
+    shim = harness.ROOT / "python-shim"
+    targets = ["smisk/__init__.py", "smisk/release.py", "smisk/config.py", "smisk/charsets.py",
+               "smisk/session.py", "smisk/util", "smisk/inflection", "smisk/serialization"]
+    out = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--cache-dir",
+                          str(tmp_path / "mypy-cache"), *targets], cwd=shim, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

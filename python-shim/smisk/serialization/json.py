@@ -70,7 +70,7 @@ class JSONSerializer(Serializer):
     otherwise as ASCII-only UTF-8 (valid in any ASCII-compatible charset)."""
 
     name = "JSON"
-    extensions = ("json",)
+    extensions: Tuple[str, ...] = ("json",)
     media_types = ("application/json",)
     charset = "utf-8"
     can_serialize = True

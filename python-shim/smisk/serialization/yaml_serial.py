@@ -57,8 +57,8 @@ if yaml is not None:
     Dumper.add_representer(frozenset, _represent_other)
     Loader.add_constructor("!data", _construct_data)
 else:
-    Dumper = None
-    Loader = None
+    Dumper = None  # type: ignore[misc, assignment]
+    Loader = None  # type: ignore[misc, assignment]
 
 
 def register_entity_type(cls: type) -> None:

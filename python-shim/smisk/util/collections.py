@@ -64,7 +64,7 @@ def merged(a: Any, b: Any) -> Any:
     """Like merge(), without modifying `a`: lists and tuples are
     concatenated, dicts merged into a copy."""
     if isinstance(a, (list, tuple)):
-        return a + type(a)(b)
+        return a + type(a)(b)  # type: ignore[operator]
     if isinstance(a, dict):
         return merged_dict(a, b)
     raise TypeError(f"merged() needs a list, tuple or dict, not {type(a).__name__}")

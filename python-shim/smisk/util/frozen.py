@@ -9,6 +9,7 @@ class frozendict(dict):
     returns an updated mutable copy instead of changing this one."""
 
     __slots__ = ("_hash",)
+    _hash: int
 
     def _immutable(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("frozendict is immutable")

@@ -81,7 +81,8 @@ def find_modules_for_classtree(cls: type, exclude_root: bool = True, unique: boo
             module = sys.modules.get(klass.__module__)
             if module is not None and (not unique or module not in modules):
                 modules.append(module)
-        for sub in type.__subclasses__(klass):
+        subclasses: List[type] = type.__subclasses__(klass)
+        for sub in subclasses:
             visit(sub, False)
 
     visit(cls, True)
