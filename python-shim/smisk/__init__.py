@@ -6,14 +6,18 @@ are loaded from the extension `smisk.core` on first use, so both the 1.0
 form `from smisk import Application` and the 1.1 form
 `from smisk.core import Application` work.
 """
-from typing import TYPE_CHECKING, Any, List
+# No `typing` import at run time: `import smisk` is on every application's
+# start-up path. MYPY is the constant type checkers treat as true.
+MYPY = False
 
 from smisk.release import copyright as __copyright__  # noqa: F401
 from smisk.release import license as __license__  # noqa: F401
 from smisk.release import author as __author__  # noqa: F401
 from smisk.release import version as __version__  # noqa: F401
 
-if TYPE_CHECKING:  # what the lazy names are, for type checkers
+if MYPY:  # what the lazy names are, for type checkers
+    from typing import Any, List
+
     from smisk.core import (  # noqa: F401
         URL,
         Application,
@@ -53,7 +57,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     if name in _CORE_NAMES:
         import smisk.core
 
@@ -64,5 +68,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'smisk' has no attribute {name!r}")
 
 
-def __dir__() -> List[str]:
+def __dir__() -> "List[str]":
     return sorted(set(globals()) | _CORE_NAMES)

@@ -1,12 +1,10 @@
 """Release metadata of the smisk package (what Smisk 1.x called smisk.release)."""
-from typing import Tuple
-
 __all__ = ["version", "version_info", "author", "email", "copyright", "license"]
 
 # Kept equal to [project] version in python-shim/pyproject.toml (a test checks).
 version: str = "2.0.0.dev1"
 
-version_info: Tuple[int, ...] = tuple(int(part) for part in version.split(".") if part.isdigit())
+version_info: "tuple[int, ...]" = tuple(int(part) for part in version.split(".") if part.isdigit())
 """The numeric parts of `version`: (2, 0, 0) for '2.0.0.dev1'."""
 
 author: str = "The smisk authors"

@@ -7,7 +7,22 @@ from typing import Any
 
 from smisk.serialization import SerializationError, data
 
-__all__ = ["jsonable_default", "to_jsonable", "format_datetime"]
+__all__ = ["jsonable_default", "to_jsonable", "format_datetime", "entity_dict"]
+
+_NOT_AN_ENTITY = object()
+
+
+def entity_dict(value: Any) -> Any:
+    """The dict of an ORM entity (an instance with a to_dict() method), or
+    the marker NOT_AN_ENTITY for anything else. Every writer asks here, so
+    what counts as an entity is decided once."""
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, type):
+        return to_dict()
+    return _NOT_AN_ENTITY
+
+
+NOT_AN_ENTITY = _NOT_AN_ENTITY
 
 
 def format_datetime(value: datetime.date) -> str:
@@ -30,9 +45,9 @@ def jsonable_default(obj: Any) -> Any:
         return list(obj)
     if isinstance(obj, collections.abc.Mapping):
         return dict(obj)
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict) and not isinstance(obj, type):
-        return to_dict()
+    entity = entity_dict(obj)
+    if entity is not NOT_AN_ENTITY:
+        return entity
     raise SerializationError(f"cannot serialize a {type(obj).__name__} (a value of type "
                              f"{type(obj).__module__}.{type(obj).__qualname__})")
 

@@ -5,6 +5,7 @@ import xml.parsers.expat
 from typing import Any, Optional, Tuple
 
 from smisk.serialization import Serializer, SerializationError, UnserializationError, data, read_input, serializers
+from smisk.serialization.jsonlike import NOT_AN_ENTITY, entity_dict
 
 __all__ = ["XMLPlistSerializer"]
 
@@ -37,9 +38,9 @@ def _convert(value: Any, depth: int = 0) -> Any:
         if any(v is None for v in value):
             raise SerializationError("a plist array cannot hold None")
         return [_convert(v, depth + 1) for v in value]
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict) and not isinstance(value, type):
-        return _convert(to_dict(), depth + 1)
+    entity = entity_dict(value)
+    if entity is not NOT_AN_ENTITY:
+        return _convert(entity, depth + 1)
     raise SerializationError(f"cannot write a {type(value).__name__} in a plist")
 
 

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from smisk.serialization import data, serializers
+from smisk.serialization.jsonlike import NOT_AN_ENTITY, entity_dict
 from smisk.serialization.xmlbase import ET, XMLSerializationError, XMLSerializer, XMLUnserializationError
 from smisk.util.DateTime import DateTime
 
@@ -62,9 +63,9 @@ def _build(value: Any, key: Any = None, depth: int = 0) -> ET.Element:
         for v in value:
             elem.append(_build(v, None, depth + 1))
         return elem
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict) and not isinstance(value, type):
-        return _build(to_dict(), key, depth + 1)
+    entity = entity_dict(value)
+    if entity is not NOT_AN_ENTITY:
+        return _build(entity, key, depth + 1)
     raise XMLSerializationError(f"cannot write a {type(value).__name__} as generic XML")
 
 
