@@ -27,6 +27,25 @@ def cargo():
     raise RuntimeError("cargo not found: install Rust (https://rustup.rs) to build smisk")
 
 
+def source_revision():
+    """The source revision for smisk.core.__build__: $SMISK_BUILD_REVISION, else
+    the git commit of ROOT (with "-dirty" when the tree has changes), else None.
+    Only [0-9A-Za-z._+-] is kept, since it becomes a C string literal."""
+    revision = os.environ.get("SMISK_BUILD_REVISION")
+    git = shutil.which("git")
+    if revision is None and git and (ROOT / ".git").exists():
+        def run(*args):
+            return subprocess.run([git, "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
+        head = run("rev-parse", "--short=12", "HEAD")
+        if head.returncode == 0:
+            revision = head.stdout.strip()
+            if run("diff", "--quiet", "HEAD", "--", ".").returncode == 1:
+                revision += "-dirty"
+    if not revision:
+        return None
+    return "".join(c for c in revision if c.isascii() and (c.isalnum() or c in "._+-")) or None
+
+
 class BuildWithCargo(build_ext):
     def run(self):
         if not (ROOT / "Cargo.toml").exists():
@@ -35,9 +54,12 @@ class BuildWithCargo(build_ext):
         lib = ROOT / "target" / "release" / "libsmisk.a"
         if not lib.exists():
             raise RuntimeError(f"cargo did not produce {lib}")
+        revision = source_revision()
         for ext in self.extensions:
             ext.extra_objects = [str(lib)]
             ext.include_dirs.append(str(ROOT / "include"))
+            if revision:
+                ext.define_macros.append(("SMISK_SHIM_REVISION", f'"{revision}"'))
         super().run()
 
 

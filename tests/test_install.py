@@ -55,6 +55,19 @@ def test_pip_install_shim_into_a_fresh_virtualenv(tmp_path):
              "pathlib.Path(smisk.core.__file__).parent.joinpath('__init__.pyi').is_file())")
     got = subprocess.run([py, "-c", probe], cwd=elsewhere, capture_output=True, text=True, timeout=60)
     assert got.stdout.split() == ["a", "b", "&lt;", "True"], got.stdout + got.stderr
+    # The legacy layers: importable without the extras (defusedxml comes as a
+    # dependency, PyYAML only with smisk[yaml]); the yaml extra enables YAML.
+    legacy = ("import smisk, smisk.config, smisk.serialization, smisk.inflection, smisk.util, "
+              "smisk.serialization.all as a, importlib.metadata as m; "
+              "print(a.yaml_serial.yaml is None, a.xmlrpc.XMLRPCSerializer.directions(), "
+              "'yaml' in (m.metadata('smisk').get_all('Provides-Extra') or []))")
+    got = subprocess.run([py, "-c", legacy], cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert got.stdout.split() == ["True", "['read',", "'write']", "True"], got.stdout + got.stderr
+    out = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "pyyaml>=6"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    got = subprocess.run([py, "-c", legacy], cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert got.stdout.split()[0] == "False", got.stdout + got.stderr
     sock = str(tmp_path / "py.sock")
     p = harness.Process([py, harness.ROOT / "examples" / "hello.py", sock], log=tmp_path / "py.log")
     try:

@@ -764,9 +764,25 @@ static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT, "smisk.core._core", "Native part of smisk.core (libsmisk C API).", -1,
     core_methods, NULL, NULL, NULL, NULL};
 
+/* smisk.core.__build__: a build identifier in URN form, as the original's
+ * (urn:rcsid:<revision>). The version is asked of the linked libsmisk, so it
+ * names the library actually in use; setup.py adds the source revision when
+ * it knows one (a git checkout, or $SMISK_BUILD_REVISION). */
+#ifndef SMISK_SHIM_REVISION
+#define SMISK_SHIM_REVISION ""
+#endif
+
+static PyObject *build_id(void)
+{
+    const char *revision = SMISK_SHIM_REVISION;
+    if (revision[0] != '\0')
+        return PyUnicode_FromFormat("urn:smisk:%s:rcsid:%s", smisk_version(), revision);
+    return PyUnicode_FromFormat("urn:smisk:%s", smisk_version());
+}
+
 PyMODINIT_FUNC PyInit__core(void)
 {
-    PyObject *m, *xml;
+    PyObject *m, *xml, *build;
 
     if (PyType_Ready(&URLType) < 0)
         return NULL;
@@ -807,6 +823,11 @@ PyMODINIT_FUNC PyInit__core(void)
     if (PyModule_AddObject(m, "xml", xml) < 0)
         goto fail;
     xml = NULL; /* reference stolen by the module */
+    build = build_id();
+    if (build == NULL || PyModule_AddObject(m, "__build__", build) < 0) {
+        Py_XDECREF(build);
+        goto fail;
+    }
     return m;
 fail:
     Py_XDECREF(xml);

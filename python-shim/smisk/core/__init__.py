@@ -21,6 +21,7 @@ from smisk.core._core import (  # noqa: F401
     SessionStore,
     Stream,
     WSGIGatewayBase,
+    __build__,
     bind,
     listening,
     pack,

@@ -6,6 +6,8 @@ from . import xml as xml
 _Value = Union[str, None, List[Optional[str]]]
 _BValue = Union[bytes, None, List[Optional[bytes]]]
 
+__build__: str
+
 class InvalidSessionError(ValueError): ...
 class RequestTooLargeError(ValueError): ...
 

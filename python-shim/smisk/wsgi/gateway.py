@@ -16,6 +16,17 @@ from .headers import _good_items, _good_status, header_lines
 log = logging.getLogger("smisk.wsgi")
 
 
+def _not_bytes(what, data):
+    """The TypeError for a non-bytes body block, saying what to send instead
+    (a str block is the usual Python 2 habit)."""
+    message = f"{what} {type(data).__name__}, not bytes (PEP 3333)"
+    if isinstance(data, str):
+        sample = data if len(data) <= 40 else data[:40] + "..."
+        message += (f": bodies are bytes; return [b{sample!r}] or encode the str, "
+                    f"e.g. {sample!r}.encode('utf-8')")
+    return TypeError(message)
+
+
 class FileWrapper:
     """wsgi.file_wrapper: iterates a file-like object in blocks. The gateway
     recognises it and lets the web server send the file (X-Accel-Redirect,
@@ -110,7 +121,7 @@ class Gateway(WSGIGatewayBase):
     def write(self, data):
         """The write() callable start_response returns: sent at once."""
         if type(data) is not bytes:
-            raise TypeError(f"write() takes bytes, not {type(data).__name__} (PEP 3333)")
+            raise _not_bytes("write() takes bytes: got", data)
         if self._status is None:
             raise RuntimeError("write() called before start_response()")
         if data:
@@ -146,7 +157,7 @@ class Gateway(WSGIGatewayBase):
         out = resp.out
         for data in result:
             if type(data) is not bytes:
-                raise TypeError(f"the WSGI application yielded {type(data).__name__}, not bytes (PEP 3333)")
+                raise _not_bytes("the WSGI application yielded", data)
             if data:
                 if self._status is None:
                     raise RuntimeError("the WSGI application yielded data before calling start_response()")

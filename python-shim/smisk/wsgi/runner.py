@@ -36,16 +36,19 @@ class UsageError(Exception):
     pass
 
 
-def parse_args(argv):
+def parse_args(argv, app_given=False):
+    """The command line; with `app_given` (smisk.wsgi.main(app) in a script)
+    there is no MODULE:APP argument and options default to None."""
     p = argparse.ArgumentParser(
-        prog="smisk-wsgi",
+        prog="smisk-wsgi" if not app_given else os.path.basename(sys.argv[0] or "app"),
         description="Serve a WSGI (PEP 3333) application over FastCGI with smisk.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("app", metavar="MODULE[:APP]",
-                   help="the application: module path and attribute (default attribute: "
-                        "'application', then 'app'); 'pkg.mod:make_app()' calls a factory")
+    if not app_given:
+        p.add_argument("app", metavar="MODULE[:APP]",
+                       help="the application: module path and attribute (default attribute: "
+                            "'application', then 'app'); 'pkg.mod:make_app()' calls a factory")
     p.add_argument("-b", "--bind", metavar="ADDRESS", help="address to listen on (default: fd 0)")
     p.add_argument("-w", "--forks", "--workers", dest="forks", type=int, default=0, metavar="N",
                    help="worker processes under a supervisor; 0 (default) serves in this process")
@@ -60,10 +63,12 @@ def parse_args(argv):
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="logging level (default info)")
     p.add_argument("--version", action="version", version=f"smisk-wsgi {smisk.__version__}")
+    if app_given:
+        p.set_defaults(forks=None, max_requests=None, log_level=None)
     args = p.parse_args(argv)
-    if args.forks < 0 or args.forks > 1024:
+    if args.forks is not None and (args.forks < 0 or args.forks > 1024):
         p.error(f"--forks must be between 0 and 1024, not {args.forks}")
-    if args.max_requests < 0:
+    if args.max_requests is not None and args.max_requests < 0:
         p.error(f"--max-requests must be >= 0, not {args.max_requests}")
     return p, args
 
@@ -119,16 +124,59 @@ class RunnerGateway(Gateway):
             log.info("Worker %d exiting (pid: %d)", self.worker_index, os.getpid())
 
 
-def main(argv=None):
-    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+def _log_to_stderr(level):
     # Only our own logger: the application's logging (root, or a framework's
     # default handler on wsgi.errors) stays as the application set it up.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
-                                           "%Y-%m-%d %H:%M:%S %z"))
-    log.addHandler(handler)
-    log.setLevel(getattr(logging, args.log_level.upper()))
+    if not any(getattr(h, "_smisk_wsgi", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+                                               "%Y-%m-%d %H:%M:%S %z"))
+        handler._smisk_wsgi = True
+        log.addHandler(handler)
+    log.setLevel(getattr(logging, level.upper()))
     log.propagate = False
+
+
+def serve(wsgi_app, appdir=None, bind=None, forks=None, argv=None, cli=True):
+    """smisk.wsgi.main(wsgi_app, ...): serves an application object given by
+    a script (the Smisk 1.x way). Command-line options, when `cli`, override
+    only what they name."""
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv, app_given=True) if cli else (None, None)
+
+    def option(name, given):
+        value = getattr(args, name, None) if args is not None else None
+        return given if value is None else value
+
+    bind = option("bind", bind) or os.environ.get("SMISK_BIND") or None
+    forks = option("forks", forks) or 0
+    appdir = option("chdir", appdir)
+    _log_to_stderr(option("log_level", None) or "info")
+    if appdir:
+        os.chdir(appdir)
+    if bind is not None:
+        try:
+            smisk.core.bind(bind, option("backlog", 0))
+        except (OSError, ValueError) as e:
+            if parser is not None:
+                parser.error(f"cannot listen on {bind!r}: {e}")
+            raise
+        log.info("Listening at: %s", smisk.core.listening())
+    gateway = RunnerGateway(wsgi_app, sendfile=bool(option("sendfile", False)))
+    gateway.forks = forks
+    gateway.max_requests = option("max_requests", None) or 0
+    try:
+        gateway.run()
+    except KeyboardInterrupt:
+        log.info("Stopped (SIGINT)")
+    finally:
+        if bind is not None:
+            smisk.core.unbind()
+    return 0
+
+
+def main(argv=None):
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+    _log_to_stderr(args.log_level)
     if args.chdir:
         try:
             os.chdir(args.chdir)
