@@ -37,6 +37,10 @@ class BuildWithCargo(build_ext):
             raise RuntimeError(f"cargo did not produce {lib}")
         for ext in self.extensions:
             ext.extra_objects = [str(lib)]
+            # Relink when only the Rust library changed (setuptools compares
+            # the sources and depends with the built extension, not the
+            # extra objects).
+            ext.depends = [*ext.depends, str(lib)]
             ext.include_dirs.append(str(ROOT / "include"))
         super().run()
 

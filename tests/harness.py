@@ -172,9 +172,11 @@ http {{
 class Nginx(Process):
     """nginx in front of upstream (unix socket path or (host, port)).
     extra_server is inserted into the server block (more locations),
-    extra_fastcgi into the FastCGI location (more fastcgi_param lines)."""
+    extra_fastcgi into the FastCGI location (more fastcgi_param lines).
+    user: the `user` directive for the workers ("www-data www-data"); by
+    default root's workers stay root."""
 
-    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi=""):
+    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi="", user=None):
         self.tmp = Path(tmp) / f"nginx-{free_port()}"
         self.tmp.mkdir(parents=True)
         self.port = free_port()
@@ -183,7 +185,7 @@ class Nginx(Process):
             upstream=f"unix:{upstream}" if isinstance(upstream, str) else f"{upstream[0]}:{upstream[1]}",
             keepalive=f"keepalive {pool};" if keep_conn else "",
             keep_conn="on" if keep_conn else "off",
-            user="user root;" if os.geteuid() == 0 else "",
+            user=f"user {user};" if user else "user root;" if os.geteuid() == 0 else "",
             extra_server=extra_server, extra_fastcgi=extra_fastcgi,
         )
         (self.tmp / "nginx.conf").write_text(conf)

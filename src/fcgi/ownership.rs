@@ -55,7 +55,8 @@ impl SocketOwnership {
         let mode = mode.unwrap_or(DEFAULT_MODE);
         if mode & !0o777 != 0 {
             return Err(Error::invalid(format!(
-                "socket mode {mode:o} has bits beyond the permission bits 0777"
+                "socket mode {mode:#o} (decimal {mode}) is beyond the permission bits 0777; \
+                 modes are octal, such as 0660"
             )));
         }
         Ok(SocketOwnership {
