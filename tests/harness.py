@@ -221,11 +221,17 @@ fastcgi.server = ("/" => ((
 class Lighttpd(Process):
     """lighttpd with mod_fastcgi passing every path to upstream (unix socket
     path or (host, port)). fastcgi_options are more `"key" => value` lines
-    of the backend (e.g. x-sendfile); extra is appended to the config."""
+    of the backend (e.g. x-sendfile); extra is appended to the config.
+    user: (user, group) lighttpd switches to after start (it opens its
+    error log afterwards, so its directory is given to them and tmp must
+    be a directory they can pass through)."""
 
-    def __init__(self, tmp, upstream, fastcgi_options="", extra=""):
+    def __init__(self, tmp, upstream, fastcgi_options="", extra="", user=None):
         self.tmp = Path(tmp) / f"lighttpd-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
+        if user:
+            shutil.chown(self.tmp, *user)
+            extra = f'server.username = "{user[0]}"\nserver.groupname = "{user[1]}"\n{extra}'
         self.port = free_port()
         backend = (f'"socket" => "{upstream}"' if isinstance(upstream, str)
                    else f'"host" => "{upstream[0]}", "port" => {upstream[1]}')
@@ -264,18 +270,21 @@ MaxRequestWorkers 8
 MinSpareThreads 1
 MaxSpareThreads 8
 DocumentRoot {tmp}/www
-ProxyPass "/" "fcgi://{upstream}/"
+ProxyPass "/" "{upstream}/" {proxy_params}
 {extra}
 """
 
 
 class Apache(Process):
     """Apache 2.4 (mpm_event) with mod_proxy_fcgi passing every path to
-    upstream, a (host, port): run as root, Apache's workers switch to
-    www-data, which could not open a unix socket the test created. modules
-    are extra module names to load (e.g. "xsendfile"); extra is appended."""
+    upstream, a (host, port) or a unix socket path: run as root, Apache's
+    workers switch to www-data, so a unix socket must let www-data in (its
+    group, and a directory www-data can pass through). modules are extra
+    module names to load (e.g. "xsendfile"); extra is appended;
+    proxy_params are worker parameters of the ProxyPass line
+    ("enablereuse=on")."""
 
-    def __init__(self, tmp, upstream, modules=(), extra=""):
+    def __init__(self, tmp, upstream, modules=(), extra="", proxy_params=""):
         self.tmp = Path(tmp) / f"apache-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
         self.port = free_port()
@@ -283,7 +292,9 @@ class Apache(Process):
         loads = "\n".join(f"LoadModule {n}_module {APACHE_MODULES / f'mod_{n}.so'}" for n in names)
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads,
-                                  upstream=f"{upstream[0]}:{upstream[1]}", extra=extra)
+                                  upstream=(f"unix:{upstream}|fcgi://localhost" if isinstance(upstream, str)
+                                            else f"fcgi://{upstream[0]}:{upstream[1]}"),
+                                  proxy_params=proxy_params, extra=extra)
         (self.tmp / "httpd.conf").write_text(conf)
         binary = shutil.which("apache2") or "/usr/sbin/apache2"
         super().__init__([binary, "-f", self.tmp / "httpd.conf", "-DFOREGROUND"], log=self.tmp / "apache.out")

@@ -433,3 +433,33 @@ def test_nginx_as_another_user_behind_a_0660_socket_in_its_group(shared_dir, tmp
             nginx.stop()
     finally:
         p.stop()
+
+
+def other_server(kind, tmp, shared, sock):
+    """lighttpd or Apache whose workers run as www-data, in front of sock
+    (lighttpd opens its log as www-data: it lives in shared)."""
+    if kind == "lighttpd":
+        return harness.Lighttpd(shared, str(sock), user=("www-data", "www-data"))
+    # enablereuse=on (FCGI_KEEP_CONN), as docs/deployment.md recommends.
+    return harness.Apache(tmp, str(sock), proxy_params="enablereuse=on")
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["lighttpd", "apache"])
+def test_lighttpd_and_apache_as_www_data_behind_a_0660_socket(kind, shared_dir, tmp_path):
+    """The settings docs/deployment.md recommends for the other two servers."""
+    binary = {"lighttpd": "lighttpd", "apache": "apache2"}[kind]
+    if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+        pytest.skip(f"{binary} is not installed")
+    sock = shared_dir / "app.sock"
+    p = start_wsgi(tmp_path, str(sock), "--socket-group", "www-data")
+    try:
+        server = other_server(kind, tmp_path, shared_dir, sock)
+        try:
+            for n in range(1, 6):
+                status, _, body = harness.http_fetch(server.port, "/hello")
+                assert (status, body.split()[0]) == (200, b"served=%d" % n), server.error_log()
+        finally:
+            server.stop()
+    finally:
+        p.stop()
