@@ -119,7 +119,8 @@ fn unix_sockaddr(path: &Path) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
     Ok((sa, len as libc::socklen_t))
 }
 
-fn inet_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+/// `addr` as the socket address bind/connect take, and its length.
+pub(crate) fn inet_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain old data and large enough for both
     // families; we write the matching struct at its start.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };

@@ -497,38 +497,8 @@ mod tests {
         assert!(fd >= 0);
         // SAFETY: fd is new and owned from here on.
         let stream = unsafe { TcpStream::from_raw_fd(fd) };
-        let raw = |sa: SocketAddr| -> (libc::sockaddr_storage, libc::socklen_t) {
-            // SAFETY: plain old data.
-            let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-            let len = match sa {
-                SocketAddr::V4(a) => {
-                    let sin = libc::sockaddr_in {
-                        sin_family: libc::AF_INET as libc::sa_family_t,
-                        sin_port: a.port().to_be(),
-                        sin_addr: libc::in_addr {
-                            s_addr: u32::from_ne_bytes(a.ip().octets()),
-                        },
-                        sin_zero: [0; 8],
-                    };
-                    // SAFETY: storage is large enough and aligned.
-                    unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
-                    std::mem::size_of::<libc::sockaddr_in>()
-                }
-                SocketAddr::V6(a) => {
-                    // SAFETY: plain old data.
-                    let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-                    sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                    sin6.sin6_port = a.port().to_be();
-                    sin6.sin6_addr.s6_addr = a.ip().octets();
-                    // SAFETY: as above.
-                    unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
-                    std::mem::size_of::<libc::sockaddr_in6>()
-                }
-            };
-            (ss, len as libc::socklen_t)
-        };
-        let (src_ss, src_len) = raw(SocketAddr::new(src, 0));
-        let (dst_ss, dst_len) = raw(to);
+        let (src_ss, src_len) = addr::inet_sockaddr(&SocketAddr::new(src, 0));
+        let (dst_ss, dst_len) = addr::inet_sockaddr(&to);
         // SAFETY: valid fd and socket addresses of the fd's family.
         unsafe {
             assert_eq!(
