@@ -437,11 +437,12 @@ impl PeerFilter {
         self.checking
     }
 
-    /// Whether the peer accept4 described in `peer` may stay; logs a refusal
-    /// (an address that is not IPv4 or IPv6 is refused).
+    /// Whether the peer accept4 described in `peer` may stay; logs a refusal.
+    /// Fails closed: before `start`, or for an address that is not IPv4 or
+    /// IPv6, the peer is refused.
     pub fn admit(&mut self, peer: &libc::sockaddr_storage) -> bool {
         let Some((list, _)) = &self.active else {
-            return true;
+            return false;
         };
         match addr::inet_of(peer) {
             Some(sa) if list.allows(sa.ip()) => true,
