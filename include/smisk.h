@@ -191,6 +191,16 @@ typedef enum {
   SMISK_ERR_SESSION_ID = 41,
 } smisk_status;
 
+// Where the allow-list in force comes from (smisk_server_get_allow()).
+typedef enum {
+  // Set with smisk_server_set_allow().
+  SMISK_ALLOW_SOURCE_SET = 0,
+  // The environment variable FCGI_WEB_SERVER_ADDRS.
+  SMISK_ALLOW_SOURCE_ENV = 1,
+  // Nothing set: the default, loopback peers only.
+  SMISK_ALLOW_SOURCE_DEFAULT = 2,
+} smisk_allow_source;
+
 // What smisk_multipart_next() found.
 typedef enum {
   // The input was consumed without completing an event: feed more input
@@ -479,6 +489,71 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
+// Sets the TCP peer allow-list: the web servers whose connections are
+// served. A connection from any other address is closed right after
+// accept, before a byte of it is read (the application never sees it),
+// and logged to stderr once per address (at most 10 lines a minute).
+//
+// list (list_len bytes, UTF-8, no NUL needed) holds entries separated by
+// commas and/or white space: IPv4 or IPv6 addresses ("10.0.0.5", "::1",
+// "[::1]"), CIDR networks ("10.0.0.0/8", "fd00::/8"), or "any" to admit
+// every peer. A dual-stack IPv6 socket sees IPv4 peers as ::ffff:a.b.c.d;
+// they are matched against the IPv4 entries. Host names are not resolved.
+//
+// Without a list set here, the environment variable FCGI_WEB_SERVER_ADDRS
+// (same form, libfcgi's name) applies when set and not blank; else the
+// default, loopback peers only (127.0.0.0/8 and ::1): a listener on a
+// loopback address needs no list, and one on any other address (such as
+// "*:9000") refuses every remote peer, which a warning on stderr says when
+// serving starts. The list applies to TCP listeners (bound, adopted or fd
+// 0); a unix socket is guarded by its file permissions
+// (smisk_server_set_socket_ownership()). It takes effect at the next
+// smisk_server_accept() or smisk_run(); with forks, workers inherit it.
+//
+// Errors: SMISK_ERR_NULL, SMISK_ERR_INVALID (an entry that is not an
+// address, network or "any"; a network with host bits set such as
+// "10.0.0.1/8"; an empty list; more than 1024 entries). On error the list
+// in force is unchanged: a malformed list never admits anyone.
+smisk_status smisk_server_set_allow(smisk_server *server, const char *list, size_t list_len);
+
+// Removes a list set with smisk_server_set_allow(): FCGI_WEB_SERVER_ADDRS,
+// else the loopback-only default, applies again from the next accept.
+smisk_status smisk_server_clear_allow(smisk_server *server);
+
+// Writes the allow-list that applies (or will at the next accept) into buf
+// in canonical form (not NUL-terminated; *out_len receives its length):
+// entries joined by ',' ("127.0.0.0/8,::1" for the default, "any" when
+// every peer is admitted). out_source may be NULL; otherwise it receives
+// where the list comes from. SMISK_ERR_INVALID when FCGI_WEB_SERVER_ADDRS
+// is malformed; SMISK_ERR_BUFFER_TOO_SMALL (with the needed length in
+// *out_len) when cap is too small.
+smisk_status smisk_server_get_allow(const smisk_server *server, char *buf, size_t cap, size_t *out_len, smisk_allow_source *out_source);
+
+// Sets the mode, owner and group of the unix socket file that the next
+// smisk_server_bind() creates. The file has them before it appears at its
+// path (the socket is bound and listening in a private directory, then
+// linked into place), so no client ever sees it more open than asked and
+// the umask plays no part.
+//
+// mode: permission bits (0 to 0777), or any negative value for the
+// default, 0660: the owner and the group can connect, nobody else (run
+// the web server as a member of the socket's group). owner, group: a user
+// or group name, or a numeric id, of owner_len / group_len bytes (UTF-8);
+// NULL with length 0 keeps the process's own. Names are looked up now.
+// Giving the socket to another owner needs root, and the group must be one
+// the process belongs to; otherwise smisk_server_bind() fails with
+// SMISK_ERR_IO (EPERM) and creates nothing.
+//
+// Each call replaces the whole previous setting. While anything but the
+// default is set, binding a TCP address fails with SMISK_ERR_INVALID.
+// Adopted sockets and fd 0 are never changed.
+//
+// Errors: SMISK_ERR_NULL (server NULL, or owner / group NULL with a
+// non-zero length), SMISK_ERR_INVALID (mode beyond 0777, a user or group
+// that does not exist, text that is not UTF-8). On error the previous
+// setting stays.
+smisk_status smisk_server_set_socket_ownership(smisk_server *server, int32_t mode, const char *owner, size_t owner_len, const char *group, size_t group_len);
+
 // URL-encodes `input_len` bytes at `input` (`URL.encode`): every reserved
 // or unsafe byte -- everything except `A-Z a-z 0-9 ! ' ( ) * - . _ ~` --
 // becomes "%XX" with upper-case hex. Binary-safe.
@@ -686,7 +761,10 @@ smisk_status smisk_server_get_limit(const smisk_server *server, int32_t which, i
 // smisk_server_listening()). backlog <= 0 means the system maximum.
 //
 // An existing unix socket file is replaced only if nobody listens on it; any
-// other file at that path is an error. Errors: SMISK_ERR_INVALID (malformed
+// other file at that path is an error. A new unix socket file has mode 0660
+// (owner and group may connect) unless smisk_server_set_socket_ownership()
+// asked otherwise, from the moment it appears. Which TCP peers are served:
+// smisk_server_set_allow(). Errors: SMISK_ERR_INVALID (malformed
 // or unresolvable address), SMISK_ERR_IO (the OS refused, e.g. address in
 // use), SMISK_ERR_STATE (already bound). The process never exits on error.
 smisk_status smisk_server_bind(smisk_server *server, const char *address, size_t address_len, int32_t backlog);

@@ -57,6 +57,10 @@ class BuildWithCargo(build_ext):
         revision = source_revision()
         for ext in self.extensions:
             ext.extra_objects = [str(lib)]
+            # Relink when only the Rust library changed (setuptools compares
+            # the sources and depends with the built extension, not the
+            # extra objects).
+            ext.depends = [*ext.depends, str(lib)]
             ext.include_dirs.append(str(ROOT / "include"))
             if revision:
                 ext.define_macros.append(("SMISK_SHIM_REVISION", f'"{revision}"'))

@@ -10,6 +10,7 @@ pub mod fcgi;
 pub mod ffi;
 pub mod form;
 pub mod fsutil;
+mod log;
 pub mod multipart;
 pub mod process;
 pub mod response;

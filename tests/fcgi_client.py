@@ -67,13 +67,17 @@ class Response:
 
 
 class Conn:
-    """One FastCGI connection (unix path or (host, port))."""
+    """One FastCGI connection (unix path or (host, port); an IPv6 host has
+    a ':'). source: the local address to connect from (TCP)."""
 
-    def __init__(self, address, timeout=10.0):
+    def __init__(self, address, timeout=10.0, source=None):
         if isinstance(address, str):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if source is not None:
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
         self.sock.connect(address)
         self.buf = b""

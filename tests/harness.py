@@ -185,9 +185,11 @@ class Nginx(Process):
     several: a dict {location prefix: upstream}. keep_conn=False is nginx's
     default (fastcgi_keep_conn off, no upstream keepalive pool).
     extra_server is inserted into the server block (more locations),
-    extra_fastcgi into each FastCGI location (more fastcgi_param lines)."""
+    extra_fastcgi into each FastCGI location (more fastcgi_param lines).
+    user: the `user` directive for the workers ("www-data www-data"); by
+    default root's workers stay root."""
 
-    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi=""):
+    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi="", user=None):
         self.tmp = Path(tmp) / f"nginx-{free_port()}"
         self.tmp.mkdir(parents=True)
         self.port = free_port()
@@ -201,7 +203,8 @@ class Nginx(Process):
                                                    extra_fastcgi=extra_fastcgi))
         conf = NGINX_CONF.format(
             tmp=self.tmp, port=self.port, upstreams="".join(upstreams), locations="".join(locations),
-            user="user root;" if os.geteuid() == 0 else "", extra_server=extra_server,
+            user=f"user {user};" if user else "user root;" if os.geteuid() == 0 else "",
+            extra_server=extra_server,
         )
         (self.tmp / "nginx.conf").write_text(conf)
         super().__init__([shutil.which("nginx") or "/usr/sbin/nginx", "-c", self.tmp / "nginx.conf",
@@ -241,11 +244,17 @@ class Lighttpd(Process):
     """lighttpd with mod_fastcgi passing every path to upstream (unix socket
     path or (host, port)), or a dict {path prefix: upstream}.
     fastcgi_options are more `"key" => value` lines of each backend (e.g.
-    x-sendfile); extra is appended to the config."""
+    x-sendfile); extra is appended to the config.
+    user: (user, group) lighttpd switches to after start (it opens its
+    error log afterwards, so its directory is given to them and tmp must
+    be a directory they can pass through)."""
 
-    def __init__(self, tmp, upstream, fastcgi_options="", extra=""):
+    def __init__(self, tmp, upstream, fastcgi_options="", extra="", user=None):
         self.tmp = Path(tmp) / f"lighttpd-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
+        if user:
+            shutil.chown(self.tmp, *user)
+            extra = f'server.username = "{user[0]}"\nserver.groupname = "{user[1]}"\n{extra}'
         self.port = free_port()
         backends = []
         for prefix, address in routes_of(upstream).items():
@@ -294,12 +303,14 @@ DocumentRoot {tmp}/www
 
 class Apache(Process):
     """Apache 2.4 (mpm_event) with mod_proxy_fcgi passing every path to
-    upstream, a (host, port), or a dict {path prefix: (host, port)}: run as
-    root, Apache's workers switch to www-data, which could not open a unix
-    socket the test created. modules are extra module names to load (e.g.
-    "xsendfile"); extra is appended."""
+    upstream, a (host, port) or a unix socket path, or a dict {path prefix:
+    upstream}: run as root, Apache's workers switch to www-data, so a unix
+    socket must let www-data in (its group, and a directory www-data can
+    pass through). modules are extra module names to load (e.g.
+    "xsendfile"); extra is appended; proxy_params are worker parameters of
+    each ProxyPass line ("enablereuse=on")."""
 
-    def __init__(self, tmp, upstream, modules=(), extra=""):
+    def __init__(self, tmp, upstream, modules=(), extra="", proxy_params=""):
         self.tmp = Path(tmp) / f"apache-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
         self.port = free_port()
@@ -308,8 +319,11 @@ class Apache(Process):
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         # Longest prefix first: Apache takes the first ProxyPass that matches.
         routes = sorted(routes_of(upstream).items(), key=lambda r: -len(r[0]))
-        proxies = "\n".join(f'ProxyPass "{prefix}" "fcgi://{address[0]}:{address[1]}{prefix}"'
-                             for prefix, address in routes)
+        proxies = "\n".join(
+            f'ProxyPass "{prefix}" "'
+            + (f"unix:{address}|fcgi://localhost" if isinstance(address, str) else f"fcgi://{address[0]}:{address[1]}")
+            + f'{prefix}" {proxy_params}'
+            for prefix, address in routes)
         conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads, proxies=proxies,
                                   extra=extra)
         (self.tmp / "httpd.conf").write_text(conf)

@@ -76,7 +76,10 @@ def test_nginx_balances_over_backends_in_network_namespaces(tmp_path, hosts):
     nginx = None
     try:
         for ns, addr in hosts:
-            env = dict(os.environ, SMISK_TEST_FORKS="2")
+            # Not a loopback address: serve the nginx side of the link only
+            # (without a list a backend would accept loopback peers alone).
+            nginx_side = addr.rsplit(".", 1)[0] + ".1"
+            env = dict(os.environ, SMISK_TEST_FORKS="2", FCGI_WEB_SERVER_ADDRS=nginx_side)
             p = harness.Process(["ip", "netns", "exec", ns, PREFORK, f"{addr}:{PORT}"], env=env,
                                 log=tmp_path / f"{ns}.log")
             backends.append(p)
@@ -105,6 +108,8 @@ def test_nginx_balances_over_backends_in_network_namespaces(tmp_path, hosts):
             assert status == 200, data
             seen[owner(int(re.search(rb"pid=(\d+)", data).group(1)))] += 1
         assert all(n >= 10 for n in seen), seen  # round robin: ~20 each
+        for p in backends:  # the allow-list named nginx: nothing refused, no warning
+            assert "refused" not in p.log() and "warning" not in p.log(), p.log()
 
         # One "host" goes away gracefully; nothing fails, the others serve.
         stopped = backends[1]

@@ -746,30 +746,185 @@ PyTypeObject ApplicationType = {
 
 /* ---- bind / unbind / listening ---------------------------------------------- */
 
+/* The allow-list argument as text: a str as it is, an iterable of str
+ * joined with ','. New reference, or NULL with an exception set. The
+ * library parses and judges it. */
+static PyObject *allow_text(PyObject *allow)
+{
+    PyObject *sep, *joined;
+    if (PyUnicode_Check(allow)) {
+        Py_INCREF(allow);
+        return allow;
+    }
+    sep = PyUnicode_FromString(",");
+    if (sep == NULL)
+        return NULL;
+    joined = PyUnicode_Join(sep, allow);
+    Py_DECREF(sep);
+    if (joined == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "allow must be a str or an iterable of str");
+    }
+    return joined;
+}
+
+/* smisk_server_set_allow() with a Python argument (None clears the list). */
+static int set_allow(smisk_server *srv, PyObject *allow)
+{
+    PyObject *text;
+    const char *p;
+    Py_ssize_t n;
+    smisk_status st;
+    if (allow == Py_None) {
+        st = smisk_server_clear_allow(srv);
+        return st == SMISK_OK ? 0 : (raise_status(st), -1);
+    }
+    text = allow_text(allow);
+    if (text == NULL)
+        return -1;
+    p = PyUnicode_AsUTF8AndSize(text, &n);
+    st = p == NULL ? SMISK_OK : smisk_server_set_allow(srv, p, (size_t)n);
+    Py_DECREF(text);
+    if (p == NULL)
+        return -1;
+    return st == SMISK_OK ? 0 : (raise_status(st), -1);
+}
+
+/* A user or group argument as text: None -> NULL (the process's own), an
+ * int as its decimal id, a str as it is. New reference. */
+static int id_text(PyObject *o, PyObject **out, const char *what)
+{
+    *out = NULL;
+    if (o == Py_None)
+        return 0;
+    if (PyLong_Check(o) && !PyBool_Check(o)) {
+        *out = PyObject_Str(o);
+        return *out == NULL ? -1 : 0;
+    }
+    if (PyUnicode_Check(o)) {
+        Py_INCREF(o);
+        *out = o;
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "%s must be a name (str), an id (int) or None, not %.100s", what,
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+/* smisk_server_set_socket_ownership() with Python arguments. */
+static int set_ownership(smisk_server *srv, PyObject *mode, PyObject *owner, PyObject *group)
+{
+    PyObject *o = NULL, *g = NULL;
+    const char *op = NULL, *gp = NULL;
+    Py_ssize_t on = 0, gn = 0;
+    int m = -1, overflow = 0, rc = -1;
+    smisk_status st;
+    if (mode != Py_None) {
+        long v;
+        if (!PyLong_Check(mode) || PyBool_Check(mode)) {
+            PyErr_SetString(PyExc_TypeError, "mode must be an int (such as 0o660) or None");
+            return -1;
+        }
+        v = PyLong_AsLongAndOverflow(mode, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || v < 0 || v > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "mode must be permission bits such as 0o660");
+            return -1;
+        }
+        m = (int)v;
+    }
+    if (id_text(owner, &o, "owner") < 0 || id_text(group, &g, "group") < 0)
+        goto done;
+    if (o != NULL && (op = PyUnicode_AsUTF8AndSize(o, &on)) == NULL)
+        goto done;
+    if (g != NULL && (gp = PyUnicode_AsUTF8AndSize(g, &gn)) == NULL)
+        goto done;
+    st = smisk_server_set_socket_ownership(srv, m, op, (size_t)on, gp, (size_t)gn);
+    if (st != SMISK_OK) {
+        raise_status(st);
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(o);
+    Py_XDECREF(g);
+    return rc;
+}
+
 static PyObject *core_bind(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "backlog", NULL};
-    PyObject *addr;
+    static char *kwlist[] = {"path", "backlog", "allow", "mode", "owner", "group", NULL};
+    PyObject *addr, *allow = NULL, *mode = Py_None, *owner = Py_None, *group = Py_None;
     int backlog = 0;
     view v;
     smisk_server *srv;
     smisk_status st;
     (void)m;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|i:bind", kwlist, &addr, &backlog))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|i$OOOO:bind", kwlist, &addr, &backlog, &allow, &mode,
+                                     &owner, &group))
         return NULL;
     srv = server();
-    if (srv == NULL || view_get(addr, &v, "path") < 0)
+    if (srv == NULL)
         return NULL;
     if (smisk_server_is_bound(srv)) {
-        view_release(&v);
         PyErr_SetString(PyExc_OSError, "already bound");
         return NULL;
     }
+    /* Everything is checked before the socket exists. */
+    if ((allow != NULL && allow != Py_None && set_allow(srv, allow) < 0) ||
+        set_ownership(srv, mode, owner, group) < 0)
+        return NULL;
+    if (view_get(addr, &v, "path") < 0)
+        return NULL;
     st = smisk_server_bind(srv, (const char *)v.ptr, v.len, backlog);
     view_release(&v);
     if (st != SMISK_OK)
         return raise_status(st);
     Py_RETURN_NONE;
+}
+
+static PyObject *core_set_allow(PyObject *m, PyObject *allow)
+{
+    smisk_server *srv = server();
+    (void)m;
+    if (srv == NULL || set_allow(srv, allow) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_allowed(PyObject *m, PyObject *unused)
+{
+    char buf[256];
+    char *big = NULL;
+    size_t n = 0;
+    PyObject *text, *sep, *list;
+    smisk_server *srv = server();
+    smisk_status st;
+    (void)m;
+    (void)unused;
+    if (srv == NULL)
+        return NULL;
+    st = smisk_server_get_allow(srv, buf, sizeof(buf), &n, NULL);
+    if (st == SMISK_ERR_BUFFER_TOO_SMALL) {
+        big = PyMem_Malloc(n);
+        if (big == NULL)
+            return PyErr_NoMemory();
+        st = smisk_server_get_allow(srv, big, n, &n, NULL);
+    }
+    if (st != SMISK_OK) {
+        PyMem_Free(big);
+        return raise_status(st);
+    }
+    text = PyUnicode_FromStringAndSize(big ? big : buf, (Py_ssize_t)n);
+    PyMem_Free(big);
+    if (text == NULL)
+        return NULL;
+    sep = PyUnicode_FromString(",");
+    list = sep == NULL ? NULL : PyUnicode_Split(text, sep, -1);
+    Py_XDECREF(sep);
+    Py_DECREF(text);
+    return list;
 }
 
 static PyObject *core_unbind(PyObject *m, PyObject *unused)
@@ -802,7 +957,16 @@ static PyObject *core_listening(PyObject *m, PyObject *unused)
 
 static PyMethodDef module_functions[] = {
     {"bind", (PyCFunction)(void (*)(void))core_bind, METH_VARARGS | METH_KEYWORDS,
-     "bind(path, backlog=0): listen on a unix socket path or host:port (backlog <= 0: system maximum)."},
+     "bind(path, backlog=0, *, allow=None, mode=None, owner=None, group=None): listen on a unix socket\n"
+     "path or host:port (backlog <= 0: system maximum). allow: the TCP peers served (see set_allow).\n"
+     "mode/owner/group: of the unix socket file, in place before it appears (default 0o660, the\n"
+     "process's user and group); owner and group are names or ids."},
+    {"set_allow", core_set_allow, METH_O,
+     "set_allow(allow): the TCP peers (web servers) served: a str or iterable of addresses and CIDR\n"
+     "networks ('10.0.0.5', '10.0.0.0/8', '::1'), or 'any'. Others are closed unread. None: the\n"
+     "FCGI_WEB_SERVER_ADDRS variable, else loopback only. Raises ValueError for a malformed list."},
+    {"allowed", core_allowed, METH_NOARGS,
+     "allowed() -> list of str: the allow-list that applies (canonical entries; ['any'] for all)."},
     {"unbind", core_unbind, METH_NOARGS, "unbind(): close the socket made by bind() (and remove a unix socket)."},
     {"listening", core_listening, METH_NOARGS, "listening() -> str or None: the address bound with bind()."},
     {NULL, NULL, 0, NULL}};

@@ -6,6 +6,7 @@
 //! name) and `[v6addr]:port` are TCP. Port 0 asks the kernel for a free port.
 //! Anything else is `SMISK_ERR_INVALID`; nothing here ever exits the process.
 
+use super::ownership::{self, SocketOwnership};
 use crate::status::{Error, Result};
 use std::ffi::CString;
 use std::mem::{size_of, zeroed};
@@ -118,7 +119,8 @@ fn unix_sockaddr(path: &Path) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
     Ok((sa, len as libc::socklen_t))
 }
 
-fn inet_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+/// `addr` as the socket address bind/connect take, and its length.
+pub(crate) fn inet_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain old data and large enough for both
     // families; we write the matching struct at its start.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
@@ -184,32 +186,59 @@ fn clear_stale_unix_socket(path: &Path) -> Result<()> {
     }
 }
 
-/// Binds and listens. `backlog <= 0` means the system maximum.
-pub fn bind_listener(addr: &Address, backlog: i32) -> Result<OwnedFd> {
+fn listen(sock: &OwnedFd, backlog: i32) -> Result<()> {
+    // SAFETY: valid fd.
+    cvt(unsafe { libc::listen(sock.as_raw_fd(), backlog) }, || {
+        "listen".into()
+    })?;
+    Ok(())
+}
+
+/// Longest unix socket path bind() takes (sun_path less its NUL).
+fn unix_path_max() -> usize {
+    // SAFETY: sockaddr_un is plain old data.
+    let sa: libc::sockaddr_un = unsafe { zeroed() };
+    sa.sun_path.len() - 1
+}
+
+/// Binds and listens. `backlog <= 0` means the system maximum. A unix
+/// socket file gets `own` (mode, owner, group) before it appears at its
+/// path (see `ownership`); `own` must be the default for TCP.
+pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Result<OwnedFd> {
     let backlog = if backlog <= 0 {
         libc::SOMAXCONN
     } else {
         backlog
     };
-    let sock = match addr {
+    match addr {
         Address::Unix(path) => {
-            let (sa, len) = unix_sockaddr(path)?;
+            unix_sockaddr(path)?;
             clear_stale_unix_socket(path)?;
-            let sock = new_socket(libc::AF_UNIX)?;
-            // SAFETY: sa/len describe a valid sockaddr_un.
-            cvt(
-                unsafe {
-                    libc::bind(
-                        sock.as_raw_fd(),
-                        &sa as *const _ as *const libc::sockaddr,
-                        len,
-                    )
-                },
-                || format!("bind {}", path.display()),
-            )?;
-            sock
+            ownership::bind_owned(path, own, unix_path_max(), |at| {
+                let (sa, len) = unix_sockaddr(at)?;
+                let sock = new_socket(libc::AF_UNIX)?;
+                // SAFETY: sa/len describe a valid sockaddr_un.
+                cvt(
+                    unsafe {
+                        libc::bind(
+                            sock.as_raw_fd(),
+                            &sa as *const _ as *const libc::sockaddr,
+                            len,
+                        )
+                    },
+                    || format!("bind {}", path.display()),
+                )?;
+                listen(&sock, backlog)?;
+                Ok(sock)
+            })
         }
         Address::Tcp(sa) => {
+            if !own.is_default() {
+                return Err(Error::invalid(format!(
+                    "socket mode, owner and group apply to unix sockets; {sa} is TCP \
+                     (use an allow-list to say who may connect)"
+                )));
+            }
             let family = if sa.is_ipv4() {
                 libc::AF_INET
             } else {
@@ -242,14 +271,10 @@ pub fn bind_listener(addr: &Address, backlog: i32) -> Result<OwnedFd> {
                 },
                 || format!("bind {sa}"),
             )?;
-            sock
+            listen(&sock, backlog)?;
+            Ok(sock)
         }
-    };
-    // SAFETY: valid fd.
-    cvt(unsafe { libc::listen(sock.as_raw_fd(), backlog) }, || {
-        "listen".into()
-    })?;
-    Ok(sock)
+    }
 }
 
 /// True when `fd` is a listening stream socket (how a web server or
@@ -270,9 +295,27 @@ pub fn is_listening_socket(fd: RawFd) -> bool {
     rc == 0 && val != 0
 }
 
-/// Describes the address `fd` is bound to: the unix socket path, `*:port` for
-/// all IPv4 interfaces, `a.b.c.d:port`, or `[v6addr]:port`.
-pub fn describe_bound(fd: RawFd) -> Result<String> {
+/// The IPv4 or IPv6 address in `ss` (as accept4, getsockname and
+/// getpeername write it); None for other families.
+pub fn inet_of(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in for an AF_INET socket.
+            let sa = unsafe { &*(ss as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sa.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 for an AF_INET6 socket.
+            let sa = unsafe { &*(ss as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
+            Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
+fn local_sockaddr(fd: RawFd) -> Result<(libc::sockaddr_storage, libc::socklen_t)> {
     // SAFETY: sockaddr_storage is plain old data.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -281,6 +324,30 @@ pub fn describe_bound(fd: RawFd) -> Result<String> {
         unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) },
         || "getsockname".into(),
     )?;
+    Ok((ss, len))
+}
+
+/// The TCP address `fd` is bound to; None for other sockets.
+pub fn bound_inet(fd: RawFd) -> Option<SocketAddr> {
+    local_sockaddr(fd).ok().and_then(|(ss, _)| inet_of(&ss))
+}
+
+/// `*:port` for all IPv4 interfaces, `a.b.c.d:port`, or `[v6addr]:port`.
+pub fn describe_inet(sa: &SocketAddr) -> String {
+    match sa {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("*:{}", a.port()),
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Describes the address `fd` is bound to: the unix socket path, `*:port` for
+/// all IPv4 interfaces, `a.b.c.d:port`, or `[v6addr]:port`.
+pub fn describe_bound(fd: RawFd) -> Result<String> {
+    let (ss, len) = local_sockaddr(fd)?;
+    if let Some(sa) = inet_of(&ss) {
+        return Ok(describe_inet(&sa));
+    }
     match i32::from(ss.ss_family) {
         libc::AF_UNIX => {
             // SAFETY: the kernel wrote a sockaddr_un for an AF_UNIX socket.
@@ -294,23 +361,6 @@ pub fn describe_bound(fd: RawFd) -> Result<String> {
                 .take_while(|b| *b != 0)
                 .collect();
             Ok(String::from_utf8_lossy(&raw).into_owned())
-        }
-        libc::AF_INET => {
-            // SAFETY: the kernel wrote a sockaddr_in for an AF_INET socket.
-            let sa = unsafe { &*(&ss as *const _ as *const libc::sockaddr_in) };
-            let ip = Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes());
-            let port = u16::from_be(sa.sin_port);
-            Ok(if ip.is_unspecified() {
-                format!("*:{port}")
-            } else {
-                format!("{ip}:{port}")
-            })
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the kernel wrote a sockaddr_in6 for an AF_INET6 socket.
-            let sa = unsafe { &*(&ss as *const _ as *const libc::sockaddr_in6) };
-            let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
-            Ok(format!("[{ip}]:{}", u16::from_be(sa.sin6_port)))
         }
         other => Err(Error::invalid(format!(
             "socket has unsupported address family {other}"
@@ -329,6 +379,10 @@ pub fn unix_path_of(addr: &Address) -> Option<CString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn own() -> SocketOwnership {
+        SocketOwnership::default()
+    }
 
     #[test]
     fn address_forms() {
@@ -380,14 +434,14 @@ mod tests {
 
     #[test]
     fn bind_tcp_and_describe() {
-        let fd = bind_listener(&Address::parse("127.0.0.1:0").unwrap(), 0).unwrap();
+        let fd = bind_listener(&Address::parse("127.0.0.1:0").unwrap(), 0, &own()).unwrap();
         let desc = describe_bound(fd.as_raw_fd()).unwrap();
         assert!(
             desc.starts_with("127.0.0.1:") && !desc.ends_with(":0"),
             "{desc}"
         );
         assert!(is_listening_socket(fd.as_raw_fd()));
-        let v6 = bind_listener(&Address::parse("[::1]:0").unwrap(), 5);
+        let v6 = bind_listener(&Address::parse("[::1]:0").unwrap(), 5, &own());
         if let Ok(v6) = v6 {
             assert!(describe_bound(v6.as_raw_fd())
                 .unwrap()
@@ -404,22 +458,27 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         let path = dir.join("s.sock");
         let addr = Address::Unix(path.clone());
-        let live = bind_listener(&addr, 0).unwrap();
-        assert_eq!(
-            describe_bound(live.as_raw_fd()).unwrap(),
-            path.to_str().unwrap()
-        );
+        let live = bind_listener(&addr, 0, &own()).unwrap();
+        {
+            use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            assert!(meta.file_type().is_socket());
+            assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
+            // Only the socket is left in the directory (no staging entry).
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        }
+        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
         // Someone listens: refused.
-        let err = bind_listener(&addr, 0).unwrap_err();
+        let err = bind_listener(&addr, 0, &own()).unwrap_err();
         assert_eq!(err.errno(), Some(libc::EADDRINUSE), "{err:?}");
         drop(live);
         // Stale socket file: replaced.
-        let again = bind_listener(&addr, 0).unwrap();
+        let again = bind_listener(&addr, 0, &own()).unwrap();
         drop(again);
         // A regular file is never deleted.
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, b"precious").unwrap();
-        assert!(bind_listener(&addr, 0).is_err());
+        assert!(bind_listener(&addr, 0, &own()).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"precious");
         std::fs::remove_dir_all(&dir).unwrap();
     }

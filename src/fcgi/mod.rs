@@ -9,12 +9,16 @@
 //! * [`server`]: the epoll accept loop handing out one [`Request`] at a time.
 //! * [`request`]: params, body, response headers and output streams.
 //! * [`limits`]: every bound, finite by default.
+//! * [`peer`]: which TCP peers may connect (the allow-list).
+//! * [`ownership`]: mode, owner and group of a unix socket file.
 
 pub mod addr;
 mod assembler;
 mod conn;
 mod io;
 pub mod limits;
+pub mod ownership;
+pub mod peer;
 /// cbindgen:ignore
 pub mod record;
 pub mod request;

@@ -14,6 +14,8 @@ use super::addr::{self, Address};
 use super::conn::{After, Conn, Discard, Phase, Pump};
 use super::io::{send_nb, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
+use super::ownership::SocketOwnership;
+use super::peer::{AllowList, PeerFilter, Source};
 use super::request::Request;
 use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
 use std::collections::VecDeque;
@@ -68,6 +70,10 @@ pub struct Server {
     /// the process model keeps blocked are delivered only inside the wait and
     /// one arriving just before it cannot be missed.
     wait_sigmask: Option<libc::sigset_t>,
+    /// Which TCP peers may connect (see `peer`).
+    peers: PeerFilter,
+    /// Mode, owner and group of the unix socket file `bind` creates.
+    ownership: SocketOwnership,
 }
 
 fn is_tcp(fd: RawFd) -> bool {
@@ -119,6 +125,8 @@ impl Server {
             request: Request::new(),
             draining: false,
             wait_sigmask: None,
+            peers: PeerFilter::default(),
+            ownership: SocketOwnership::default(),
         }
     }
 
@@ -137,7 +145,7 @@ impl Server {
             return Err(Error::state("already bound; unbind first"));
         }
         let parsed = Address::parse(address)?;
-        let fd = addr::bind_listener(&parsed, backlog)?;
+        let fd = addr::bind_listener(&parsed, backlog, &self.ownership)?;
         set_nonblocking(fd.as_raw_fd())?;
         self.install_listener(
             fd.as_raw_fd(),
@@ -175,6 +183,7 @@ impl Server {
     }
 
     fn install_listener(&mut self, fd: RawFd, owned: Option<OwnedFd>, tcp: bool) {
+        self.peers.restart();
         self.listener = Some(Listener {
             fd,
             owned,
@@ -217,6 +226,23 @@ impl Server {
         Ok(())
     }
 
+    /// Sets the TCP peer allow-list (None: back to `FCGI_WEB_SERVER_ADDRS`,
+    /// else loopback only); see `peer`. Applies from the next accept.
+    pub fn set_allow(&mut self, list: Option<AllowList>) {
+        self.peers.set(list);
+    }
+
+    /// The allow-list that applies (or will, at the next accept) and where
+    /// it comes from. Errors for a malformed `FCGI_WEB_SERVER_ADDRS`.
+    pub fn allow_list(&self) -> Result<(AllowList, Source)> {
+        self.peers.current()
+    }
+
+    /// Mode, owner and group for the unix socket file of the next `bind`.
+    pub fn set_socket_ownership(&mut self, own: SocketOwnership) {
+        self.ownership = own;
+    }
+
     /// Whether `bind` (or `adopt_listener`) gave this server a socket.
     pub fn is_bound(&self) -> bool {
         self.bound
@@ -226,7 +252,12 @@ impl Server {
     /// `*:port`, `a.b.c.d:port` or `[v6]:port`.
     pub fn listening(&self) -> Result<String> {
         match (&self.listener, self.bound) {
-            (Some(l), true) => addr::describe_bound(l.fd),
+            // The kernel names a unix socket by the path it was bound at,
+            // a staging path (see `ownership`): report where it is.
+            (Some(l), true) => match &l.unix_path {
+                Some((path, _)) => Ok(path.to_string_lossy().into_owned()),
+                None => addr::describe_bound(l.fd),
+            },
             _ => Err(Error::state("not bound")),
         }
     }
@@ -237,14 +268,14 @@ impl Server {
     }
 
     fn ensure_listener(&mut self) -> Result<()> {
-        if self.listener.is_some() {
-            return Ok(());
+        if let Some(l) = self.listener.as_ref() {
+            return self.peers.start(l.fd, l.tcp);
         }
         if addr::is_listening_socket(0) {
             set_nonblocking(0)?;
             let tcp = is_tcp(0);
             self.install_listener(0, None, tcp);
-            return Ok(());
+            return self.peers.start(0, tcp);
         }
         Err(Error::state(
             "not bound, and fd 0 is not a listening FastCGI socket (bind an address, \
@@ -420,16 +451,34 @@ impl Server {
         };
         let (lfd, tcp) = (l.fd, l.tcp);
         let budget = self.accept_budget;
+        // Normally done by accept already (once); a peer is never admitted
+        // unchecked because the list could not be decided.
+        if self.peers.start(lfd, tcp).is_err() {
+            return;
+        }
+        let checking = self.peers.checking();
+        // SAFETY: sockaddr_storage is plain old data.
+        let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         for _ in 0..budget {
             if self.live >= self.limits.max_conns {
                 return;
             }
-            // SAFETY: accept4 on a listening socket; peer address not needed.
+            let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let (peer_ptr, len_ptr) = if checking {
+                (
+                    &mut peer as *mut _ as *mut libc::sockaddr,
+                    &mut peer_len as *mut _,
+                )
+            } else {
+                (std::ptr::null_mut(), std::ptr::null_mut())
+            };
+            // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are
+            // NULL or a sockaddr_storage buffer and its size.
             let fd = unsafe {
                 libc::accept4(
                     lfd,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
+                    peer_ptr,
+                    len_ptr,
                     libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 )
             };
@@ -454,6 +503,11 @@ impl Server {
             }
             // SAFETY: fd is a new descriptor owned from here on.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            if checking && !self.peers.admit(&peer) {
+                // Refused before a byte of it is read: closed here.
+                drop(owned);
+                continue;
+            }
             if tcp {
                 let one: libc::c_int = 1;
                 // SAFETY: valid fd and option buffer. Failure only costs latency.

@@ -156,7 +156,10 @@ pub unsafe extern "C" fn smisk_server_get_limit(
 /// smisk_server_listening()). backlog <= 0 means the system maximum.
 ///
 /// An existing unix socket file is replaced only if nobody listens on it; any
-/// other file at that path is an error. Errors: SMISK_ERR_INVALID (malformed
+/// other file at that path is an error. A new unix socket file has mode 0660
+/// (owner and group may connect) unless smisk_server_set_socket_ownership()
+/// asked otherwise, from the moment it appears. Which TCP peers are served:
+/// smisk_server_set_allow(). Errors: SMISK_ERR_INVALID (malformed
 /// or unresolvable address), SMISK_ERR_IO (the OS refused, e.g. address in
 /// use), SMISK_ERR_STATE (already bound). The process never exits on error.
 #[no_mangle]

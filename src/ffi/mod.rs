@@ -14,6 +14,7 @@
 // words (ownership, lifetime, NULL) rather than in a Rust "# Safety" section.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod access;
 pub mod codec;
 pub mod core;
 pub mod fcgi;

@@ -10,6 +10,7 @@
 
 use super::{now_ms, serve, signals, App, ForkPhase, Options, SUPERVISOR};
 use crate::fcgi::Server;
+use crate::log::log;
 use crate::status::{Error, Result, SMISK_ERR_STOPPED};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -31,14 +32,6 @@ struct Slot {
 struct Retiring {
     pid: libc::pid_t,
     kill_at: u64,
-}
-
-fn log(msg: std::fmt::Arguments<'_>) {
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() };
-    // One write per line, so lines of several processes do not interleave.
-    let line = format!("smisk[{pid}]: {msg}\n");
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 /// Delay before the replacement of a worker after `failures` (>= 1)

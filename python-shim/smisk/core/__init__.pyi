@@ -199,7 +199,31 @@ class WSGIGatewayBase(Application):
     def environ(self) -> Dict[str, Any]: ...
     def start_response(self, status: str, headers: List[Tuple[str, str]], exc_info: Any = ...) -> Callable[[bytes], None]: ...
 
-def bind(path: str, backlog: int = ...) -> None: ...
+def bind(
+    path: str,
+    backlog: int = ...,
+    *,
+    allow: Union[None, str, Iterable[str]] = ...,
+    mode: Optional[int] = ...,
+    owner: Union[None, str, int] = ...,
+    group: Union[None, str, int] = ...,
+) -> None:
+    """Listen on a unix socket path or a TCP address.
+
+    allow: the TCP peers served (see set_allow); it stays set after bind.
+    mode, owner, group: of the unix socket file, in place before the file
+    appears (default 0o660 and the process's own user and group); owner and
+    group are names or numeric ids. With a TCP address they must be None.
+    """
+def set_allow(allow: Union[None, str, Iterable[str]]) -> None:
+    """The TCP peers (web servers) served: addresses and CIDR networks
+    ('10.0.0.5', '10.0.0.0/8', '::1', 'fd00::/8') or 'any'; a str is split
+    at commas and white space. A connection from any other address is closed
+    before a byte of it is read. None: FCGI_WEB_SERVER_ADDRS when set, else
+    loopback only. ValueError for a malformed or empty list."""
+def allowed() -> List[str]:
+    """The allow-list that applies, in canonical form (['any'] for every
+    peer). ValueError when FCGI_WEB_SERVER_ADDRS is malformed."""
 def unbind() -> None: ...
 def listening() -> Optional[str]: ...
 def object_hash(obj: object) -> int: ...
@@ -218,6 +242,7 @@ __all__ = [
     "SessionStore",
     "Stream",
     "URL",
+    "allowed",
     "app",
     "bind",
     "listening",
@@ -225,6 +250,7 @@ __all__ = [
     "pack",
     "request",
     "response",
+    "set_allow",
     "uid",
     "unbind",
     "xml",

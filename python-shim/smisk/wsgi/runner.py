@@ -1,6 +1,7 @@
 """smisk-wsgi: run a WSGI application as a FastCGI server, gunicorn style.
 
     smisk-wsgi module:app --bind ADDRESS [--forks N] [--max-requests N]
+               [--allow LIST] [--socket-mode MODE --socket-owner U --socket-group G]
 
 Exit status: 0 after a graceful stop (SIGTERM, SIGINT), 2 for a usage
 error (bad option, module path or address), 1 when importing the
@@ -25,6 +26,14 @@ ADDRESS: a unix socket path (anything containing '/'), HOST:PORT, :PORT or
 *:PORT (all IPv4 interfaces), [IPV6]:PORT. Port 0 picks a free port. Without
 --bind the listening socket is fd 0 (started by a web server or spawn-fcgi);
 with no socket there, one request is served as CGI.
+
+Who may connect: a unix socket file gets --socket-mode (default 0660: its
+owner and group), --socket-owner and --socket-group before it appears; run
+the web server as a member of that group. A TCP listener serves only the
+peers of --allow (addresses and CIDR networks, e.g. 10.0.0.5,10.1.0.0/16,
+fd00::/8, or 'any'); without it FCGI_WEB_SERVER_ADDRS (same form), else
+loopback peers only, so a wildcard bind refuses remote web servers until
+they are named. Other peers are closed unread and logged once per address.
 
 Signals: SIGTERM/SIGINT stop gracefully (requests in flight are answered),
 SIGHUP restarts the workers gracefully, SIGUSR1 stops after the current
@@ -56,6 +65,14 @@ def parse_args(argv, app_given=False):
                    help="recycle a worker after N requests (0: never)")
     p.add_argument("--backlog", type=int, default=0, metavar="N",
                    help="listen backlog (default: the system maximum)")
+    p.add_argument("--allow", action="append", metavar="LIST",
+                   help="TCP peers (web servers) to serve: addresses and CIDR networks, comma-separated, "
+                        "or 'any'; repeatable (default: $FCGI_WEB_SERVER_ADDRS, else loopback only)")
+    p.add_argument("--socket-mode", type=octal_mode, metavar="MODE",
+                   help="mode of the unix socket file, in octal (default 0660)")
+    p.add_argument("--socket-owner", metavar="USER", help="owner of the unix socket file (name or uid; needs root)")
+    p.add_argument("--socket-group", metavar="GROUP",
+                   help="group of the unix socket file (name or gid), e.g. the web server's group")
     p.add_argument("--chdir", metavar="DIR", help="change to DIR before loading the application")
     p.add_argument("--sendfile", action="store_true",
                    help="answer wsgi.file_wrapper responses with the web server's sendfile header "
@@ -70,7 +87,16 @@ def parse_args(argv, app_given=False):
         p.error(f"--forks must be between 0 and 1024, not {args.forks}")
     if args.max_requests is not None and args.max_requests < 0:
         p.error(f"--max-requests must be >= 0, not {args.max_requests}")
+    if args.bind is None and (args.socket_mode is not None or args.socket_owner or args.socket_group):
+        p.error("--socket-mode, --socket-owner and --socket-group need --bind PATH")
     return p, args
+
+
+def octal_mode(text):
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r} (e.g. 0660)") from None
 
 
 def load_app(spec):
@@ -192,9 +218,16 @@ def main(argv=None):
         log.error("Failed to load the application %r", args.app)
         return 1
     log.info("Starting smisk-wsgi %s (pid: %d)", smisk.__version__, os.getpid())
+    allow = ",".join(args.allow) if args.allow else None
+    if allow is not None:
+        try:
+            smisk.core.set_allow(allow)
+        except ValueError as e:
+            parser.error(f"--allow: {e}")
     if args.bind is not None:
         try:
-            smisk.core.bind(args.bind, args.backlog)
+            smisk.core.bind(args.bind, args.backlog, mode=args.socket_mode, owner=args.socket_owner,
+                            group=args.socket_group)
         except (OSError, ValueError) as e:
             parser.error(f"cannot listen on {args.bind!r}: {e}")
         log.info("Listening at: %s", smisk.core.listening())
@@ -209,6 +242,9 @@ def main(argv=None):
         gateway.run()
     except KeyboardInterrupt:
         log.info("Stopped (SIGINT)")
+    except ValueError as e:  # a malformed FCGI_WEB_SERVER_ADDRS
+        log.error("%s", e)
+        return 2
     except OSError as e:
         log.error("%s", e)
         return 2 if args.bind is None else 1
