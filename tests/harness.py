@@ -160,7 +160,7 @@ http {{
 
 NGINX_UPSTREAM = """
   upstream {name} {{
-    server {upstream};
+    {servers}
     {keepalive}
   }}"""
 
@@ -181,8 +181,9 @@ def routes_of(upstream):
 
 
 class Nginx(Process):
-    """nginx in front of upstream (unix socket path or (host, port)), or of
-    several: a dict {location prefix: upstream}. keep_conn=False is nginx's
+    """nginx in front of upstream (unix socket path or (host, port), or a
+    list of them balanced round robin), or of several: a dict {location
+    prefix: upstream}. keep_conn=False is nginx's
     default (fastcgi_keep_conn off, no upstream keepalive pool).
     extra_server is inserted into the server block (more locations),
     extra_fastcgi into each FastCGI location (more fastcgi_param lines).
@@ -196,9 +197,12 @@ class Nginx(Process):
         upstreams, locations = [], []
         for i, (prefix, address) in enumerate(routes_of(upstream).items()):
             name = "app" if i == 0 else f"app{i}"
+            # A list of addresses: one upstream balanced over all of them.
+            servers = "\n    ".join(
+                "server " + (f"unix:{a}" if isinstance(a, str) else f"{a[0]}:{a[1]}") + ";"
+                for a in (address if isinstance(address, list) else [address]))
             upstreams.append(NGINX_UPSTREAM.format(
-                name=name, keepalive=f"keepalive {pool};" if keep_conn else "",
-                upstream=f"unix:{address}" if isinstance(address, str) else f"{address[0]}:{address[1]}"))
+                name=name, keepalive=f"keepalive {pool};" if keep_conn else "", servers=servers))
             locations.append(NGINX_LOCATION.format(prefix=prefix, name=name, keep_conn="on" if keep_conn else "off",
                                                    extra_fastcgi=extra_fastcgi))
         conf = NGINX_CONF.format(

@@ -86,18 +86,8 @@ def test_nginx_balances_over_backends_in_network_namespaces(tmp_path, hosts):
         for p in backends:
             harness.wait_until(lambda p=p: len(children(p.pid)) == 2 or not p.alive(), what="backend workers")
             assert p.alive(), p.log()
-        # The template writes "server {upstream};".
-        upstream = ";\n    server ".join(f"{a}:{PORT}" for _, a in hosts)
-        port = harness.free_port()
-        conf_dir = tmp_path / "nginx"
-        conf_dir.mkdir()
-        conf = harness.NGINX_CONF.format(tmp=conf_dir, port=port, upstream=upstream, keepalive="keepalive 16;",
-                                         keep_conn="on", user="user root;", extra_server="", extra_fastcgi="")
-        (conf_dir / "nginx.conf").write_text(conf)
-        nginx = harness.Process([harness.shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf_dir / "nginx.conf",
-                                 "-p", conf_dir, "-e", conf_dir / "error.log"], log=conf_dir / "out.log")
-        harness.wait_until(lambda: harness.can_connect(("127.0.0.1", port)) or not nginx.alive(), what="nginx")
-        assert nginx.alive(), nginx.log()
+        nginx = harness.Nginx(tmp_path, [(a, PORT) for _, a in hosts], keep_conn=True, pool=16)
+        port = nginx.port
 
         def owner(pid):
             return next(i for i, b in enumerate(backends) if pid in children(b.pid))
