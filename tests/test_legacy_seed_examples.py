@@ -32,6 +32,11 @@ def test_announcement_hello_from_smisk_import_application(tmp_path, nginx_factor
         for _ in range(REPEATS):
             status, _, body = harness.http_fetch(nginx.port, "/")
             assert (status, body) == (200, b"Hello World!"), p.log() + nginx.error_log()
+        # It never reads a body: a POST must still get its whole answer
+        # (a race without the lingering close: 20 repetitions).
+        for _ in range(20):
+            status, _, body = harness.http_fetch(nginx.port, "/", method="POST", body=b"x" * (1 << 20))
+            assert (status, body) == (200, b"Hello World!"), p.log() + nginx.error_log()
     finally:
         p.stop()
 
