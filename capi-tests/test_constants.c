@@ -3,6 +3,7 @@
  * -2147483648 here). tests/test_header.py checks that each SMISK_ macro of
  * the header is named in this file, so a new constant needs a check. */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -119,6 +120,32 @@ static void check_process(void) {
     smisk_server_free(server);
 }
 
+static void check_protocols(void) {
+    CHECK(SMISK_PROTOCOL_FASTCGI == 0);
+    CHECK(SMISK_PROTOCOL_SCGI == 1);
+    smisk_server *server = NULL;
+    CHECK_OK(smisk_server_new(&server));
+    int32_t p = -1;
+    CHECK_OK(smisk_server_get_protocol(server, &p));
+    CHECK(p == SMISK_PROTOCOL_FASTCGI);
+    CHECK_OK(smisk_server_set_protocol(server, SMISK_PROTOCOL_SCGI));
+    CHECK_OK(smisk_server_get_protocol(server, &p));
+    CHECK(p == SMISK_PROTOCOL_SCGI);
+    CHECK_STATUS(smisk_server_set_protocol(server, 2), SMISK_ERR_INVALID);
+    CHECK_STATUS(smisk_server_set_protocol(NULL, SMISK_PROTOCOL_SCGI), SMISK_ERR_NULL);
+    CHECK_STATUS(smisk_server_get_protocol(server, NULL), SMISK_ERR_NULL);
+    /* An scgi: address reports itself with the prefix. */
+    char path[64];
+    snprintf(path, sizeof path, "scgi:/tmp/smisk-capi-%d.sock", (int)getpid());
+    CHECK_OK(smisk_server_set_protocol(server, SMISK_PROTOCOL_FASTCGI));
+    CHECK_OK(smisk_server_bind(server, path, strlen(path), 0));
+    char where[128];
+    size_t len = 0;
+    CHECK_OK(smisk_server_listening(server, where, sizeof where, &len));
+    CHECK(len == strlen(path) && memcmp(where, path, len) == 0);
+    smisk_server_free(server);
+}
+
 static void check_limits(void) {
     smisk_server *server = NULL;
     CHECK_OK(smisk_server_new(&server));
@@ -142,5 +169,6 @@ int main(int argc, char **argv) {
     check_sessions();
     check_process();
     check_limits();
+    check_protocols();
     return check_summary(argv[0]);
 }

@@ -78,6 +78,12 @@
 // with smisk_version_number() at run time.
 #define SMISK_VERSION_NUMBER (((SMISK_VERSION_MAJOR * 10000) + (SMISK_VERSION_MINOR * 100)) + SMISK_VERSION_PATCH)
 
+// smisk_server_set_protocol(): FastCGI 1.0 (the default).
+#define SMISK_PROTOCOL_FASTCGI 0
+
+// smisk_server_set_protocol(): SCGI 1.
+#define SMISK_PROTOCOL_SCGI 1
+
 // Default `smisk_form_limits.max_multipart_size`: 2 GiB, an `int64_t`.
 #define SMISK_DEFAULT_MAX_MULTIPART_SIZE 2147483648ll
 
@@ -754,11 +760,26 @@ smisk_status smisk_server_set_limit(smisk_server *server, int32_t which, int64_t
 // Reads one limit (which is a smisk_limit value) into *out_value.
 smisk_status smisk_server_get_limit(const smisk_server *server, int32_t which, int64_t *out_value);
 
+// Chooses the protocol (SMISK_PROTOCOL_FASTCGI or SMISK_PROTOCOL_SCGI) of
+// listening sockets whose address names none: fd 0 handed over by a web
+// server or spawn-fcgi, smisk_server_adopt_fd(), and smisk_server_bind()
+// without a "scgi:" / "fcgi:" prefix. Applies to sockets bound or adopted
+// afterwards (fd 0 is taken at the first accept). Any other value:
+// SMISK_ERR_INVALID.
+smisk_status smisk_server_set_protocol(smisk_server *server, int32_t protocol);
+
+// Writes the protocol smisk_server_set_protocol() chose into *out_protocol.
+smisk_status smisk_server_get_protocol(const smisk_server *server, int32_t *out_protocol);
+
 // Binds the server to an address and listens. address (address_len bytes,
 // UTF-8, no NUL needed) is one of: a unix socket path containing '/',
 // ":PORT" or "*:PORT" (all IPv4 interfaces), "HOST:PORT" (IPv4 literal or
 // resolvable name), "[IPV6]:PORT". PORT 0 picks a free port (see
 // smisk_server_listening()). backlog <= 0 means the system maximum.
+// Prefixed with "scgi:" ("scgi:/run/app.sock", "scgi:127.0.0.1:4000")
+// the socket speaks SCGI instead of FastCGI ("fcgi:" names FastCGI; with
+// no prefix, smisk_server_set_protocol() decides, FastCGI by default).
+// Requests and answers look the same to the application either way.
 //
 // An existing unix socket file is replaced only if nobody listens on it; any
 // other file at that path is an error. A new unix socket file has mode 0660

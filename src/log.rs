@@ -10,3 +10,9 @@ pub(crate) fn log(msg: std::fmt::Arguments<'_>) {
     let line = format!("smisk[{pid}]: {msg}\n");
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
+
+/// Writes what an application sent to its error stream where the protocol
+/// has none (SCGI): the bytes as they are, to this process's stderr.
+pub(crate) fn write_stderr(data: &[u8]) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), data);
+}

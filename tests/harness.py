@@ -174,6 +174,17 @@ NGINX_LOCATION = """
       {extra_fastcgi}
     }}"""
 
+# SCGI: one request per connection (no keep-conn); nginx's scgi_params has
+# no SCRIPT_NAME, so the same one as the FastCGI location is added.
+NGINX_SCGI_LOCATION = """
+    location {prefix} {{
+      include /etc/nginx/scgi_params;
+      scgi_param SCRIPT_NAME $uri;
+      scgi_pass {name};
+      scgi_read_timeout 30s;
+      {extra_fastcgi}
+    }}"""
+
 
 def routes_of(upstream):
     """{path prefix: upstream} from one upstream (all paths) or a dict."""
@@ -188,13 +199,17 @@ class Nginx(Process):
     extra_server is inserted into the server block (more locations),
     extra_fastcgi into each FastCGI location (more fastcgi_param lines).
     user: the `user` directive for the workers ("www-data www-data"); by
-    default root's workers stay root."""
+    default root's workers stay root. protocol="scgi": scgi_pass instead of
+    fastcgi_pass (keep_conn does not apply)."""
 
-    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi="", user=None):
+    def __init__(self, tmp, upstream, keep_conn=True, pool=8, extra_server="", extra_fastcgi="", user=None,
+                 protocol="fastcgi"):
         self.tmp = Path(tmp) / f"nginx-{free_port()}"
         self.tmp.mkdir(parents=True)
         self.port = free_port()
         upstreams, locations = [], []
+        scgi = protocol == "scgi"
+        keep_conn = keep_conn and not scgi
         for i, (prefix, address) in enumerate(routes_of(upstream).items()):
             name = "app" if i == 0 else f"app{i}"
             # A list of addresses: one upstream balanced over all of them.
@@ -203,8 +218,9 @@ class Nginx(Process):
                 for a in (address if isinstance(address, list) else [address]))
             upstreams.append(NGINX_UPSTREAM.format(
                 name=name, keepalive=f"keepalive {pool};" if keep_conn else "", servers=servers))
-            locations.append(NGINX_LOCATION.format(prefix=prefix, name=name, keep_conn="on" if keep_conn else "off",
-                                                   extra_fastcgi=extra_fastcgi))
+            template = NGINX_SCGI_LOCATION if scgi else NGINX_LOCATION
+            locations.append(template.format(prefix=prefix, name=name, keep_conn="on" if keep_conn else "off",
+                                             extra_fastcgi=extra_fastcgi))
         conf = NGINX_CONF.format(
             tmp=self.tmp, port=self.port, upstreams="".join(upstreams), locations="".join(locations),
             user=f"user {user};" if user else "user root;" if os.geteuid() == 0 else "",
@@ -231,8 +247,8 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{tmp}/lighttpd-error.log"
 server.upload-dirs = ("{tmp}")
-server.modules = ("mod_fastcgi", "mod_setenv")
-fastcgi.server = ({backends})
+server.modules = ("mod_{protocol}", "mod_setenv")
+{protocol}.server = ({backends})
 {extra}
 """
 
@@ -251,9 +267,10 @@ class Lighttpd(Process):
     x-sendfile); extra is appended to the config.
     user: (user, group) lighttpd switches to after start (it opens its
     error log afterwards, so its directory is given to them and tmp must
-    be a directory they can pass through)."""
+    be a directory they can pass through). protocol="scgi": mod_scgi
+    instead of mod_fastcgi."""
 
-    def __init__(self, tmp, upstream, fastcgi_options="", extra="", user=None):
+    def __init__(self, tmp, upstream, fastcgi_options="", extra="", user=None, protocol="fastcgi"):
         self.tmp = Path(tmp) / f"lighttpd-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
         if user:
@@ -265,7 +282,7 @@ class Lighttpd(Process):
             backend = (f'"socket" => "{address}"' if isinstance(address, str)
                        else f'"host" => "{address[0]}", "port" => {address[1]}')
             backends.append(LIGHTTPD_BACKEND.format(prefix=prefix, backend=backend, fastcgi_options=fastcgi_options))
-        conf = LIGHTTPD_CONF.format(www=self.tmp / "www", port=self.port, tmp=self.tmp,
+        conf = LIGHTTPD_CONF.format(www=self.tmp / "www", port=self.port, tmp=self.tmp, protocol=protocol,
                                     backends=",".join(backends), extra=extra)
         (self.tmp / "lighttpd.conf").write_text(conf)
         binary = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
@@ -312,20 +329,23 @@ class Apache(Process):
     socket must let www-data in (its group, and a directory www-data can
     pass through). modules are extra module names to load (e.g.
     "xsendfile"); extra is appended; proxy_params are worker parameters of
-    each ProxyPass line ("enablereuse=on")."""
+    each ProxyPass line ("enablereuse=on"). protocol="scgi": mod_proxy_scgi
+    instead of mod_proxy_fcgi."""
 
-    def __init__(self, tmp, upstream, modules=(), extra="", proxy_params=""):
+    def __init__(self, tmp, upstream, modules=(), extra="", proxy_params="", protocol="fastcgi"):
         self.tmp = Path(tmp) / f"apache-{free_port()}"
         (self.tmp / "www").mkdir(parents=True)
         self.port = free_port()
-        names = ["mpm_event", "authz_core", "proxy", "proxy_fcgi", "env", *modules]
+        scheme = "scgi" if protocol == "scgi" else "fcgi"
+        names = ["mpm_event", "authz_core", "proxy", f"proxy_{scheme}", "env", *modules]
         loads = "\n".join(f"LoadModule {n}_module {APACHE_MODULES / f'mod_{n}.so'}" for n in names)
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         # Longest prefix first: Apache takes the first ProxyPass that matches.
         routes = sorted(routes_of(upstream).items(), key=lambda r: -len(r[0]))
         proxies = "\n".join(
             f'ProxyPass "{prefix}" "'
-            + (f"unix:{address}|fcgi://localhost" if isinstance(address, str) else f"fcgi://{address[0]}:{address[1]}")
+            + (f"unix:{address}|{scheme}://localhost" if isinstance(address, str)
+               else f"{scheme}://{address[0]}:{address[1]}")
             + f'{prefix}" {proxy_params}'
             for prefix, address in routes)
         conf = APACHE_CONF.format(tmp=self.tmp, port=self.port, user=user, modules=loads, proxies=proxies,

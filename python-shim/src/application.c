@@ -955,10 +955,43 @@ static PyObject *core_listening(PyObject *m, PyObject *unused)
     return PyUnicode_DecodeFSDefaultAndSize(buf, (Py_ssize_t)n);
 }
 
+/* set_protocol(name): "fastcgi" or "scgi", for sockets whose address names
+ * none (fd 0, bind() without a "scgi:" prefix). The names are the library's
+ * SMISK_PROTOCOL_* constants spelled out. */
+static PyObject *core_set_protocol(PyObject *m, PyObject *arg)
+{
+    const char *name;
+    int32_t protocol;
+    smisk_server *srv;
+    smisk_status st;
+    (void)m;
+    name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "set_protocol() takes 'fastcgi' or 'scgi'");
+        return NULL;
+    }
+    if (strcmp(name, "fastcgi") == 0) {
+        protocol = SMISK_PROTOCOL_FASTCGI;
+    } else if (strcmp(name, "scgi") == 0) {
+        protocol = SMISK_PROTOCOL_SCGI;
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown protocol %R: 'fastcgi' or 'scgi'", arg);
+        return NULL;
+    }
+    srv = server();
+    if (srv == NULL)
+        return NULL;
+    st = smisk_server_set_protocol(srv, protocol);
+    if (st != SMISK_OK)
+        return raise_status(st);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_functions[] = {
     {"bind", (PyCFunction)(void (*)(void))core_bind, METH_VARARGS | METH_KEYWORDS,
      "bind(path, backlog=0, *, allow=None, mode=None, owner=None, group=None): listen on a unix socket\n"
-     "path or host:port (backlog <= 0: system maximum). allow: the TCP peers served (see set_allow).\n"
+     "path or host:port, SCGI with a 'scgi:' prefix (backlog <= 0: system maximum). allow: the TCP peers served (see set_allow).\n"
      "mode/owner/group: of the unix socket file, in place before it appears (default 0o660, the\n"
      "process's user and group); owner and group are names or ids."},
     {"set_allow", core_set_allow, METH_O,
@@ -968,7 +1001,11 @@ static PyMethodDef module_functions[] = {
     {"allowed", core_allowed, METH_NOARGS,
      "allowed() -> list of str: the allow-list that applies (canonical entries; ['any'] for all)."},
     {"unbind", core_unbind, METH_NOARGS, "unbind(): close the socket made by bind() (and remove a unix socket)."},
-    {"listening", core_listening, METH_NOARGS, "listening() -> str or None: the address bound with bind()."},
+    {"listening", core_listening, METH_NOARGS,
+     "listening() -> str or None: the address bound with bind() ('scgi:...' for an SCGI socket)."},
+    {"set_protocol", core_set_protocol, METH_O,
+     "set_protocol(name): 'fastcgi' (default) or 'scgi', the protocol of a socket whose address names\n"
+     "none: fd 0 from a web server or spawn-fcgi, and bind() without a 'scgi:' / 'fcgi:' prefix."},
     {NULL, NULL, 0, NULL}};
 
 int application_init_module(PyObject *m)

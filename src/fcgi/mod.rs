@@ -6,6 +6,8 @@
 //!   mean (records to a request, its STDIN, what is still owed at close).
 //! * [`conn`]: one connection's socket and buffer: the I/O around the
 //!   assembler, and how the connection ends (closed, or lingering).
+//! * [`scgi`]: the SCGI request header (sans I/O) and the protocol choice
+//!   (`scgi:ADDRESS`): the same requests and answers over SCGI.
 //! * [`server`]: the epoll accept loop handing out one [`Request`] at a time.
 //! * [`request`]: params, body, response headers and output streams.
 //! * [`limits`]: every bound, finite by default.
@@ -22,12 +24,15 @@ pub mod peer;
 /// cbindgen:ignore
 pub mod record;
 pub mod request;
+/// cbindgen:ignore
+pub mod scgi;
 pub mod server;
 
 /// Fuzzing entry points (not part of the stable API).
 #[doc(hidden)]
 pub mod fuzzing {
     pub use super::assembler::fuzz_check as assembler;
+    pub use super::assembler::fuzz_check_scgi as scgi;
 }
 
 pub use limits::Limits;

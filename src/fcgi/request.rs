@@ -10,6 +10,7 @@ use super::conn::Conn;
 use super::io::send_all;
 use super::limits::Limits;
 use super::record::{self as rec, PairSpan};
+use super::scgi::Protocol;
 use crate::status::{Error, Result, SMISK_ERR_ABORTED};
 
 /// Buffered output is sent once it reaches this size.
@@ -282,6 +283,9 @@ impl Request {
                 "the request was aborted by the web server",
             ));
         }
+        if self.conn()?.asm.protocol == Protocol::Scgi {
+            return self.append_scgi(kind, data);
+        }
         let id = self.id();
         while !data.is_empty() {
             let (at, used) = match self.open {
@@ -303,6 +307,21 @@ impl Request {
             if self.out.len() >= OUT_FLUSH_AT {
                 self.flush()?;
             }
+        }
+        Ok(())
+    }
+
+    /// SCGI has one stream back to the web server: STDOUT goes out as it is;
+    /// STDERR (the web server's error log under FastCGI) goes to this
+    /// process's standard error.
+    fn append_scgi(&mut self, kind: u8, data: &[u8]) -> Result<()> {
+        if kind == rec::STDERR {
+            crate::log::write_stderr(data);
+            return Ok(());
+        }
+        self.out.extend_from_slice(data);
+        if self.out.len() >= OUT_FLUSH_AT {
+            self.flush()?;
         }
         Ok(())
     }
@@ -425,11 +444,20 @@ impl Request {
         }
         let mut result = Ok(());
         let id = self.id();
-        let (dead, aborted) = {
+        let (dead, aborted, scgi) = {
             let c = self.conn.as_ref().expect("checked above");
-            (c.dead, c.asm.aborted)
+            (c.dead, c.asm.aborted, c.asm.protocol == Protocol::Scgi)
         };
-        if !dead {
+        if !dead && scgi {
+            // No end records: closing the connection ends the answer.
+            if !self.began && !self.wrote_stdout {
+                result = self.begin();
+            }
+            let flushed = self.flush();
+            if result.is_ok() {
+                result = flushed;
+            }
+        } else if !dead {
             if aborted {
                 // The web server no longer wants the response: only END_REQUEST.
                 self.out.clear();

@@ -17,6 +17,7 @@ use super::limits::{now_ms, Limits};
 use super::ownership::SocketOwnership;
 use super::peer::{AllowList, PeerFilter, Source};
 use super::request::Request;
+use super::scgi::Protocol;
 use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -36,6 +37,8 @@ struct Listener {
     /// to close).
     owned: Option<OwnedFd>,
     tcp: bool,
+    /// FastCGI or SCGI: what its connections speak.
+    protocol: Protocol,
     /// A unix socket file this process created, removed at unbind.
     unix_path: Option<(CString, u32)>,
     registered: bool,
@@ -74,6 +77,9 @@ pub struct Server {
     peers: PeerFilter,
     /// Mode, owner and group of the unix socket file `bind` creates.
     ownership: SocketOwnership,
+    /// The protocol of a listener whose address names none (fd 0, an
+    /// adopted socket, an address without `scgi:` / `fcgi:`).
+    protocol: Protocol,
 }
 
 fn is_tcp(fd: RawFd) -> bool {
@@ -127,6 +133,7 @@ impl Server {
             wait_sigmask: None,
             peers: PeerFilter::default(),
             ownership: SocketOwnership::default(),
+            protocol: Protocol::FastCgi,
         }
     }
 
@@ -138,12 +145,18 @@ impl Server {
         self.limits = limits;
     }
 
-    /// Binds to one of the address forms of [`Address::parse`].
-    /// `backlog <= 0` means the system maximum.
+    /// Binds to one of the address forms of [`Address::parse`], optionally
+    /// prefixed with the protocol (`scgi:ADDRESS`, `fcgi:ADDRESS`; without
+    /// one, `set_protocol`'s, FastCGI by default). `backlog <= 0` means the
+    /// system maximum.
     pub fn bind(&mut self, address: &str, backlog: i32) -> Result<()> {
         if self.bound {
             return Err(Error::state("already bound; unbind first"));
         }
+        let (protocol, address) = match Protocol::split(address) {
+            (p, rest) if rest.len() < address.len() => (p, rest),
+            _ => (self.protocol, address),
+        };
         let parsed = Address::parse(address)?;
         let fd = addr::bind_listener(&parsed, backlog, &self.ownership)?;
         set_nonblocking(fd.as_raw_fd())?;
@@ -152,6 +165,9 @@ impl Server {
             Some(fd),
             !matches!(parsed, Address::Unix(_)),
         );
+        if let Some(l) = self.listener.as_mut() {
+            l.protocol = protocol;
+        }
         if let Some(path) = addr::unix_path_of(&parsed) {
             let pid = std::process::id();
             if let Some(l) = self.listener.as_mut() {
@@ -188,6 +204,7 @@ impl Server {
             fd,
             owned,
             tcp,
+            protocol: self.protocol,
             unix_path: None,
             registered: false,
             paused_until: 0,
@@ -243,6 +260,18 @@ impl Server {
         self.ownership = own;
     }
 
+    /// The protocol of listeners whose address names none: fd 0 handed
+    /// over by a web server, `adopt_listener`, and `bind` without a
+    /// `scgi:` / `fcgi:` prefix. Applies to listeners installed afterwards.
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+    }
+
+    /// What `set_protocol` chose (FastCGI by default).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
     /// Whether `bind` (or `adopt_listener`) gave this server a socket.
     pub fn is_bound(&self) -> bool {
         self.bound
@@ -254,10 +283,16 @@ impl Server {
         match (&self.listener, self.bound) {
             // The kernel names a unix socket by the path it was bound at,
             // a staging path (see `ownership`): report where it is.
-            (Some(l), true) => match &l.unix_path {
-                Some((path, _)) => Ok(path.to_string_lossy().into_owned()),
-                None => addr::describe_bound(l.fd),
-            },
+            (Some(l), true) => {
+                let address = match &l.unix_path {
+                    Some((path, _)) => path.to_string_lossy().into_owned(),
+                    None => addr::describe_bound(l.fd)?,
+                };
+                Ok(match l.protocol {
+                    Protocol::FastCgi => address,
+                    Protocol::Scgi => format!("scgi:{address}"),
+                })
+            }
             _ => Err(Error::state("not bound")),
         }
     }
@@ -449,7 +484,7 @@ impl Server {
         let Some(l) = self.listener.as_ref() else {
             return;
         };
-        let (lfd, tcp) = (l.fd, l.tcp);
+        let (lfd, tcp, protocol) = (l.fd, l.tcp, l.protocol);
         let budget = self.accept_budget;
         // Normally done by accept already (once); a peer is never admitted
         // unchecked because the list could not be decided.
@@ -528,6 +563,7 @@ impl Server {
                 }
                 None => Box::new(Conn::new(owned)),
             };
+            conn.asm.protocol = protocol;
             conn.deadline = now_ms() + self.limits.read_timeout_ms;
             let slot = match self.free_slots.pop() {
                 Some(s) => {

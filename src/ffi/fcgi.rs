@@ -11,6 +11,7 @@ use super::{
     arg_bytes, arg_bytes_mut, arg_mut, arg_ref, arg_str, copy_out, free_handle, guard, guard_value,
     into_handle,
 };
+use crate::fcgi::scgi::Protocol;
 use crate::fcgi::{Limits, Request, Server};
 use crate::status::{Error, Result, SMISK_ERR_NOT_FOUND};
 use libc::{c_char, c_void};
@@ -149,11 +150,63 @@ pub unsafe extern "C" fn smisk_server_get_limit(
     })
 }
 
+/// smisk_server_set_protocol(): FastCGI 1.0 (the default).
+pub const SMISK_PROTOCOL_FASTCGI: i32 = 0;
+/// smisk_server_set_protocol(): SCGI 1.
+pub const SMISK_PROTOCOL_SCGI: i32 = 1;
+
+/// Chooses the protocol (SMISK_PROTOCOL_FASTCGI or SMISK_PROTOCOL_SCGI) of
+/// listening sockets whose address names none: fd 0 handed over by a web
+/// server or spawn-fcgi, smisk_server_adopt_fd(), and smisk_server_bind()
+/// without a "scgi:" / "fcgi:" prefix. Applies to sockets bound or adopted
+/// afterwards (fd 0 is taken at the first accept). Any other value:
+/// SMISK_ERR_INVALID.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_set_protocol(
+    server: *mut Server,
+    protocol: i32,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_mut(server, "server")?;
+        server.set_protocol(match protocol {
+            SMISK_PROTOCOL_FASTCGI => Protocol::FastCgi,
+            SMISK_PROTOCOL_SCGI => Protocol::Scgi,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown protocol {protocol} (SMISK_PROTOCOL_FASTCGI or SMISK_PROTOCOL_SCGI)"
+                )))
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Writes the protocol smisk_server_set_protocol() chose into *out_protocol.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_server_get_protocol(
+    server: *const Server,
+    out_protocol: *mut i32,
+) -> crate::smisk_status {
+    guard(|| {
+        let server = arg_ref(server, "server")?;
+        let out = arg_mut(out_protocol, "out_protocol")?;
+        *out = match server.protocol() {
+            Protocol::FastCgi => SMISK_PROTOCOL_FASTCGI,
+            Protocol::Scgi => SMISK_PROTOCOL_SCGI,
+        };
+        Ok(())
+    })
+}
+
 /// Binds the server to an address and listens. address (address_len bytes,
 /// UTF-8, no NUL needed) is one of: a unix socket path containing '/',
 /// ":PORT" or "*:PORT" (all IPv4 interfaces), "HOST:PORT" (IPv4 literal or
 /// resolvable name), "[IPV6]:PORT". PORT 0 picks a free port (see
 /// smisk_server_listening()). backlog <= 0 means the system maximum.
+/// Prefixed with "scgi:" ("scgi:/run/app.sock", "scgi:127.0.0.1:4000")
+/// the socket speaks SCGI instead of FastCGI ("fcgi:" names FastCGI; with
+/// no prefix, smisk_server_set_protocol() decides, FastCGI by default).
+/// Requests and answers look the same to the application either way.
 ///
 /// An existing unix socket file is replaced only if nobody listens on it; any
 /// other file at that path is an error. A new unix socket file has mode 0660

@@ -27,6 +27,7 @@ from smisk.core._core import (  # noqa: F401
     listening,
     pack,
     set_allow,
+    set_protocol,
     uid,
     unbind,
     xml,

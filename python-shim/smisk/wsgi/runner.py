@@ -23,9 +23,11 @@ log = logging.getLogger("smisk.wsgi")
 
 EPILOG = """\
 ADDRESS: a unix socket path (anything containing '/'), HOST:PORT, :PORT or
-*:PORT (all IPv4 interfaces), [IPV6]:PORT. Port 0 picks a free port. Without
---bind the listening socket is fd 0 (started by a web server or spawn-fcgi);
-with no socket there, one request is served as CGI.
+*:PORT (all IPv4 interfaces), [IPV6]:PORT. Port 0 picks a free port. Prefixed
+with scgi: (scgi:/run/app.sock, scgi:127.0.0.1:4000) the socket speaks SCGI
+instead of FastCGI. Without --bind the listening socket is fd 0 (started by
+a web server or spawn-fcgi; --protocol says which it speaks); with no socket
+there, one request is served as CGI.
 
 Who may connect: a unix socket file gets --socket-mode (default 0660: its
 owner and group), --socket-owner and --socket-group before it appears; run
@@ -50,7 +52,7 @@ def parse_args(argv, app_given=False):
     there is no MODULE:APP argument and options default to None."""
     p = argparse.ArgumentParser(
         prog="smisk-wsgi" if not app_given else os.path.basename(sys.argv[0] or "app"),
-        description="Serve a WSGI (PEP 3333) application over FastCGI with smisk.",
+        description="Serve a WSGI (PEP 3333) application over FastCGI or SCGI with smisk.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,6 +61,8 @@ def parse_args(argv, app_given=False):
                        help="the application: module path and attribute (default attribute: "
                             "'application', then 'app'); 'pkg.mod:make_app()' calls a factory")
     p.add_argument("-b", "--bind", metavar="ADDRESS", help="address to listen on (default: fd 0)")
+    p.add_argument("--protocol", choices=["fastcgi", "scgi"], default=None,
+                   help="protocol of fd 0 (and of --bind without a scgi:/fcgi: prefix); default fastcgi")
     p.add_argument("-w", "--forks", "--workers", dest="forks", type=int, default=0, metavar="N",
                    help="worker processes under a supervisor; 0 (default) serves in this process")
     p.add_argument("--max-requests", type=int, default=0, metavar="N",
@@ -179,6 +183,8 @@ def serve(wsgi_app, appdir=None, bind=None, forks=None, argv=None, cli=True):
     _log_to_stderr(option("log_level", None) or "info")
     if appdir:
         os.chdir(appdir)
+    if option("protocol", None) is not None:
+        smisk.core.set_protocol(option("protocol", None))
     if bind is not None:
         try:
             smisk.core.bind(bind, option("backlog", 0))
@@ -218,6 +224,8 @@ def main(argv=None):
         log.error("Failed to load the application %r", args.app)
         return 1
     log.info("Starting smisk-wsgi %s (pid: %d)", smisk.__version__, os.getpid())
+    if args.protocol is not None:
+        smisk.core.set_protocol(args.protocol)
     allow = ",".join(args.allow) if args.allow else None
     if allow is not None:
         try:
