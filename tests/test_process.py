@@ -493,7 +493,12 @@ def cgi_get(server, path, method="GET", data=None):
         conn.close()
 
 
+def cgi_temp_dirs():
+    return set(Path(os.environ.get("TMPDIR", "/tmp")).glob("smisk-cgi-*"))
+
+
 def test_cgi_mode_under_lighttpd_serves_one_request_per_process(lighttpd):
+    before = cgi_temp_dirs()
     pids = set()
     for _ in range(3):
         status, headers, data = cgi_get(lighttpd, "/app.cgi/pid?x=1")
@@ -503,8 +508,9 @@ def test_cgi_mode_under_lighttpd_serves_one_request_per_process(lighttpd):
         assert re.fullmatch(r"pid=\d+ worker=0 served=1\n", text), text
         pids.add(pid_of(text))
     assert len(pids) == 3  # a fresh process each time, each served exactly one
-    # No temp directory is left behind by the bridge.
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("smisk-cgi-*"))
+    # No temp directory is left behind by the bridge, even though lighttpd
+    # kills a CGI process as soon as it has the whole answer.
+    assert cgi_temp_dirs() <= before
 
 
 def test_cgi_mode_body_status_and_failure(lighttpd):

@@ -313,6 +313,7 @@ def test_the_same_flask_app_answers_identically_as_cgi_fastcgi_and_scgi(tmp_path
                     ("POST", "/w/info", b"x=1&y=%20", {"Content-Type": "application/x-www-form-urlencoded"}),
                     ("POST", "/w/read-exact", BIG[:3 << 20], {"Content-Type": "application/octet-stream"}),
                     ("GET", "/w/missing", None, {})]
+        cgi_dirs = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("smisk-cgi-*"))
         for method, path, body, headers in requests:
             answers = {name: comparable(harness.http_fetch(f.port, prefix + path, method, body, headers))
                        for name, (f, prefix) in fronts.items()}
@@ -320,6 +321,10 @@ def test_the_same_flask_app_answers_identically_as_cgi_fastcgi_and_scgi(tmp_path
             assert reference[0] in (200, 404)
             for name, got in answers.items():
                 assert got == reference, f"{method} {path}: {name} differs\n{got}\n{reference}"
+        # lighttpd kills each CGI process once it has the answer: its
+        # private socket directory was gone before that.
+        time.sleep(0.2)
+        assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("smisk-cgi-*")) <= cgi_dirs
     finally:
         for p in reversed(procs):
             p.stop()

@@ -78,7 +78,13 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        // SAFETY: valid C string; the socket inside was removed by unbind.
+        let mut sock = self.0.as_bytes().to_vec();
+        sock.extend_from_slice(b"/cgi.sock");
+        if let Ok(sock) = CString::new(sock) {
+            // SAFETY: valid C strings; a missing socket file is fine.
+            unsafe { libc::unlink(sock.as_ptr()) };
+        }
+        // SAFETY: valid C string.
         unsafe { libc::rmdir(self.0.as_ptr()) };
     }
 }
@@ -88,16 +94,21 @@ pub fn serve_one(server: &mut Server, app: &mut dyn App) -> Result<()> {
     let dir = TempDir::new()?;
     let path = dir.socket_path()?;
     server.bind(&path, 1)?;
-    let result = bridge(server, app, &path);
+    // No socket timeouts: the application may take as long as the CGI
+    // server lets it; the threads end when the request closes its socket.
+    let sock = UnixStream::connect(&path).map_err(|e| Error::os("connect (CGI bridge)", e));
+    // The connection is made: the socket file and its directory go now,
+    // before any answer is sent. A CGI server may kill the process as soon
+    // as it has the whole answer (lighttpd does), and nothing may be left
+    // behind then.
+    drop(dir);
+    let result = sock.and_then(|sock| bridge(server, app, sock));
     let _ = server.unbind();
     result
 }
 
-fn bridge(server: &mut Server, app: &mut dyn App, path: &str) -> Result<()> {
+fn bridge(server: &mut Server, app: &mut dyn App, sock: UnixStream) -> Result<()> {
     let timeout = Duration::from_millis(server.limits().read_timeout_ms.max(1));
-    // No socket timeouts: the application may take as long as the CGI
-    // server lets it; the threads end when the request closes its socket.
-    let sock = UnixStream::connect(path).map_err(|e| Error::os("connect (CGI bridge)", e))?;
     let input = sock
         .try_clone()
         .map_err(|e| Error::os("dup (CGI bridge)", e))?;
