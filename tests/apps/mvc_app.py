@@ -112,6 +112,27 @@ class root(Controller):
     def latin(self):
         return {"text": "caf\xe9"}
 
+    def env(self):
+        keys = ("HTTP_PROXY", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "SERVER_SOFTWARE", "SERVER_NAME",
+                "CONTENT_LENGTH", "HTTP_X_CUSTOM")
+        return {k: request.env.get(k) for k in keys}
+
+    @expose(methods="POST")
+    def size(self, **params):
+        return {"length": len(request.input.read()), "params": sorted(params)}
+
+    def model_counts(self):
+        return dict(sys.modules["smisk.mvc.model"].counts)
+
+    def model_fail(self):
+        raise http.Conflict("no")
+
+    def model_redirect(self):
+        raise http.SeeOther("/echo")
+
+    def filter_trace(self):
+        return {"trace": list(TRACE)}
+
 
 class Ünïcode(root):
     slug = "sløg"
@@ -130,7 +151,58 @@ class api(root):
         return {"version": 2}
 
 
+TRACE = []
+
+
+def tracing(name):
+    @leaf_filter
+    def trace(leaf, *args, **kwargs):
+        TRACE.append(name)
+        return leaf(*args, **kwargs)
+    trace.__name__ = name
+    return trace
+
+
+class FakeModel:
+    """Stands in for smisk.mvc.model (the ORM): records commits and rollbacks."""
+
+    class metadata:
+        bind = True
+
+    session = None
+
+    def __init__(self):
+        self.counts = {"commit": 0, "rollback": 0}
+
+    def commit_if_needed(self):
+        self.counts["commit"] += 1
+
+    def rollback_if_needed(self):
+        self.counts["rollback"] += 1
+
+    def setup_all(self, create=False):
+        pass
+
+    def cleanup_all(self):
+        pass
+
+
+class App(Application):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if os.environ.get("MVC_APP_FILTERS"):
+            self.leaf_filters = [tracing("inner"), tracing("outer")]
+
+    def service(self):
+        if os.environ.get("MVC_APP_MAX_FORM"):
+            self.request.max_formdata_size = int(os.environ["MVC_APP_MAX_FORM"])
+        TRACE.clear()
+        super().service()
+
+
 if __name__ == "__main__":
+    if os.environ.get("MVC_APP_FAKE_MODEL"):
+        sys.modules["smisk.mvc.model"] = FakeModel()
     if os.environ.get("MVC_APP_CONF"):
         config.loads(os.environ["MVC_APP_CONF"])
-    main()
+    main(App)

@@ -180,9 +180,13 @@ class Application(smisk.core.Application):
 
     # --- one request ----------------------------------------------------
 
+    def _exchange(self) -> Tuple[Any, Any]:
+        """(request, response): the MVC Request and Response while serving."""
+        return self.request, self.response
+
     def service(self) -> None:
         started = time.perf_counter()
-        request, response = self.request, self.response
+        request, response = self._exchange()
         if log.isEnabledFor(logging.INFO):
             log.info("serving %s for client %s", request.url, request.env.get("REMOTE_ADDR", "?"))
         if log.isEnabledFor(logging.DEBUG):
@@ -224,7 +228,7 @@ class Application(smisk.core.Application):
 
     def service_server_OPTIONS(self, args: List[Any], params: Dict[str, Any]) -> Any:
         """OPTIONS * (the server itself)."""
-        self.response.replace_header("Allow: " + ", ".join(control.ALL_METHODS))
+        self._exchange()[1].replace_header("Allow: " + ", ".join(control.ALL_METHODS))
         if not control.enable_reflection:
             return None
         root = control.Controller()
@@ -235,7 +239,7 @@ class Application(smisk.core.Application):
 
     def response_serializer(self, no_http_exc: bool = False) -> Any:
         """The serializer that answers this request (see negotiation.py)."""
-        request, response = self.request, self.response
+        request, response = self._exchange()
         fallback = Response.fallback_serializer
         if response.format:
             s = serializers.extensions.get(response.format)
@@ -260,8 +264,16 @@ class Application(smisk.core.Application):
             cn_url.path = path or "/"
             request.cn_url = cn_url
             return serializers.extensions[ext]
+        accept = request.env.get("HTTP_ACCEPT")
+        if not (accept or "").strip() and request.method in BODY_METHODS:
+            # No Accept at all (XML-RPC and many API clients send none): a
+            # body in a format that can also answer is answered in kind.
+            media_type, _ = negotiation.parse_content_type(request.env.get("CONTENT_TYPE"))
+            s = serializers.media_types.get(media_type) if media_type else None
+            if s is not None and s.can_serialize and s.can_unserialize:
+                return s
         choice = negotiation.choose_serializer(
-            request.env.get("HTTP_ACCEPT"), serializers, Response.serializer, fallback,
+            accept, serializers, Response.serializer, fallback,
             strict_tcn=config.setting("smisk.mvc.strict_tcn"), no_http_exc=no_http_exc, url=request.cn_url)
         if choice.content_type and "*" not in choice.content_type and response.find_header("Content-Type:") < 0:
             response.headers.append(f"Content-Type: {choice.content_type}")
@@ -270,7 +282,7 @@ class Application(smisk.core.Application):
     def parse_request(self) -> Tuple[List[Any], Dict[str, Any]]:
         """(args, params) from the query, the form or the body; settles the
         response charset first."""
-        request, response = self.request, self.response
+        request, response = self._exchange()
         env = request.env
         strict = config.setting("smisk.mvc.strict_tcn")
         response.charset, response.charsets = negotiation.choose_charset(
@@ -286,6 +298,8 @@ class Application(smisk.core.Application):
                                   f"{self.charset} character set.") from None
         except smisk.core.RequestTooLargeError as e:
             raise http.RequestEntityTooLarge(str(e)) from None
+        except ValueError as e:  # the core refuses a malformed body (e.g. CONTENT_LENGTH)
+            raise http.BadRequest(str(e)) from None
         method = request.method or "GET"
         if method not in BODY_METHODS:
             return args, params
@@ -318,7 +332,7 @@ class Application(smisk.core.Application):
         beyond); Content-Length absent or empty means 'read to the end'."""
         cap = config.setting("smisk.mvc.max_request_body")
         if cap is None:
-            cap = self.request.max_formdata_size
+            cap = self._exchange()[0].max_formdata_size
         if cap is None or cap <= 0:
             cap = DEFAULT_BODY_CAP
         text = (env.get("CONTENT_LENGTH") or "").strip()
@@ -328,8 +342,8 @@ class Application(smisk.core.Application):
             length = int(text)
             if length > cap:
                 raise http.RequestEntityTooLarge(f"The body is larger than {cap} bytes")
-            return self.request.input.read(length) if length else b""
-        raw = self.request.input.read(cap + 1)
+            return self._exchange()[0].input.read(length) if length else b""
+        raw = self._exchange()[0].input.read(cap + 1)
         if len(raw) > cap:
             raise http.RequestEntityTooLarge(f"The body is larger than {cap} bytes")
         return raw
@@ -338,7 +352,7 @@ class Application(smisk.core.Application):
         """The leaf's `methods` (405, Allow, OPTIONS reflection) and
         `formats` (404 for an explicit extension it lacks, else 406 or its
         first format)."""
-        request, response = self.request, self.response
+        request, response = self._exchange()
         leaf = getattr(self.destination, "leaf", None)
         if leaf is None:
             return  # a miss: calling the destination answers 404
@@ -379,7 +393,7 @@ class Application(smisk.core.Application):
                     response.charset = replacement.charset
 
     def _call_leaf(self, args: List[Any], params: Dict[str, Any]) -> Any:
-        request, response = self.request, self.response
+        request, response = self._exchange()
         if response.format is None:
             uri = self.destination.uri if self.destination is not None else None
             s = response.serializer
@@ -432,7 +446,7 @@ class Application(smisk.core.Application):
     # --- the answer -----------------------------------------------------
 
     def template_uri_for_path(self, path: str) -> str:
-        return f"{path}.{self.response.serializer.extensions[0]}"
+        return f"{path}.{self._exchange()[1].serializer.extensions[0]}"
 
     def template_for_path(self, path: str) -> Any:
         return self.template_for_uri(self.template_uri_for_path(path))
@@ -442,13 +456,13 @@ class Application(smisk.core.Application):
 
     def _render(self, params: Optional[Dict[str, Any]]) -> bytes:
         text = render(self.template, params)
-        return text.encode(self.response.charset, encoding_errors(self.template.uri or ""))
+        return text.encode(self._exchange()[1].charset, encoding_errors(self.template.uri or ""))
 
     def encode_response(self, rsp: Any) -> Optional[bytes]:
         """The body for what the leaf returned: None (a template, an empty
         serializer answer, or nothing), bytes, str, or a dict (a template
         or the serializer)."""
-        response = self.response
+        response: Any = self.response
         if rsp is None:
             if self.template is not None:
                 return self._render(None)
@@ -467,17 +481,17 @@ class Application(smisk.core.Application):
         raise TypeError(f"a leaf returns a dict, str, bytes or None, not {type(rsp).__name__}")
 
     def _serialize(self, s: Any, rsp: Any) -> bytes:
-        response = self.response
+        response: Any = self.response
         charset, body = s.serialize(rsp, response.charset)
         if charset is not None and charset != response.charset:
             if not response.accepts_charset(charset):
                 log.warning("%s answered in %s, which the client did not accept (%s)", s.name, charset,
-                            self.request.env.get("HTTP_ACCEPT_CHARSET"))
+                            self._exchange()[0].env.get("HTTP_ACCEPT_CHARSET"))
             response.charset = charset
         return body  # type: ignore[no-any-return]
 
     def send_response(self, body: Optional[bytes]) -> None:
-        request, response = self.request, self.response
+        request, response = self._exchange()
         if body is None:
             if not response.has_begun:
                 response.adjust_status(False)
@@ -515,7 +529,7 @@ class Application(smisk.core.Application):
             super().error(typ, val, tb)
 
     def _error(self, typ: Any, val: Any, tb: Any) -> None:
-        request, response = self.request, self.response
+        request, response = self._exchange()
         status = _status_of(val)
         path = getattr(request, "cn_url", None) or request.url
         if status.is_error:
@@ -558,7 +572,7 @@ class Application(smisk.core.Application):
         self.error_service(status, body, (typ, val, tb), params)
 
     def error_service(self, status: http.Status, rsp: Optional[bytes], exc_info: Any, params: Dict[str, Any]) -> None:
-        request, response = self.request, self.response
+        request, response = self._exchange()
         s = response.serializer or Response.fallback_serializer
         body = rsp
         if body is None and status.has_body:
@@ -582,7 +596,7 @@ class Application(smisk.core.Application):
             response.write(body)
 
     def _error_body(self, s: Any, status: http.Status, params: Dict[str, Any]) -> Optional[bytes]:
-        response = self.response
+        response: Any = self.response
         try:
             if status.uses_template and self.templates is not None and s is not None and s.extensions:
                 text = self.templates.render_error(status, params, s.extensions[0])

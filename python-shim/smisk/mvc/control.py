@@ -174,7 +174,7 @@ def _origin_in(cls: type, method: Any) -> Optional[type]:
     name = getattr(funcs[0], "__name__", None)
     for klass in cls.__mro__:
         d = klass.__dict__
-        candidates = [d[name]] if name in d else []
+        candidates = [d[name]] if isinstance(name, str) and name in d else []
         candidates += [v for k, v in d.items() if k != name]
         for value in candidates:
             if _dict_function(value) in funcs:
@@ -239,7 +239,8 @@ def root_controller() -> Optional[type]:
 
 def children_of(cls: type) -> List[type]:
     """The direct child nodes of a controller class, in definition order."""
-    return [c for c in cls.__subclasses__() if parent_of(c) is cls]
+    subclasses: List[type] = cls.__subclasses__()
+    return [c for c in subclasses if parent_of(c) is cls]
 
 
 def _walk(cls: type) -> Iterator[type]:
@@ -272,10 +273,10 @@ def _path(node: Any) -> Optional[Tuple[str, ...]]:
     if isinstance(node, type) or isinstance(node, Controller):
         cls = node if isinstance(node, type) else type(node)
         return _class_path(cls) if _is_controller_class(cls) else None
-    cls = context_class(node)
-    if cls is None or not _is_controller_class(cls) or not leaf_is_visible(node, cls):
+    context = context_class(node)
+    if context is None or not _is_controller_class(context) or not leaf_is_visible(node, context):
         return None
-    base = _class_path(cls)
+    base = _class_path(context)
     if base is None:
         return None
     name = leaf_name_of(_functions(node)[0])

@@ -74,8 +74,14 @@ def _carry_exposure(wrapper: Any, leaf: Any) -> None:
 
 
 def _filter_proxy(leaf: Any, filter: Callable[..., Any], name: str) -> Any:
+    from smisk.mvc.arguments import binding
+
+    # The filter calls the leaf through its argument binding, so what the
+    # filter adds or leaves in is checked against the leaf's own signature.
+    bound_leaf = binding(leaf)
+
     def proxy(*args: Any, **kwargs: Any) -> Any:
-        return filter(leaf, *args, **kwargs)
+        return filter(bound_leaf, *args, **kwargs)
 
     functools.update_wrapper(proxy, leaf, assigned=("__module__", "__name__", "__qualname__", "__doc__"),
                              updated=("__dict__",))

@@ -7,9 +7,10 @@ Escaping (the legacy rule, kept on purpose): the default filter is `str`,
 so `${value}` is NOT HTML-escaped. Smisk 1.x templates escape explicitly
 with `${value|h}`; a default `h` filter would escape those twice. New
 applications should set `"smisk.mvc.template.default_filters": ["h"]`
-(and then write `${value|n}` for trusted markup). `j` (imported into every
-template) writes a value as a JavaScript expression that is safe inside
-<script>.
+(and then write `${value|n}` for trusted markup, `${value|n,j}` for
+JSON). `j` (imported into every template) writes a value as a JavaScript
+expression that is safe inside <script>: `${value|j}` under the default
+`str` filter.
 
 Mako is optional (`pip install 'smisk[templates]'`): without it
 `Templates.is_useable` is false and applications answer through the
@@ -79,7 +80,9 @@ class _Cache:
 
 def _default_filters() -> List[str]:
     filters = list(config.setting("smisk.mvc.template.default_filters"))
-    return ["str" if f == "unicode" else f for f in filters]
+    # 'str' (and the legacy 'unicode') is filters.text: str() that keeps the
+    # value for a later |j.
+    return ["_smisk_text" if f in ("str", "unicode") else f for f in filters]
 
 
 def _inside(directory: str, path: str) -> bool:
@@ -94,7 +97,7 @@ class Templates(TemplateCollection):  # type: ignore[misc,valid-type]
     imports = [
         "import os, sys, time, logging",
         "from smisk.core import app, request, response",
-        "from smisk.mvc.template.filters import j",
+        "from smisk.mvc.template.filters import j, text as _smisk_text",
     ]
 
     def __init__(self) -> None:
