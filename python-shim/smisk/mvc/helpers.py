@@ -36,8 +36,11 @@ def is_same_origin(url: Any, base: Any = None) -> bool:
         if request is None or not request.is_active:
             return False
         base = request.url
-    target = URL(text)
-    base = base if isinstance(base, URL) else URL(base)
+    try:
+        target = URL(text)
+        base = base if isinstance(base, URL) else URL(base)
+    except ValueError:  # not a URL we can compare (javascript:..., bad port)
+        return False
     if (target.scheme or "").lower() != (base.scheme or "").lower():
         return False
     if (target.host or "").lower() != (base.host or "").lower():

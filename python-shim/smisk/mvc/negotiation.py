@@ -14,16 +14,35 @@ __all__ = ["parse_content_type", "split_format_extension", "choose_serializer", 
            "codec_name", "Choice"]
 
 
+def _split_params(text: str) -> List[str]:
+    """`text` split at the semicolons that are outside quoted strings."""
+    items, start, quoted, i = [], 0, False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and quoted:
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c == ";" and not quoted:
+            items.append(text[start:i])
+            start = i + 1
+        i += 1
+    items.append(text[start:])
+    return items
+
+
 def parse_content_type(value: Optional[str]) -> Tuple[str, Dict[str, str]]:
     """('type/subtype' lower-cased, {parameter: value}) of a Content-Type
-    header. Parameters are split on ';' at the first '=', names trimmed and
-    lower-cased, quoted values unquoted; parameters without '=' are ignored.
-    An empty or missing header is ('', {})."""
+    header. Parameters are split on ';' (outside quoted strings) at the
+    first '=', names trimmed and lower-cased, quoted values unquoted;
+    parameters without '=' are ignored. An empty or missing header is
+    ('', {})."""
     if not value:
         return "", {}
-    media_type, _, rest = value.partition(";")
+    media_type, *rest = _split_params(value)
     params: Dict[str, str] = {}
-    for item in rest.split(";"):
+    for item in rest:
         name, eq, arg = item.partition("=")
         if not eq:
             continue

@@ -43,11 +43,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: Tuple[str, int], fcgi_address: Address = ("127.0.0.1", 5000),
-                 request_handler: Any = None) -> None:
+                 request_handler: Any = None, bind_and_activate: bool = True) -> None:
         self.fcgi_address = fcgi_address
         self.document_root = os.getcwd()
-        super().__init__(address, request_handler or RequestHandler)
-        host, port = self.server_address[:2]
+        super().__init__(address, request_handler or RequestHandler, bind_and_activate)
+        host, port = self.server_address[:2] if bind_and_activate else address
         self.naddr = (str(host), int(port))
         self.fqdn = socket.getfqdn(str(host)) if host not in ("", "0.0.0.0", "::") else socket.getfqdn()
         if not is_loopback(str(host)):
