@@ -119,7 +119,7 @@ class root(Controller):
 
     @expose(methods="POST")
     def size(self, **params):
-        return {"length": len(request.input.read()), "params": sorted(params)}
+        return {"lengths": {k: len(v) for k, v in params.items()}}
 
     def model_counts(self):
         return dict(sys.modules["smisk.mvc.model"].counts)
