@@ -194,7 +194,8 @@ class SessionAuthFilter(AuthFilter):
         if self.have_valid_create_leaf:
             from smisk.mvc.helpers import redirect_to
 
-            redirect_to(self.create_leaf, **{self.referrer_param: str(_request().url)})
+            params: Dict[str, Any] = {self.referrer_param: str(_request().url)}
+            redirect_to(self.create_leaf, **params)
         raise http.Unauthorized()
 
 
