@@ -10,36 +10,52 @@ from smisk.util.cache import callable_cache_key
 
 __all__ = ["bind_arguments", "binding"]
 
-_signature_cache: Dict[Any, Optional[inspect.Signature]] = {}
+_plan_cache: Dict[Any, Optional["_Plan"]] = {}
+_MISSING = object()
 _lock = threading.Lock()
 
 
 def clear_cache() -> None:
-    _signature_cache.clear()
-
-
-def _signature(func: Any) -> Optional[inspect.Signature]:
-    try:
-        key = callable_cache_key(func)
-        hash(key)
-    except TypeError:
-        key = None
-    if key is not None and key in _signature_cache:
-        return _signature_cache[key]
-    try:
-        sig: Optional[inspect.Signature] = inspect.signature(func, follow_wrapped=False)
-    except (TypeError, ValueError):
-        sig = None
-    if key is not None:
-        with _lock:
-            if len(_signature_cache) >= 4096:
-                _signature_cache.clear()
-            _signature_cache[key] = sig
-    return sig
+    _plan_cache.clear()
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+class _Plan:
+    """What a signature accepts, worked out once per callable."""
+
+    __slots__ = ("positional", "varargs", "varkw", "names", "required")
+
+    def __init__(self, sig: inspect.Signature) -> None:
+        parameters = list(sig.parameters.values())
+        self.positional = tuple(p.name for p in parameters if p.kind in _POSITIONAL)
+        self.varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+        self.varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+        self.names = frozenset(p.name for p in parameters if p.kind in _BY_NAME)
+        self.required = tuple(p.name for p in parameters
+                              if p.default is inspect.Parameter.empty and p.kind in _POSITIONAL + _BY_NAME)
+
+
+def _plan(func: Any) -> Optional[_Plan]:
+    try:
+        key = callable_cache_key(func)
+        plan = _plan_cache.get(key, _MISSING)
+    except TypeError:  # unhashable: not cached
+        key, plan = None, _MISSING
+    if plan is not _MISSING:
+        return plan  # type: ignore[return-value]
+    try:
+        plan = _Plan(inspect.signature(func, follow_wrapped=False))
+    except (TypeError, ValueError):
+        plan = None
+    if key is not None:
+        with _lock:
+            if len(_plan_cache) >= 4096:
+                _plan_cache.clear()
+            _plan_cache[key] = plan
+    return plan  # type: ignore[return-value]
 
 
 def bind_arguments(func: Any, args: Sequence[Any], params: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
@@ -47,30 +63,26 @@ def bind_arguments(func: Any, args: Sequence[Any], params: Dict[str, Any]) -> Tu
     positionals dropped unless it takes *args, unknown keywords dropped
     unless it takes **kwargs. A required parameter missing, or one given
     both positionally and by name, is the client's error: http.BadRequest."""
-    sig = _signature(func)
+    plan = _plan(func)
     args = list(args)
-    if sig is None:
+    if plan is None:
         return args, dict(params)
-    parameters = list(sig.parameters.values())
-    positional = [p for p in parameters if p.kind in _POSITIONAL]
-    takes_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-    takes_varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    if not takes_varargs:
-        args = args[:len(positional)]
-    given_positionally = {p.name for p in positional[:len(args)]}
-    twice = sorted(k for k in params if k in given_positionally)
-    if twice:
-        raise http.BadRequest(f"Parameters given twice: {', '.join(twice)}")
-    if takes_varkw:
+    if not plan.varargs:
+        del args[len(plan.positional):]
+    given_positionally = plan.positional[:len(args)]
+    if given_positionally and params:
+        twice = sorted(k for k in params if k in given_positionally)
+        if twice:
+            raise http.BadRequest(f"Parameters given twice: {', '.join(twice)}")
+    if plan.varkw:
         kwargs = dict(params)
     else:
-        names = {p.name for p in parameters if p.kind in _BY_NAME}
+        names = plan.names
         kwargs = {k: v for k, v in params.items() if k in names}
-    missing = [p.name for p in parameters
-               if p.default is inspect.Parameter.empty and p.kind in _POSITIONAL + _BY_NAME
-               and p.name not in given_positionally and p.name not in kwargs]
-    if missing:
-        raise http.BadRequest(f"Missing required parameters: {', '.join(missing)}")
+    if plan.required:
+        missing = [n for n in plan.required if n not in kwargs and n not in given_positionally]
+        if missing:
+            raise http.BadRequest(f"Missing required parameters: {', '.join(missing)}")
     return args, kwargs
 
 
