@@ -349,3 +349,60 @@ def test_P51_setup_without_app_dir_or_templates_directory(tmp_path):
     (tmp_path / "templates").mkdir()
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
     assert "Templates" in out.stdout, out
+
+
+def test_every_public_name_exists():
+    import smisk.mvc.control
+    import smisk.mvc.decorators
+    import smisk.mvc.filters
+    import smisk.mvc.helpers
+    import smisk.mvc.routing
+    import smisk.mvc.template
+    import smisk.util.fcgiproto
+    import smisk.util.httpd
+    import smisk.util.main
+    expected = {
+        smisk.mvc.control: {"root_controller", "controllers", "node_name", "uri_for", "path_to", "template_for",
+                            "method_origin", "leaf_is_visible", "Controller", "enable_reflection",
+                            "leaf_reflection"},
+        smisk.mvc.routing: {"Destination", "Filter", "Router", "RegExpFilter"},
+        smisk.mvc.decorators: {"expose", "hide", "leaf_filter", "LeafFilter"},
+        smisk.mvc.helpers: {"compose_query", "redirect_to"},
+        smisk.mvc.template: {"Templates", "Template"},
+        smisk.mvc.filters: {"confirm", "AuthFilter", "SessionAuthFilter", "DigestAuthFilter", "sortable_entities"},
+        smisk.util.main: {"absapp", "setup_appdir", "main_cli_filter", "handle_errors_wrapper", "Main", "main",
+                          "daemonize", "wait_for_child_processes", "control_process_runloop", "find_program_path",
+                          "parse_bind_arg", "extrapolate_binds", "fork_binds"},
+        smisk.util.httpd: {"Server", "RequestHandler"},
+        smisk.util.fcgiproto: {"FastCGIError", "Record", "parseNameValues", "writeNameValue", "Channel",
+                               "FCGI_MAX_PACKET_LEN", "FCGI_KEEP_CONN", "FCGI_RESPONDER"},
+    }
+    for module, names in expected.items():
+        assert names <= set(getattr(module, "__all__", names)), module
+        for name in names:
+            assert hasattr(module, name), (module, name)
+    assert hasattr(smisk.util.main, "_prepare_env")
+    assert smisk.mvc.control.Controller.controller_name.__self__ is smisk.mvc.control.Controller
+
+
+def test_P52_debug_work_is_guarded_with_isEnabledFor():
+    import pathlib
+
+    import smisk.mvc
+    for path in pathlib.Path(smisk.mvc.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        assert "log.level" not in text and "logger.level" not in text, path
+
+
+def test_absapp_and_setup_appdir(tmp_path, monkeypatch):
+    from smisk.util.main import absapp, setup_appdir
+
+    with pytest.raises(ValueError):
+        absapp(int)
+    with pytest.raises(ValueError):
+        absapp(object())
+    monkeypatch.setenv("SMISK_APP_DIR", "/somewhere")
+    assert setup_appdir() == "/somewhere"
+    assert setup_appdir(str(tmp_path)) == str(tmp_path)
+    import os
+    assert os.environ["SMISK_APP_DIR"] == str(tmp_path)

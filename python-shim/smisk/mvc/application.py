@@ -608,8 +608,11 @@ class Application(smisk.core.Application):
             if charset:
                 response.charset = charset
             return body  # type: ignore[no-any-return]
-        except Exception:
-            log.warning("cannot write the %s error page as %s", status, getattr(s, "name", s), exc_info=True)
+        except Exception as e:
+            # A writer refusing the request's own input (a bad JSONP callback)
+            # is expected: one line; anything else gets its traceback.
+            log.warning("cannot write the %s error page as %s: %s", status, getattr(s, "name", s), e,
+                        exc_info=not isinstance(e, SerializationError))
             return None
 
 

@@ -83,34 +83,24 @@ class CLIOptions(NamedTuple):
     autoreload: Optional[bool] = None
 
 
-def _octal(text: str) -> int:
-    try:
-        value = int(text, 8)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an octal mask: {text!r} (e.g. 022)") from None
-    if not 0 <= value <= 0o777:
-        raise argparse.ArgumentTypeError(f"a umask is 000..777, not {text!r}")
-    return value
+def _bounded_int(what: str, low: int, high: int, base: int = 10) -> Callable[[str], int]:
+    """An argparse type: an integer (in `base`) from low to high."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text, base)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number{' in octal' if base == 8 else ''}, "
+                                             f"not {text!r}") from None
+        if not low <= value <= high:
+            shown = f"{low:o}..{high:o}" if base == 8 else f"{low}..{high}"
+            raise argparse.ArgumentTypeError(f"{what} must be {shown}, not {text!r}")
+        return value
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1024:
-        raise argparse.ArgumentTypeError(f"must be 0..1024, not {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0..65535, not {value}")
-    return value
+_octal = _bounded_int("a umask", 0, 0o777, base=8)
+_count = _bounded_int("a process count", 0, 1024)
+_port = _bounded_int("a port", 0, 65535)
 
 
 def cli_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
