@@ -63,6 +63,13 @@ def test_pip_install_shim_into_a_fresh_virtualenv(tmp_path):
               "'yaml' in (m.metadata('smisk').get_all('Provides-Extra') or []))")
     got = subprocess.run([py, "-c", legacy], cwd=elsewhere, capture_output=True, text=True, timeout=60)
     assert got.stdout.split() == ["True", "['read',", "'write']", "True"], got.stdout + got.stderr
+    # smisk.mvc and the runner import without Mako (templates off); the
+    # templates extra exists.
+    mvc = ("import smisk.mvc, smisk.util.main, smisk.util.httpd, importlib.metadata as m; "
+           "print(smisk.mvc.Templates.is_useable, "
+           "'templates' in (m.metadata('smisk').get_all('Provides-Extra') or []))")
+    got = subprocess.run([py, "-c", mvc], cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert got.stdout.split() == ["False", "True"], got.stdout + got.stderr
     out = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "pyyaml>=6"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
