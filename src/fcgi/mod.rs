@@ -16,6 +16,7 @@
 
 pub mod addr;
 mod assembler;
+pub(crate) mod balance;
 mod conn;
 mod io;
 pub mod limits;

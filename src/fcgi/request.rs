@@ -33,6 +33,9 @@ pub struct Request {
     bodiless_status: bool,
     began: bool,
     finished: bool,
+    /// The connection may be kept for another request if the web server
+    /// asked (false: the server gives this connection up after the answer).
+    may_keep: bool,
 }
 
 /// RFC 9110 token characters.
@@ -133,10 +136,12 @@ impl Request {
             bodiless_status: false,
             began: false,
             finished: true,
+            may_keep: true,
         }
     }
 
-    pub(crate) fn start(&mut self, conn: Box<Conn>, slot: usize, limits: Limits) {
+    pub(crate) fn start(&mut self, conn: Box<Conn>, slot: usize, limits: Limits, may_keep: bool) {
+        self.may_keep = may_keep;
         self.conn = Some(conn);
         self.slot = slot;
         self.limits = limits;
@@ -481,7 +486,7 @@ impl Request {
             // Kept, closed now (the web server sees the end at once), or
             // lingering until the rest of the request is read (the server
             // watches it from the next accept).
-            c.after_answer(&self.limits, true);
+            c.after_answer(&self.limits, self.may_keep);
         }
         self.finished = true;
         result

@@ -11,6 +11,7 @@
 //! all connections that became ready together), one `read`, one `send`.
 
 use super::addr::{self, Address};
+use super::balance::{self, Balance};
 use super::conn::{After, Conn, Discard, Phase, Pump};
 use super::io::{send_nb, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
@@ -80,6 +81,24 @@ pub struct Server {
     /// The protocol of a listener whose address names none (fd 0, an
     /// adopted socket, an address without `scgi:` / `fcgi:`).
     protocol: Protocol,
+    /// A prefork worker's place in the shared connection table (see
+    /// `balance`); None outside prefork.
+    balance: Option<Balance>,
+    /// When the share is next recomputed.
+    balance_next: u64,
+    /// Holding more than its share: not accepting (see `balance`).
+    over_share: bool,
+    /// The listener had a connection waiting at the last check while over
+    /// its share.
+    backlog_seen: bool,
+    /// Requests handed out (wrapping), published for the other workers.
+    served: u32,
+    /// The workers' request counters at the last recheck.
+    served_seen: Vec<u32>,
+    /// Serving more than its share of requests (see `balance`).
+    hot: bool,
+    /// The next request's connection closes after its answer.
+    release_next: bool,
 }
 
 fn is_tcp(fd: RawFd) -> bool {
@@ -134,6 +153,14 @@ impl Server {
             peers: PeerFilter::default(),
             ownership: SocketOwnership::default(),
             protocol: Protocol::FastCgi,
+            balance: None,
+            balance_next: 0,
+            over_share: false,
+            backlog_seen: false,
+            served: 0,
+            served_seen: Vec::new(),
+            hot: false,
+            release_next: false,
         }
     }
 
@@ -362,7 +389,10 @@ impl Server {
             .listener
             .as_ref()
             .is_some_and(|l| l.paused_until > now_ms());
-        let want = self.live < self.limits.max_conns && !now_paused && !self.draining;
+        let want = self.live < self.limits.max_conns
+            && !now_paused
+            && !self.draining
+            && !self.leave_to_others(now_ms());
         let Some(l) = self.listener.as_ref() else {
             return Ok(());
         };
@@ -398,7 +428,12 @@ impl Server {
             if let Some(slot) = self.ready.pop_front() {
                 if let Some(mut conn) = self.conns[slot].take() {
                     conn.phase = Phase::Active;
-                    self.request.start(conn, slot, self.limits);
+                    let may_keep = !std::mem::take(&mut self.release_next);
+                    self.request.start(conn, slot, self.limits, may_keep);
+                    if let Some(b) = self.balance {
+                        self.served = self.served.wrapping_add(1);
+                        b.publish_served(self.served);
+                    }
                     return Ok(&mut self.request);
                 }
                 continue;
@@ -423,6 +458,10 @@ impl Server {
                     let p = (l.paused_until - now) as i64;
                     wait = if wait < 0 { p } else { wait.min(p) };
                 }
+            }
+            if self.over_share {
+                let p = self.balance_next.saturating_sub(now).max(1) as i64;
+                wait = if wait < 0 { p } else { wait.min(p) };
             }
             let n = self.wait_events(wait)?;
             for i in 0..n {
@@ -576,6 +615,9 @@ impl Server {
                 }
             };
             self.live += 1;
+            if let Some(b) = self.balance {
+                b.publish(self.live);
+            }
             self.service(slot);
         }
         // The whole budget was accepted without finding the backlog empty.
@@ -767,6 +809,82 @@ impl Server {
         }
         self.free_slots.push(slot);
         self.live -= 1;
+        if let Some(b) = self.balance {
+            b.publish(self.live);
+        }
+    }
+
+    /// Whether this worker holds more than its share of all the workers'
+    /// connections and leaves new ones to the others (see `balance`).
+    /// Recomputed at most every `balance::RECHECK_MS`; a connection that
+    /// waited in the backlog through two checks is accepted anyway.
+    fn leave_to_others(&mut self, now: u64) -> bool {
+        let Some(b) = self.balance else {
+            return false;
+        };
+        if now < self.balance_next {
+            return self.over_share;
+        }
+        self.balance_next = now + balance::RECHECK_MS;
+        self.hot = b.is_hot(&mut self.served_seen);
+        // A hot worker gives up the connection of its next request.
+        self.release_next = self.hot && self.live > 1;
+        self.over_share = self.hot || self.live > b.share() + balance::ACCEPT_SLACK;
+        if !self.over_share {
+            self.backlog_seen = false;
+            return false;
+        }
+        let waiting = self
+            .listener
+            .as_ref()
+            .is_some_and(|l| wait_fd(l.fd, libc::POLLIN, 0).is_ok());
+        if waiting && self.backlog_seen {
+            self.backlog_seen = false;
+            return false;
+        }
+        self.backlog_seen = waiting;
+        true
+    }
+
+    /// Closes idle kept-alive connections while this worker holds more than
+    /// its share + `balance::SHED_SLACK` (see `balance`). Only connections
+    /// with nothing buffered and nothing readable are closed.
+    fn shed_excess(&mut self) {
+        let Some(b) = self.balance else {
+            return;
+        };
+        let share = b.share();
+        if self.live <= share + balance::SHED_SLACK {
+            return;
+        }
+        let mut excess = self.live - share;
+        for slot in 0..self.conns.len() {
+            if excess == 0 {
+                break;
+            }
+            let idle = self.conns[slot].as_ref().is_some_and(|c| {
+                c.phase == Phase::Idle
+                    && c.buffered() == 0
+                    && wait_fd(c.raw_fd(), libc::POLLIN, 0).is_err()
+            });
+            if idle {
+                self.shutdown(slot);
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Makes this server a prefork worker that keeps its share of the
+    /// workers' connections (see `balance`); None: serve without it.
+    pub(crate) fn set_balance(&mut self, balance: Option<Balance>) {
+        if let Some(b) = balance {
+            b.publish(self.live);
+        }
+        self.balance = balance;
+        self.over_share = false;
+        self.hot = false;
+        self.release_next = false;
+        self.served_seen.clear();
     }
 
     /// Puts the connection of the last request back (finishing the request
@@ -796,11 +914,15 @@ impl Server {
             return;
         }
         conn.phase = Phase::Idle;
-        conn.deadline = now_ms() + self.limits.keepalive_timeout_ms;
+        let now = now_ms();
+        conn.deadline = now + self.limits.keepalive_timeout_ms;
         let needs_service = conn.buffered() > 0 || conn.maybe_more || !conn.registered;
         self.conns[slot] = Some(conn);
         if needs_service {
             self.service(slot);
+        }
+        if self.balance.is_some() && now >= self.balance_next {
+            self.shed_excess();
         }
     }
 
@@ -849,6 +971,8 @@ impl Server {
     /// `connection_count()` is 0. Cost: one pass over the connection table.
     pub fn begin_drain(&mut self, take_backlog: bool) {
         self.draining = true;
+        // A retiring worker's table slot belongs to its successor now.
+        self.set_balance(None);
         let _ = self.update_listener_interest();
         for slot in 0..self.conns.len() {
             let idle = self.conns[slot]

@@ -9,6 +9,7 @@
 //! `waitpid(-1)`, which would steal the embedding program's own children).
 
 use super::{now_ms, serve, signals, App, ForkPhase, Options, SUPERVISOR};
+use crate::fcgi::balance::Table;
 use crate::fcgi::Server;
 use crate::log::log;
 use crate::status::{Error, Result, SMISK_ERR_STOPPED};
@@ -83,6 +84,9 @@ struct Supervisor<'a> {
     installed: &'a mut signals::Installed,
     slots: Vec<Slot>,
     retiring: Vec<Retiring>,
+    /// The connection counts the workers share to stay fair (see
+    /// `fcgi::balance`); None if it could not be mapped.
+    table: Option<Table>,
 }
 
 pub(super) fn supervise(
@@ -104,6 +108,7 @@ pub(super) fn supervise(
         installed,
         slots: vec![slot; opts.forks as usize],
         retiring: Vec::new(),
+        table: Table::new(opts.forks as usize),
     };
     sup.main_loop()
 }
@@ -230,6 +235,9 @@ impl Supervisor<'_> {
             };
             let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
             let uptime = now.saturating_sub(s.started);
+            if let Some(t) = &self.table {
+                t.clear(i);
+            }
             let slot = &mut self.slots[i];
             slot.pid = 0;
             if !clean && uptime < self.opts.min_uptime_ms {
@@ -256,12 +264,23 @@ impl Supervisor<'_> {
             }
         }
         self.retiring.retain(|r| reap(r.pid).is_none());
+        self.publish_running();
+    }
+
+    /// Tells the workers how many of them run (their share's divisor).
+    fn publish_running(&self) {
+        if let Some(t) = &self.table {
+            t.set_running(self.slots.iter().filter(|s| s.pid > 0).count());
+        }
     }
 
     fn spawn(&mut self, index: usize) {
         self.app.fork_event(ForkPhase::Before);
         // SAFETY: getpid cannot fail.
         let me = unsafe { libc::getpid() };
+        if let Some(t) = &self.table {
+            t.clear(index);
+        }
         // SAFETY: fork(2). The child only runs `worker_main`, which never
         // returns into the caller's stack frames.
         let pid = unsafe { libc::fork() };
@@ -284,6 +303,7 @@ impl Supervisor<'_> {
         }
         slot.pid = pid;
         slot.started = now;
+        self.publish_running();
         log(format_args!("worker {index} started (pid {pid})"));
     }
 
@@ -303,6 +323,8 @@ impl Supervisor<'_> {
             self.app.fork_event(ForkPhase::Child);
             self.installed.restore_one(libc::SIGCHLD);
             self.server.reset_after_fork();
+            self.server
+                .set_balance(self.table.as_ref().map(|t| t.worker(index)));
             match serve(
                 self.server,
                 self.opts,

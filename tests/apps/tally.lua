@@ -1,0 +1,17 @@
+-- wrk script: tallies the answers per serving worker ("pid=P " in the body).
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) counts = {}; bad = 0 end
+function response(status, headers, body)
+  local pid = string.match(body, "pid=(%d+) ")
+  if status ~= 200 or pid == nil then bad = bad + 1 else counts[pid] = (counts[pid] or 0) + 1 end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  local errors = e.connect + e.read + e.write + e.status + e.timeout
+  for _, thread in ipairs(threads) do
+    errors = errors + thread:get("bad")
+    for pid, n in pairs(thread:get("counts")) do io.write("pid " .. pid .. " " .. n .. "\n") end
+  end
+  io.write("errors " .. errors .. "\n")
+end

@@ -1,0 +1,91 @@
+"""Fair workers: with N prefork workers behind nginx's upstream keepalive
+pool (32 kept-alive connections from wrk), each worker serves its share of
+the answers; after a worker is killed with SIGKILL under that load, its
+replacement takes its share within two seconds; no request fails.
+wrk tallies the answers per serving worker (tests/apps/tally.lua reads the
+pid from each body)."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import harness
+
+PREFORK = harness.ROOT / "tests" / "apps" / "prefork"
+TALLY = harness.ROOT / "tests" / "apps" / "tally.lua"
+CONNS = 32
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+
+
+def start(tmp_path, forks):
+    sock = str(tmp_path / "app.sock")
+    env = dict(os.environ, SMISK_TEST_FORKS=str(forks))
+    p = harness.Process([PREFORK, sock], env=env, log=tmp_path / "prefork.log")
+    harness.wait_until(lambda: harness.can_connect(sock) or not p.alive(), what="prefork")
+    harness.wait_until(lambda: p.log().count("prefork: start worker=") >= forks, what="workers")
+    return p, sock
+
+
+def worker_pids(p):
+    return [int(x) for x in re.findall(r"prefork: start worker=\d+ pid=(\d+)", p.log())]
+
+
+def wrk(port, seconds, background=False):
+    argv = ["wrk", "-t1", f"-c{CONNS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(TALLY),
+            f"http://127.0.0.1:{port}/pid"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc if background else tally(proc)
+
+
+def tally(proc):
+    """({worker pid: answers}, failed requests) from a finished wrk."""
+    out, _ = proc.communicate(timeout=60)
+    counts = {int(pid): int(n) for pid, n in re.findall(r"^pid (\d+) (\d+)$", out, re.M)}
+    errors = re.search(r"^errors (\d+)$", out, re.M)
+    assert errors, out
+    return counts, int(errors.group(1)) + int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1)
+                                               if "Non-2xx" in out else 0)
+
+
+@pytest.mark.parametrize("forks, low, high", [(2, 0.40, 0.60), (4, 0.20, 0.30)])
+def test_kept_alive_connections_spread_over_the_workers(tmp_path, forks, low, high):
+    p, sock = start(tmp_path, forks)
+    nginx = harness.Nginx(tmp_path, sock, keep_conn=True, pool=CONNS)
+    try:
+        wrk(nginx.port, 1)  # the pool fills and settles
+        for _ in range(2):  # two runs: a race needs repetitions
+            counts, failed = wrk(nginx.port, 2)
+            total = sum(counts.values())
+            shares = {pid: counts.get(pid, 0) / total for pid in worker_pids(p)[-forks:]}
+            assert failed == 0 and total > 1000, (failed, total)
+            assert all(low <= s <= high for s in shares.values()), (shares, p.log()[-1500:])
+    finally:
+        nginx.stop()
+        p.stop()
+
+
+def test_a_replacement_worker_takes_its_share_after_kill_9(tmp_path):
+    p, sock = start(tmp_path, 2)
+    nginx = harness.Nginx(tmp_path, sock, keep_conn=True, pool=CONNS)
+    try:
+        background = wrk(nginx.port, 5, background=True)
+        time.sleep(1.5)
+        os.kill(worker_pids(p)[-1], signal.SIGKILL)
+        killed_at = time.monotonic()
+        harness.wait_until(lambda: len(worker_pids(p)) >= 3, timeout=10, what="the replacement")
+        replacement = worker_pids(p)[-1]
+        time.sleep(max(0.0, killed_at + 2 - time.monotonic()))
+        counts, failed = wrk(nginx.port, 1)  # answers in the third second after the kill
+        total = sum(counts.values())
+        assert failed == 0 and total > 500, (failed, total)
+        assert counts.get(replacement, 0) / total >= 0.30, (counts, replacement, p.log()[-1500:])
+        _, failed_during = tally(background)
+        assert failed_during == 0, "requests failed across the kill"
+    finally:
+        nginx.stop()
+        p.stop()
