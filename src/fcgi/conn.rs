@@ -159,7 +159,10 @@ impl Conn {
             self.rpos = 0;
         }
         if self.rbuf.len() < want.min(RBUF_MAX) {
-            let size = want.clamp(self.rbuf.len() * 2, RBUF_MAX);
+            // Doubling, but never past one maximal record: once the buffer
+            // is over RBUF_MAX / 2, doubling alone would overshoot the cap
+            // (and `clamp` panics when its minimum exceeds its maximum).
+            let size = want.max(self.rbuf.len() * 2).min(RBUF_MAX);
             let mut bigger = vec![0u8; size].into_boxed_slice();
             bigger[..self.rlen].copy_from_slice(&self.rbuf[..self.rlen]);
             self.rbuf = bigger;
@@ -487,6 +490,20 @@ mod tests {
         }
         assert_eq!(c.phase, Phase::Ready);
         c.phase = Phase::Active;
+    }
+
+    #[test]
+    fn the_read_buffer_grows_from_over_half_its_cap_to_the_cap() {
+        // A 40 KB record, then a maximal one (a long header value in PARAMS
+        // from any FastCGI client): the second growth starts above
+        // RBUF_MAX / 2. It used to panic, taking the whole server down.
+        let (mut c, _peer) = conn();
+        c.make_room(40_000);
+        assert!(c.rbuf.len() >= 40_000 && c.rbuf.len() <= RBUF_MAX);
+        c.make_room(RBUF_MAX);
+        assert_eq!(c.rbuf.len(), RBUF_MAX);
+        c.make_room(RBUF_MAX + 1); // more than a record: still the cap
+        assert_eq!(c.rbuf.len(), RBUF_MAX);
     }
 
     #[test]
