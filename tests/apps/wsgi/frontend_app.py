@@ -16,11 +16,11 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
     headers = [("Content-Type", "text/plain"), ("X-Role", ROLE)]
-    if path == "/sleep":
-        time.sleep(int(query.get("ms", "0")) / 1000)
-        path = "/echo"
-    if path == "/echo":
-        body = f"id={query.get('id', '')} role={ROLE} pid={os.getpid()}\n"
+    if path in ("/echo", "/sleep"):
+        t0 = time.time()
+        if path == "/sleep":
+            time.sleep(int(query.get("ms", "0")) / 1000)
+        body = f"id={query.get('id', '')} role={ROLE} pid={os.getpid()} t0={t0:.6f} t1={time.time():.6f}\n"
     elif path == "/post":
         data = environ["wsgi.input"].read()
         body = f"{len(data)} {hashlib.sha1(data).hexdigest()}\n"
