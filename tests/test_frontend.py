@@ -575,3 +575,38 @@ def test_command_line_and_config_errors(tmp_path):
     # A bad CONTENT_LENGTH is the front end's 400.
     r = subprocess.run([FRONTEND, conf], capture_output=True, env=cgi_env("/x", method="POST", length="1x"))
     assert r.stdout.startswith(b"Status: 400 Bad Request"), r.stdout
+
+
+def test_a_front_end_killed_while_its_daemon_starts_leaves_no_second_start(tmp_path):
+    """The starting front end dies (its lock goes with it) while the daemon
+    is still coming up: the next request waits for that daemon instead of
+    starting another one."""
+    build()
+    sock = tmp_path / "slow.sock"
+    starts = tmp_path / "starts"
+    conf = write_conf(tmp_path / "slow.conf", f"address = scgi:{sock}", "start_timeout = 10",
+                      f"start = echo $$ >> {starts}; sleep 1.5; exec {SMISK_WSGI} frontend_app:application "
+                      f"--chdir {APPS} --bind scgi:{sock}", "env = FRONTEND_APP_ROLE=daemon")
+    first = subprocess.Popen([FRONTEND, conf], env=cgi_env("/echo", "id=1"), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    pids = []
+    try:
+        harness.wait_until(lambda: starts.exists() and Path(f"{sock}.pid").exists(), what="the start")
+        first.kill()
+        first.wait(10)
+        r = run_frontend([FRONTEND, conf], cgi_env("/echo", "id=2"))
+        pids = [int(x) for x in starts.read_text().split()]
+        assert b"id=2 role=daemon" in r.stdout, r.stdout + r.stderr
+        assert len(pids) == 1, r.stderr
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+        for pid in pids or ([int(x) for x in starts.read_text().split()] if starts.exists() else []):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            harness.wait_until(lambda: not Path(f"/proc/{pid}/cmdline").exists()
+                               or not Path(f"/proc/{pid}/cmdline").read_bytes(), what="the daemon to stop")
