@@ -124,7 +124,7 @@ enum connect_result address_connect(const struct address *a, long timeout_ms, in
         int w = wait_fd(s, POLLOUT, timeout_ms);
         if (w <= 0) {
             int e = errno;
-            close(s);
+            (void)close(s);
             errno = w == 0 ? ETIMEDOUT : e;
             return w == 0 ? CONNECT_BUSY : CONNECT_ERROR;
         }
@@ -140,7 +140,7 @@ enum connect_result address_connect(const struct address *a, long timeout_ms, in
         return CONNECT_OK;
     }
     int e = errno;
-    close(s);
+    (void)close(s);
     errno = e;
     switch (e) {
     case ECONNREFUSED: /* a stale socket file, or no TCP listener */

@@ -292,7 +292,7 @@ int config_load(const char *path, struct config *c, char **err)
             break;
         len += (size_t)n;
     }
-    close(fd);
+    (void)close(fd);
     fd = -1;
 
     /* The directory of the file, absolute: a web server may start the
@@ -323,7 +323,7 @@ int config_load(const char *path, struct config *c, char **err)
     return r;
 fail:
     if (fd >= 0)
-        close(fd);
+        (void)close(fd);
     free(text);
     return -1;
 }

@@ -100,7 +100,7 @@ static void note_failure(const char *path, const char *why)
     /* The mtime is the record; the text is for whoever looks. */
     if (write_all(fd, why, strlen(why), 1000) != 0 || write_all(fd, "\n", 1, 1000) != 0 || futimens(fd, NULL) != 0)
         log_msg("cannot record the failed start in %s: %s", path, strerror(errno));
-    close(fd);
+    (void)close(fd);
 }
 
 static int write_pid_file(const char *path, pid_t pid)
@@ -114,7 +114,7 @@ static int write_pid_file(const char *path, pid_t pid)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 || write_all(fd, text, strlen(text), 1000) != 0 || close(fd) != 0) {
         if (fd >= 0)
-            close(fd);
+            (void)close(fd);
         fd = -1;
         goto out;
     }
@@ -124,7 +124,7 @@ out:
     if (r != 0) {
         log_msg("cannot write the pid file %s: %s", path, strerror(errno));
         if (tmp)
-            unlink(tmp);
+            (void)unlink(tmp);
     }
     free(tmp);
     free(text);
@@ -144,7 +144,7 @@ static pid_t read_pid_file(const char *path, time_t *mtime)
         n = read(fd, text, sizeof text);
     while (n < 0 && errno == EINTR);
     int stat_ok = fstat(fd, &st) == 0;
-    close(fd);
+    (void)close(fd);
     if (n <= 0 || (size_t)n == sizeof text || !stat_ok)
         return 0; /* empty, unreadable or longer than any pid: not a pid file */
     long pid = 0;
@@ -229,7 +229,7 @@ static void close_fds_from(int lowest, int keep)
         max = 65536;
     for (long fd = lowest; fd < max; fd++)
         if (fd != keep)
-            close((int)fd);
+            (void)close((int)fd);
 }
 
 struct child_failure {
@@ -296,7 +296,7 @@ static pid_t spawn(const struct config *c)
     }
     if (pid == 0)
         child(c, in, out, report[1], env);
-    close(report[1]);
+    (void)close(report[1]);
     report[1] = -1;
     /* EOF: the exec happened (the pipe is close-on-exec); a record: it did
      * not, and why. */
@@ -316,13 +316,13 @@ static pid_t spawn(const struct config *c)
     }
 out:
     if (in >= 0)
-        close(in);
+        (void)close(in);
     if (out >= 0)
-        close(out);
+        (void)close(out);
     if (report[0] >= 0)
-        close(report[0]);
+        (void)close(report[0]);
     if (report[1] >= 0)
-        close(report[1]);
+        (void)close(report[1]);
     free(env);
     return pid;
 }
@@ -447,7 +447,7 @@ static enum daemon_result start_and_connect(const struct config *c, int *fd)
     note_failure(failed_path, "the daemon did not listen in time, or exited");
 out:
     if (lock >= 0)
-        close(lock); /* releases the flock */
+        (void)close(lock); /* releases the flock */
     free(lock_path);
     free(failed_path);
     return result;

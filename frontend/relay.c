@@ -279,7 +279,7 @@ enum relay_result relay(int sock, enum proto proto, struct buf *head, unsigned l
     if (result != RELAY_FAILED || r.answer_done) {
         /* Closing first tells the daemon (if it still reads) that nothing
          * more comes; then the web server's rest of the body is taken. */
-        shutdown(sock, SHUT_RDWR);
+        (void)shutdown(sock, SHUT_RDWR);
         drain_stdin(&r);
     }
 out:

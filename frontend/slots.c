@@ -37,12 +37,12 @@ enum slot_result slots_take(const char *path, long max, int *fd, long *slot)
         }
         if (errno != EAGAIN && errno != EACCES) {
             int e = errno;
-            close(f);
+            (void)close(f);
             errno = e;
             return SLOT_ERROR;
         }
     }
-    close(f);
+    (void)close(f);
     return SLOT_NONE_FREE;
 }
 
@@ -55,11 +55,11 @@ long slots_busy(const char *path, long max)
     for (long i = 0; i < max; i++) {
         struct flock fl;
         if (lock_byte(f, i, F_GETLK, &fl) != 0) {
-            close(f);
+            (void)close(f);
             return -1;
         }
         busy += fl.l_type != F_UNLCK;
     }
-    close(f);
+    (void)close(f);
     return busy;
 }

@@ -102,7 +102,7 @@ static int print_status(const struct config *c)
     int fd;
     enum connect_result r = address_connect(&c->addr, 2000, &fd);
     if (r == CONNECT_OK)
-        close(fd);
+        (void)close(fd);
     printf("listening      %s\n", r == CONNECT_OK ? "yes" : r == CONNECT_BUSY ? "busy (backlog full)" : "no");
     char *slots = strf("%s.slots", c->state), *failed = strf("%s.failed", c->state);
     if (slots == NULL || failed == NULL)
@@ -117,7 +117,7 @@ static int print_status(const struct config *c)
     if (f != NULL) {
         if (fscanf(f, "%ld", &pid) != 1)
             pid = 0;
-        fclose(f);
+        (void)fclose(f);
     }
     if (pid > 0)
         printf("daemon pid     %ld (%s)\n", pid, kill((pid_t)pid, 0) == 0 || errno == EPERM ? "alive" : "gone");
@@ -208,7 +208,7 @@ static int serve(const struct config *c)
     }
 
     enum relay_result r = relay(sock, c->addr.proto, &head, body_len, c->timeout_ms);
-    close(sock);
+    (void)close(sock);
     switch (r) {
     case RELAY_OK:
         return 0;
