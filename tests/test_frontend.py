@@ -181,7 +181,7 @@ class Site:
                  f"retry_after = {retry_after}", f"log = {self.dir}/daemon.log", "timeout = 30",
                  "env = FRONTEND_APP_ROLE=daemon", *[f"env = {e}" for e in web.python_env], *state, *extra]
         if fallback:
-            lines.append(f"fallback = {fallback}")
+            lines.append(f"fallback = {fallback.format(dir=self.dir)}")
         self.script = web.www / f"{name}.cgi"
         self.script.write_text("\n".join(lines) + "\n")
         self.script.chmod(0o755)
@@ -366,7 +366,8 @@ def test_the_environment_and_bodies_are_forwarded(web, sites):
 def test_the_fallback_serves_as_cgi_when_the_daemon_cannot_start(web, sites):
     runner = " ".join(web.python)
     env = " ".join(web.python_env)
-    fallback = f"exec env {env} {runner} frontend_app:application --chdir {APPS}"
+    # TMPDIR: the CGI's own temp files stay in the site's directory.
+    fallback = f"exec env TMPDIR={{dir}} {env} {runner} frontend_app:application --chdir {APPS}"
     site = sites("fallback", start="exit 3", fallback=fallback)
     status, headers, body = site.fetch("/echo?id=f1")
     assert (status, harness.header(headers, "X-Role")) == (200, "cgi"), (body, web.error_log()[-2000:])
@@ -378,6 +379,27 @@ def test_the_fallback_serves_as_cgi_when_the_daemon_cannot_start(web, sites):
     # One attempt per retry_after (2 s), not one per request.
     assert len(site.started()) == 1
     assert "exited with status 3 before it listened" in web.error_log()
+
+
+def test_smisk_in_cgi_mode_leaves_no_temp_dir_when_the_web_server_kills_it(web, sites):
+    """lighttpd sends SIGTERM to a CGI program still running after its
+    answer ended; smisk's CGI mode removes its bridge directory before it
+    answers, so the kill leaves nothing behind (Python takes its time to
+    exit)."""
+    site = sites("cgimode")  # for its www-data directory
+    tmp = site.dir / "tmp"
+    tmp.mkdir()
+    if AS_ROOT:
+        os.chown(tmp, pwd.getpwnam("www-data").pw_uid, grp.getgrnam("www-data").gr_gid)
+    script = web.www / f"{site.name}-direct.cgi"
+    script.write_text(f"#!/bin/sh\nexec env TMPDIR={tmp} {' '.join(web.python_env)} {' '.join(web.python)} "
+                      f"frontend_app:application --chdir {APPS}\n")
+    script.chmod(0o755)
+    for i in range(3):
+        status, headers, body = web.fetch(f"/{script.name}/echo?id=c{i}")
+        assert (status, harness.header(headers, "X-Role")) == (200, "cgi"), body
+    time.sleep(0.5)  # lighttpd's SIGTERM, the processes' exit
+    assert list(tmp.iterdir()) == []
 
 
 def test_503_when_the_daemon_cannot_start_and_a_hung_start_is_killed(web, sites):

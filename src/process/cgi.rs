@@ -76,8 +76,26 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// Removes the socket file and the directory once the bridge is
+    /// connected: the pending connection and the listening socket do not
+    /// need either. Done early because a web server may kill a CGI program
+    /// that is still running after its answer ended (lighttpd sends
+    /// SIGTERM), which would otherwise leave the directory behind.
+    fn remove_now(&self, socket_path: &str) {
+        if let Ok(sock) = CString::new(socket_path) {
+            // SAFETY: valid C strings; failures (already gone) are harmless.
+            unsafe { libc::unlink(sock.as_ptr()) };
+        }
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(self.0.as_ptr()) };
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // Normally removed by remove_now already (then ENOENT, harmless);
+        // this covers a bridge that never connected.
         // SAFETY: valid C string; the socket inside was removed by unbind.
         unsafe { libc::rmdir(self.0.as_ptr()) };
     }
@@ -88,16 +106,17 @@ pub fn serve_one(server: &mut Server, app: &mut dyn App) -> Result<()> {
     let dir = TempDir::new()?;
     let path = dir.socket_path()?;
     server.bind(&path, 1)?;
-    let result = bridge(server, app, &path);
+    let result = bridge(server, app, &path, &dir);
     let _ = server.unbind();
     result
 }
 
-fn bridge(server: &mut Server, app: &mut dyn App, path: &str) -> Result<()> {
+fn bridge(server: &mut Server, app: &mut dyn App, path: &str, dir: &TempDir) -> Result<()> {
     let timeout = Duration::from_millis(server.limits().read_timeout_ms.max(1));
     // No socket timeouts: the application may take as long as the CGI
     // server lets it; the threads end when the request closes its socket.
     let sock = UnixStream::connect(path).map_err(|e| Error::os("connect (CGI bridge)", e))?;
+    dir.remove_now(path);
     let input = sock
         .try_clone()
         .map_err(|e| Error::os("dup (CGI bridge)", e))?;
