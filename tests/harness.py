@@ -25,6 +25,7 @@ PY_HELLO = [VENV_PYTHON, ROOT / "examples" / "hello.py"]
 def build_programs():
     subprocess.run(["make", "-s", "-C", str(ROOT / "examples")], check=True)
     subprocess.run(["make", "-s", "-C", str(ROOT / "tests" / "apps")], check=True)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "frontend")], check=True)
 
 
 def free_port():

@@ -12,6 +12,8 @@ def test_install_and_build_with_pkg_config(tmp_path):
     subprocess.run([harness.ROOT / "scripts" / "install", prefix], check=True, capture_output=True, timeout=600)
     lib = prefix / "lib"
     assert (lib / "libsmisk.so").resolve().name == "libsmisk.so.0.1.0"
+    frontend = subprocess.run([prefix / "bin" / "smisk-frontend", "--version"], capture_output=True, text=True)
+    assert frontend.stdout == "smisk-frontend 0.1.0\n", frontend
     dyn = subprocess.run(["readelf", "-d", lib / "libsmisk.so.0.1.0"], capture_output=True, text=True, check=True)
     assert "Library soname: [libsmisk.so.0]" in dyn.stdout
     env = dict(os.environ, PKG_CONFIG_PATH=str(lib / "pkgconfig"))

@@ -119,6 +119,11 @@ impl Conn {
     /// Reuses a pooled connection object for a new socket (keeps buffers).
     pub fn reset(&mut self, fd: OwnedFd) {
         self.fd = Some(fd);
+        if self.rbuf.len() > RBUF_MAX {
+            // A big SCGI header grew it: a pooled object keeps no more than
+            // one record's worth.
+            self.rbuf = vec![0u8; RBUF_INITIAL].into_boxed_slice();
+        }
         self.rpos = 0;
         self.rlen = 0;
         self.asm.reset();
@@ -146,6 +151,11 @@ impl Conn {
     /// Makes room for at least `want` bytes of unconsumed input in the buffer
     /// (compacting first, growing up to one maximal record).
     fn make_room(&mut self, want: usize) {
+        self.make_room_upto(want, RBUF_MAX);
+    }
+
+    /// `make_room`, growing the buffer up to `cap` bytes.
+    fn make_room_upto(&mut self, want: usize, cap: usize) {
         if self.rpos == self.rlen {
             self.rpos = 0;
             self.rlen = 0;
@@ -158,8 +168,11 @@ impl Conn {
             self.rlen -= self.rpos;
             self.rpos = 0;
         }
-        if self.rbuf.len() < want.min(RBUF_MAX) {
-            let size = want.clamp(self.rbuf.len() * 2, RBUF_MAX);
+        if self.rbuf.len() < want.min(cap) {
+            // Doubling, but never past the cap: once the buffer is over
+            // cap / 2, doubling alone would overshoot it (and `clamp`
+            // panics when its minimum exceeds its maximum).
+            let size = want.max(self.rbuf.len() * 2).min(cap);
             let mut bigger = vec![0u8; size].into_boxed_slice();
             bigger[..self.rlen].copy_from_slice(&self.rbuf[..self.rlen]);
             self.rbuf = bigger;
@@ -243,7 +256,13 @@ impl Conn {
             }
             Assembled::Close => Pump::Close,
             Assembled::NeedMore { want } => {
-                self.make_room(want);
+                // The assembler's `want` is already bounded by the limits: a
+                // FastCGI record is at most RBUF_MAX, and an SCGI header,
+                // which must be whole in the buffer to be parsed, at most
+                // `max_params_bytes` (refused from its length prefix before
+                // it is read). So an SCGI header over one record's size
+                // gets the room it needs instead of stalling.
+                self.make_room_upto(want, want.max(RBUF_MAX));
                 Pump::NeedMore
             }
         }
@@ -487,6 +506,61 @@ mod tests {
         }
         assert_eq!(c.phase, Phase::Ready);
         c.phase = Phase::Active;
+    }
+
+    #[test]
+    fn the_read_buffer_grows_from_over_half_its_cap_to_the_cap() {
+        // A 40 KB record, then a maximal one (a long header value in PARAMS
+        // from any FastCGI client): the second growth starts above
+        // RBUF_MAX / 2. It used to panic, taking the whole server down.
+        let (mut c, _peer) = conn();
+        c.make_room(40_000);
+        assert!(c.rbuf.len() >= 40_000 && c.rbuf.len() <= RBUF_MAX);
+        c.make_room(RBUF_MAX);
+        assert_eq!(c.rbuf.len(), RBUF_MAX);
+        c.make_room(RBUF_MAX + 1); // more than a record: still the cap
+        assert_eq!(c.rbuf.len(), RBUF_MAX);
+    }
+
+    #[test]
+    fn an_scgi_header_larger_than_a_record_is_assembled() {
+        // 200 KB of header (a long cookie), within max_params_bytes (1 MiB):
+        // the buffer grows to hold it whole instead of stalling at one
+        // record's size until the read timeout.
+        let limits = Limits::default();
+        let (mut c, peer) = conn();
+        c.asm.protocol = super::super::scgi::Protocol::Scgi;
+        let mut pairs = b"CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_COOKIE\x00".to_vec();
+        pairs.extend(std::iter::repeat(b'c').take(200_000));
+        pairs.push(0);
+        let mut input = format!("{}:", pairs.len()).into_bytes();
+        input.extend_from_slice(&pairs);
+        input.push(b',');
+        let writer = std::thread::spawn(move || {
+            write_all(&peer, &input);
+            peer
+        });
+        let mut ready = false;
+        for _ in 0..100_000 {
+            match c.pump(&limits) {
+                Pump::Ready => {
+                    ready = true;
+                    break;
+                }
+                Pump::NeedMore => {
+                    if let Ok(ReadOutcome::WouldBlock) = c.fill_nb() {
+                        wait_fd(c.raw_fd(), libc::POLLIN, 1000).unwrap();
+                    }
+                }
+                Pump::Close => break,
+            }
+        }
+        assert!(ready, "the header was not assembled");
+        let _peer = writer.join().unwrap();
+        // Back in the pool, the object keeps no more than one record's room.
+        let (a, _b) = conn();
+        c.reset(a.fd.unwrap());
+        assert!(c.rbuf.len() <= RBUF_MAX);
     }
 
     #[test]
