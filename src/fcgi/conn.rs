@@ -414,7 +414,9 @@ impl Conn {
     /// without blocking. Bounded per call (`DISCARD_READS_PER_CALL`) and in
     /// total (`Limits::linger_max_bytes`).
     pub fn discard_owed_input(&mut self, limits: &Limits) -> Discard {
-        let mut sink = [0u8; DISCARD_CHUNK];
+        // Only a large unread body needs the scratch buffer: zeroing 64 KiB
+        // on every close would cost more than the close itself.
+        let mut sink: Option<Box<[u8]>> = None;
         for _ in 0..DISCARD_READS_PER_CALL {
             let (n, done) = self.asm.discard(&self.rbuf[self.rpos..self.rlen]);
             self.rpos += n;
@@ -427,6 +429,7 @@ impl Conn {
             // Large record bodies bypass the connection buffer.
             let ahead = self.asm.skip_ahead();
             let outcome = if ahead >= DIRECT_READ_MIN && self.buffered() == 0 {
+                let sink = sink.get_or_insert_with(|| vec![0u8; DISCARD_CHUNK].into_boxed_slice());
                 let outcome = read_nb(self.raw_fd(), &mut sink[..ahead.min(DISCARD_CHUNK)]);
                 if let Ok(ReadOutcome::Data(n)) = outcome {
                     self.asm.skipped(n);

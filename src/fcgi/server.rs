@@ -468,7 +468,9 @@ impl Server {
                 let ev = self.events[i];
                 let (token, bits) = (ev.u64, ev.events);
                 if token == LISTENER_TOKEN {
-                    self.accept_batch();
+                    // Several events at once: the server is busy, and the
+                    // backlog likely holds more than one connection.
+                    self.accept_batch(n > 1);
                 } else {
                     self.on_conn_event(token as usize, bits);
                 }
@@ -519,7 +521,7 @@ impl Server {
         Ok(n as usize)
     }
 
-    fn accept_batch(&mut self) {
+    fn accept_batch(&mut self, busy: bool) {
         let Some(l) = self.listener.as_ref() else {
             return;
         };
@@ -620,8 +622,14 @@ impl Server {
             }
             self.service(slot);
         }
-        // The whole budget was accepted without finding the backlog empty.
-        self.accept_budget = (budget * 2).min(ACCEPT_BATCH_MAX);
+        // The whole budget was accepted without finding the backlog empty:
+        // under load, try more next time. A lone connection at a time (one
+        // event per wait) does not grow it, so it never pays for a probing
+        // accept that finds the backlog empty; a burst is still taken
+        // whole, one (non-blocking) wait per connection.
+        if busy {
+            self.accept_budget = (budget * 2).min(ACCEPT_BATCH_MAX);
+        }
     }
 
     fn on_conn_event(&mut self, slot: usize, bits: u32) {
@@ -1001,7 +1009,7 @@ impl Server {
             for _ in 0..(self.limits.max_conns / ACCEPT_BATCH_MAX + 1) {
                 let before = self.live;
                 self.accept_budget = ACCEPT_BATCH_MAX;
-                self.accept_batch();
+                self.accept_batch(true);
                 if self.live == before || self.live >= self.limits.max_conns {
                     break;
                 }
