@@ -27,21 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// A worker may hold this many connections above its share and still accept.
-#define ACCEPT_SLACK 0
-
-// Above its share by more than this, a worker closes idle connections.
-#define SHED_SLACK 1
-
-// How often the share is recomputed.
-#define RECHECK_MS 100
-
-// A worker serving more than this times its share of requests is hot.
-#define HOT_FACTOR 1.2
-
-// Fewer requests than this in a recheck period decide nothing.
-#define HOT_MIN_REQUESTS 40
-
 // Default cap on the number of fields smisk_parse_query and
 // smisk_parse_cookies accept from one input.
 #define SMISK_MAX_FIELDS_DEFAULT 1000

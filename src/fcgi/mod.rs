@@ -16,6 +16,7 @@
 
 pub mod addr;
 mod assembler;
+/// cbindgen:ignore
 pub(crate) mod balance;
 mod conn;
 mod io;
