@@ -1,4 +1,5 @@
-//! The FastCGI responder (FastCGI 1.0, RESPONDER role).
+//! The FastCGI responder (FastCGI 1.0, RESPONDER role; AUTHORIZER and
+//! FILTER on request, see `Server::set_roles`).
 //!
 //! * [`record`]: sans-I/O record framing and name-value pairs.
 //! * [`addr`]: the `bind()` address forms, binding, `listening()`.
@@ -6,7 +7,8 @@
 //!   mean (records to a request, its STDIN, what is still owed at close).
 //! * [`conn`]: one connection's socket and buffer: the I/O around the
 //!   assembler, and how the connection ends (closed, or lingering).
-//! * [`server`]: the epoll accept loop handing out one [`Request`] at a time.
+//! * [`server`]: the epoll accept loop handing out one [`Request`] at a time
+//!   (or several, served on other threads: [`handoff`]).
 //! * [`request`]: params, body, response headers and output streams.
 //! * [`limits`]: every bound, finite by default.
 //! * [`peer`]: which TCP peers may connect (the allow-list).
@@ -15,6 +17,7 @@
 pub mod addr;
 mod assembler;
 mod conn;
+pub mod handoff;
 mod io;
 pub mod limits;
 pub mod ownership;
