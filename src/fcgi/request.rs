@@ -183,6 +183,13 @@ impl Request {
         self.conn.as_ref().is_some_and(|c| c.asm.aborted || c.dead)
     }
 
+    /// The descriptor of the request's connection (None once finished and
+    /// closed). For a layer that reports it (libfcgi's `ipcFd`); reading or
+    /// writing it directly would break the framing.
+    pub fn connection_fd(&self) -> Option<std::os::unix::io::RawFd> {
+        self.conn.as_ref().map(|c| c.raw_fd()).filter(|fd| *fd >= 0)
+    }
+
     /// The FastCGI role (`record::ROLE_RESPONDER`, and `ROLE_AUTHORIZER` or
     /// `ROLE_FILTER` when the server serves them, see `Server::set_roles`).
     pub fn role(&self) -> u16 {
