@@ -168,7 +168,12 @@ def test_the_filter_role_reads_stdin_then_data(tmp_path):
 
 # ----------------------------------------------------------- starvation
 
-STARVE_CASES = [("echo", {}), ("threaded", {"THREADED_THREADS": "4", "THREADED_DELAY_MS": "5"})]
+STARVE_CASES = [
+    ("echo", {}),
+    ("threaded", {"THREADED_THREADS": "4", "THREADED_DELAY_MS": "5"}),
+    # The threads in FCGX_Accept_r at the same time, without the mutex.
+    ("threaded", {"THREADED_THREADS": "4", "THREADED_DELAY_MS": "5", "THREADED_NO_LOCK": "1"}),
+]
 
 
 @pytest.mark.parametrize("name,env", STARVE_CASES)
@@ -215,6 +220,60 @@ def test_threads_on_one_socket_behind_nginx_keepalive(tmp_path):
     finally:
         nginx.stop()
         p.stop()
+
+
+def test_the_readers_getline_getchar_and_ungetchar(tmp_path):
+    import zlib
+    body = b"".join(f"line {i} {'x' * (i * 7 % 1500)}\n".encode() for i in range(300)) + b"no newline"
+    want = f"len={len(body)} crc={zlib.crc32(body):08x}\n".encode()
+    for variant in ("stock", "dropin"):
+        p = lf.Program(tmp_path, [lf.binary("testapp", "stock"), "-"], variant, name="readers")
+        try:
+            for query in ("", "lines", "chars"):
+                params = f.default_params("/echo", query, method="POST", body_len=len(body))
+                out, _, status = lf.ask(p.address, params, body)
+                assert out.endswith(b"\r\n\r\n" + want) and status == 0, (variant, query, out)
+        finally:
+            p.stop()
+
+
+# ----------------------------------------------------------------- fork
+
+def test_a_child_that_exits_after_fork_does_not_end_the_request(tmp_path):
+    """The child's exit() runs FCGI_Finish (FCGI_Accept's atexit handler)
+    on its copy of the request: on the drop-in a request belongs to the
+    process that accepted it, and the copy is dropped without a byte sent."""
+    answers = {}
+    for variant in ("stock", "dropin"):
+        p = lf.Program(tmp_path, [lf.binary("forker", "stock"), "child"], variant, name="forker")
+        try:
+            answers[variant] = [lf.ask(p.address, f.default_params("/fork"))[0] for _ in range(3)]
+        finally:
+            p.stop(timeout=2)
+    whole = b"Content-type: text/plain\r\n\r\nbefore the fork\nafter the fork: the child exited with 0\n"
+    assert answers["dropin"] == [whole] * 3
+    # Debian's libfcgi: the child sends the END_REQUEST (and what was
+    # buffered) first; the parent's answer is lost.
+    assert answers["stock"] != [whole] * 3
+
+
+def test_prefork_workers_serve_after_the_parent_served(tmp_path):
+    p = lf.Program(tmp_path, [lf.binary("forker", "rebuilt"), "prefork", "2"], "rebuilt", name="prefork")
+    try:
+        out, _, _ = lf.ask(p.address, f.default_params("/"))
+        assert out.endswith(f"parent {p.pid}\n".encode())
+        conns = [f.Conn(p.address) for _ in range(8)]
+        for rnd in range(1, 4):
+            for c in conns:
+                c.send(lf.request_bytes(rnd, f.default_params("/"), keep_conn=True))
+            assert lf.answered_within(conns, rnd, 10) == 8
+        pids = {int(lf.ask(p.address, f.default_params("/"))[0].split()[-1]) for _ in range(20)}
+        assert p.pid not in pids and 1 <= len(pids) <= 2
+        for c in conns:
+            c.close()
+    finally:
+        code, by_signal_alone = p.stop(signal.SIGTERM, timeout=5)
+    assert by_signal_alone and code == 0
 
 
 # -------------------------------------------------------------- signals

@@ -3,7 +3,9 @@
  * with its own FCGX_Request on the socket in fd 0, taking turns at
  * FCGX_Accept_r under one mutex, as libfcgi's threaded example does. Each
  * answer names its thread and the request counts so far; env
- * THREADED_DELAY_MS (0..10000) makes every request take that long.
+ * THREADED_DELAY_MS (0..10000) makes every request take that long, and
+ * THREADED_NO_LOCK=1 leaves the mutex out (the threads then call
+ * FCGX_Accept_r at the same time).
  * main returns once every thread's FCGX_Accept_r returned < 0 (at a
  * shutdown). Written for smisk's drop-in libfcgi to libfcgi's API.
  */
@@ -22,6 +24,7 @@
 
 static int thread_count = 4;
 static long delay_ms = 0;
+static int use_lock = 1;
 static int counts[MAX_THREADS];
 static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t counts_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -39,9 +42,9 @@ static void *serve(void *arg) {
     for (;;) {
         int rc, i;
         char *server_name;
-        pthread_mutex_lock(&accept_mutex);
+        if (use_lock) pthread_mutex_lock(&accept_mutex);
         rc = FCGX_Accept_r(&request);
-        pthread_mutex_unlock(&accept_mutex);
+        if (use_lock) pthread_mutex_unlock(&accept_mutex);
         if (rc < 0) break;
         server_name = FCGX_GetParam("SERVER_NAME", request.envp);
         FCGX_FPrintF(request.out,
@@ -73,6 +76,7 @@ int main(void) {
     int i;
     thread_count = (int)env_number("THREADED_THREADS", 1, MAX_THREADS, 4);
     delay_ms = env_number("THREADED_DELAY_MS", 0, 10000, 0);
+    use_lock = !env_number("THREADED_NO_LOCK", 0, 1, 0);
     FCGX_Init();
     for (i = 1; i < thread_count; i++) pthread_create(&ids[i], NULL, serve, (void *)(long)i);
     serve((void *)0);

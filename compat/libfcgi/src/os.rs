@@ -310,7 +310,8 @@ pub extern "C" fn OS_SetFlags(fd: c_int, flags: c_int) {
     }
 }
 
-/// `OS_Accept`: a blocking accept on `listen_sock` that admits only the
+/// `OS_Accept`: a blocking accept on `listen_sock` (also once it is
+/// non-blocking) that admits only the
 /// comma-separated IPv4 addresses of `webServerAddrs` (NULL: any peer; as
 /// libfcgi, unlike `FCGX_Accept_r`, whose server has its allow-list). EINTR
 /// is retried unless `fail_on_intr` or a shutdown is pending. The
@@ -345,6 +346,18 @@ pub unsafe extern "C" fn OS_Accept(
             let e = std::io::Error::last_os_error().raw_os_error();
             if e == Some(libc::EINTR) && fail_on_intr == 0 && !crate::shutdown::pending() {
                 continue;
+            }
+            if e == Some(libc::EAGAIN) {
+                // The socket is non-blocking once FCGX_Accept_r served it:
+                // wait for a connection as a blocking accept would.
+                let mut pfd = libc::pollfd {
+                    fd: listen_sock,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                if libc::poll(&mut pfd, 1, -1) >= 0 || fail_on_intr == 0 {
+                    continue;
+                }
             }
             return -1;
         }

@@ -4,7 +4,10 @@
  * routes, written on libfcgi's FCGX interface.
  *
  *   /hello     "Hello World!\n"
- *   /echo      reads the body; "len=N crc=HEX\n" (CRC-32, zlib's)
+ *   /echo      reads the body; "len=N crc=HEX\n" (CRC-32, zlib's);
+ *              /echo?lines reads it with FCGX_GetLine, /echo?chars with
+ *              FCGX_GetChar (pushing every byte back once with
+ *              FCGX_UnGetChar and reading it again)
  *   /mirror    streams the body back as it arrives (full duplex)
  *   /big?N     N bytes of the pattern (i % 251), in 16 KiB writes
  *   /stderr    a line on the error stream, "ok\n" on stdout
@@ -73,9 +76,25 @@ static int serve(FCGX_Request *r) {
         uint32_t crc = 0;
         unsigned long long len = 0;
         int n;
-        while ((n = FCGX_GetStr(buf, (int)sizeof buf, r->in)) > 0) {
-            crc = crc32_update(crc, (const unsigned char *)buf, (size_t)n);
-            len += (unsigned long long)n;
+        if (is(r, "QUERY_STRING", "lines")) {
+            while (FCGX_GetLine(buf, 1000, r->in) != NULL) {
+                n = (int)strlen(buf);
+                crc = crc32_update(crc, (const unsigned char *)buf, (size_t)n);
+                len += (unsigned long long)n;
+            }
+        } else if (is(r, "QUERY_STRING", "chars")) {
+            while ((n = FCGX_GetChar(r->in)) != EOF) {
+                unsigned char c;
+                if (FCGX_UnGetChar(n, r->in) != n || FCGX_GetChar(r->in) != n) return -1;
+                c = (unsigned char)n;
+                crc = crc32_update(crc, &c, 1);
+                len++;
+            }
+        } else {
+            while ((n = FCGX_GetStr(buf, (int)sizeof buf, r->in)) > 0) {
+                crc = crc32_update(crc, (const unsigned char *)buf, (size_t)n);
+                len += (unsigned long long)n;
+            }
         }
         if (FCGX_GetError(r->in) != 0) return -1;
         snprintf(line, sizeof line, "len=%llu crc=%08x\n", len, (unsigned)crc);
