@@ -127,7 +127,12 @@ def run_case(tmp, name, variant):
         for params, body, role, data in CASES[name]:
             out, err, status = lf.ask(p.address, params, body, role, data)
             answers.append((normalise(name, out), err, status))
-        # The same requests again on one kept-alive connection.
+        # The same requests again on one kept-alive connection. (Not for
+        # threaded on Debian's libfcgi: its second request waits while
+        # another thread holds the accept mutex in accept(2), until a new
+        # connection comes; the kept-alive connection starves.)
+        if name == "threaded":
+            return answers
         c = f.Conn(p.address)
         for i, (params, body, role, data) in enumerate(CASES[name]):
             c.send(lf.request_bytes(i + 1, params, body, role, data, keep_conn=True))
@@ -151,7 +156,7 @@ def test_example_answers_the_same_on_both_libraries(tmp_path, name):
     assert answers["dropin"] == answers["stock"]
     assert answers["rebuilt"] == answers["stock"]
     outs = [a[0] for a in answers["stock"]]
-    assert all(o for o in outs[:-1]) and len(outs) == 2 * len(CASES[name])
+    assert all(o for o in outs) and len(outs) == (1 if name == "threaded" else 2) * len(CASES[name])
 
 
 def test_the_filter_role_reads_stdin_then_data(tmp_path):
@@ -174,6 +179,23 @@ STARVE_CASES = [
     # The threads in FCGX_Accept_r at the same time, without the mutex.
     ("threaded", {"THREADED_THREADS": "4", "THREADED_DELAY_MS": "5", "THREADED_NO_LOCK": "1"}),
 ]
+
+
+def test_a_kept_alive_connection_goes_on_beside_threads_waiting_in_accept(tmp_path):
+    """Sequential requests on one kept-alive connection to the threaded
+    example (4 threads, libfcgi's accept mutex): all answered on the
+    drop-in, repeated; on Debian's libfcgi the second waits whenever the
+    mutex holder sits in accept(2) for a new connection."""
+    p = lf.Program(tmp_path, [lf.binary("threaded", "stock")], "dropin", env={"THREADED_THREADS": "4"})
+    try:
+        for _ in range(5):
+            c = f.Conn(p.address, timeout=5)
+            for i in range(1, 21):
+                c.send(lf.request_bytes(i, f.default_params("/x"), keep_conn=True))
+                assert b"FastCGI Hello!" in c.read_response(i).stdout
+            c.close()
+    finally:
+        p.stop()
 
 
 @pytest.mark.parametrize("name,env", STARVE_CASES)

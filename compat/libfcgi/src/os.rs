@@ -130,6 +130,32 @@ pub unsafe extern "C" fn OS_AsyncReadStdin(
     OS_AsyncRead(0, 0, buf, len, procPtr, clientData)
 }
 
+/// Validates and queues one operation (-1 when the arguments are bad or one
+/// is queued on `fd` in that direction already).
+unsafe fn queue_op(
+    fd: c_int,
+    write: bool,
+    buf: *mut c_void,
+    len: c_int,
+    done: Option<AsyncProc>,
+    client: *mut c_void,
+) -> c_int {
+    let Some(done) = done else {
+        return -1;
+    };
+    if fd < 0 || buf.is_null() || len < 0 {
+        return -1;
+    }
+    queue(Op {
+        fd,
+        write,
+        buf,
+        len,
+        done,
+        client,
+    })
+}
+
 /// `OS_AsyncRead`: queues one read of up to `len` bytes on `fd`, done by
 /// `OS_DoIo` (`offset` is unused, as in libfcgi on Unix).
 #[no_mangle]
@@ -141,20 +167,7 @@ pub unsafe extern "C" fn OS_AsyncRead(
     procPtr: Option<AsyncProc>,
     clientData: *mut c_void,
 ) -> c_int {
-    let Some(done) = procPtr else {
-        return -1;
-    };
-    if fd < 0 || buf.is_null() || len < 0 {
-        return -1;
-    }
-    queue(Op {
-        fd,
-        write: false,
-        buf,
-        len,
-        done,
-        client: clientData,
-    })
+    queue_op(fd, false, buf, len, procPtr, clientData)
 }
 
 /// `OS_AsyncWrite`: queues one write of `len` bytes on `fd`.
@@ -167,20 +180,7 @@ pub unsafe extern "C" fn OS_AsyncWrite(
     procPtr: Option<AsyncProc>,
     clientData: *mut c_void,
 ) -> c_int {
-    let Some(done) = procPtr else {
-        return -1;
-    };
-    if fd < 0 || buf.is_null() || len < 0 {
-        return -1;
-    }
-    queue(Op {
-        fd,
-        write: true,
-        buf,
-        len,
-        done,
-        client: clientData,
-    })
+    queue_op(fd, true, buf, len, procPtr, clientData)
 }
 
 /// `OS_DoIo`: waits (at most `tmo`; NULL: until one can run) for queued
@@ -311,11 +311,11 @@ pub extern "C" fn OS_SetFlags(fd: c_int, flags: c_int) {
 }
 
 /// `OS_Accept`: a blocking accept on `listen_sock` (also once it is
-/// non-blocking) that admits only the
-/// comma-separated IPv4 addresses of `webServerAddrs` (NULL: any peer; as
-/// libfcgi, unlike `FCGX_Accept_r`, whose server has its allow-list). EINTR
-/// is retried unless `fail_on_intr` or a shutdown is pending. The
-/// connection's descriptor, or -1.
+/// non-blocking) that admits only the comma-separated IPv4 addresses of
+/// `webServerAddrs` (NULL: any peer; as libfcgi, unlike `FCGX_Accept_r`,
+/// whose server has its allow-list). EINTR is retried unless
+/// `fail_on_intr` or a shutdown is pending. The connection's descriptor,
+/// or -1.
 #[no_mangle]
 pub unsafe extern "C" fn OS_Accept(
     listen_sock: c_int,

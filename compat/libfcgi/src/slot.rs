@@ -141,7 +141,7 @@ impl Slot {
     /// One output stream was closed: with the last one the request ends
     /// (the rest of its output, the ends of its streams and END_REQUEST, in
     /// one send when they fit); before that what is buffered goes out.
-    pub(crate) fn close_writer(&mut self, _stderr: bool) -> Result<(), c_int> {
+    pub(crate) fn close_writer(&mut self) -> Result<(), c_int> {
         let status = self.app_status();
         let fcgx = self.fcgx;
         let Some(a) = self.active() else {
@@ -206,30 +206,27 @@ impl Slot {
                 crate::stream::FCGX_FClose(out);
             }
         }
-        if let Some(mut a) = self.active.take() {
-            if a.generation == listener::generation() {
-                if !a.ended {
-                    let _ = a.req.finish(self.app_status());
-                }
-                a.shared.give_back(a.req);
-            } else {
-                // A copy of the parent's: the descriptor copy closes, and
-                // nothing is sent.
-                std::mem::forget(a.shared);
-                drop(a.req);
-            }
-        }
-        self.input.retire();
-        self.out.retire();
-        self.err.retire();
-        clear_request_fields(r);
+        let status = self.app_status();
+        self.release(r, |req| {
+            let _ = req.finish(status);
+        });
     }
 
     /// Abandons the active request without an answer (`FCGX_Free`).
     fn abandon(&mut self, r: &mut FCGX_Request) {
+        self.release(r, |req| req.drop_connection());
+    }
+
+    /// Ends the active request with `end` (unless the core ended it
+    /// already) and hands it back to its server; retires the streams and
+    /// clears the program's fields. A request of the parent of a fork is
+    /// dropped instead: its descriptor copy closes and nothing is sent.
+    fn release(&mut self, r: &mut FCGX_Request, end: impl FnOnce(&mut Request)) {
         if let Some(mut a) = self.active.take() {
             if a.generation == listener::generation() {
-                a.req.drop_connection();
+                if !a.ended {
+                    end(&mut a.req);
+                }
                 a.shared.give_back(a.req);
             } else {
                 std::mem::forget(a.shared);

@@ -332,8 +332,8 @@ unsafe extern "C" fn empty(stream: *mut FCGX_Stream, do_close: c_int) {
                     Ok(())
                 }
             }
-            kind => match sb.slot() {
-                Some(slot) => slot.close_writer(kind == Kind::Stderr),
+            _ => match sb.slot() {
+                Some(slot) => slot.close_writer(),
                 None => Ok(()),
             },
         };
