@@ -10,9 +10,13 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
 
     // A versioned soname so that programs linked against libsmisk.so.0 keep
-    // working across compatible upgrades.
+    // working across compatible upgrades. `rustc-link-arg`, not
+    // `rustc-cdylib-link-arg`: cargo passes the latter on to every cdylib
+    // that depends on this crate (compat/libfcgi would be named
+    // libsmisk.so.0); the former stays in this package (its test programs
+    // get the soname too, which does nothing to an executable).
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsmisk.so.{major}");
+    println!("cargo:rustc-link-arg=-Wl,-soname,libsmisk.so.{major}");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");

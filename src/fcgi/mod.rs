@@ -1,4 +1,5 @@
-//! The FastCGI responder (FastCGI 1.0, RESPONDER role).
+//! The FastCGI responder (FastCGI 1.0, RESPONDER role; AUTHORIZER and
+//! FILTER on request, see `Server::set_roles`).
 //!
 //! * [`record`]: sans-I/O record framing and name-value pairs.
 //! * [`addr`]: the `bind()` address forms, binding, `listening()`.
@@ -8,7 +9,8 @@
 //!   assembler, and how the connection ends (closed, or lingering).
 //! * [`scgi`]: the SCGI request header (sans I/O) and the protocol choice
 //!   (`scgi:ADDRESS`): the same requests and answers over SCGI.
-//! * [`server`]: the epoll accept loop handing out one [`Request`] at a time.
+//! * [`server`]: the epoll accept loop handing out one [`Request`] at a time
+//!   (or several, served on other threads: [`handoff`]).
 //! * [`request`]: params, body, response headers and output streams.
 //! * [`limits`]: every bound, finite by default.
 //! * [`peer`]: which TCP peers may connect (the allow-list).
@@ -19,6 +21,7 @@ mod assembler;
 /// cbindgen:ignore
 pub(crate) mod balance;
 mod conn;
+pub mod handoff;
 mod io;
 pub mod limits;
 pub mod ownership;

@@ -189,6 +189,57 @@ impl Request {
         self.conn.as_ref().is_some_and(|c| c.asm.aborted || c.dead)
     }
 
+    /// The descriptor of the request's connection (None once finished and
+    /// closed). For a layer that reports it (libfcgi's `ipcFd`); reading or
+    /// writing it directly would break the framing.
+    pub fn connection_fd(&self) -> Option<std::os::unix::io::RawFd> {
+        self.conn.as_ref().map(|c| c.raw_fd()).filter(|fd| *fd >= 0)
+    }
+
+    /// The FastCGI role (`record::ROLE_RESPONDER`, and `ROLE_AUTHORIZER` or
+    /// `ROLE_FILTER` when the server serves them, see `Server::set_roles`).
+    pub fn role(&self) -> u16 {
+        self.conn.as_ref().map_or(0, |c| c.asm.role)
+    }
+
+    /// A FILTER request whose body (FCGI_STDIN) has been read to its end
+    /// goes on with its FCGI_DATA stream: the reads that follow return the
+    /// data file. `SMISK_ERR_STATE` for another role, before the end of the
+    /// body, or a second time.
+    pub fn start_data(&mut self) -> Result<()> {
+        if self.conn_mut()?.asm.start_data() {
+            Ok(())
+        } else {
+            Err(Error::state(
+                "FCGI_DATA follows only a FILTER request's STDIN, once read to its end",
+            ))
+        }
+    }
+
+    /// For an application that writes the CGI header block itself through
+    /// `write_stdout` (the libfcgi model): the response counts as begun, so
+    /// `finish` adds no header block when nothing was written (the answer
+    /// is then empty) and `add_header` is refused.
+    pub fn begin_raw(&mut self) -> Result<()> {
+        self.conn()?;
+        self.began = true;
+        Ok(())
+    }
+
+    /// Ends the request without an answer and closes its connection (the
+    /// web server sees the connection end before END_REQUEST). Buffered
+    /// output is dropped. For an application that abandons a request.
+    pub fn drop_connection(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            if !self.finished {
+                c.dead = true;
+            }
+        }
+        self.out.clear();
+        self.open = None;
+        let _ = self.finish(0);
+    }
+
     fn span_bytes(params: &[u8], at: u32, len: u32) -> &[u8] {
         &params[at as usize..at as usize + len as usize]
     }

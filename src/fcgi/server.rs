@@ -13,18 +13,25 @@
 use super::addr::{self, Address};
 use super::balance::{self, Balance};
 use super::conn::{After, Conn, Discard, Phase, Pump};
+use super::handoff::Returns;
 use super::io::{send_nb, wait_fd, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::ownership::SocketOwnership;
 use super::peer::{AllowList, PeerFilter, Source};
+use super::record as rec;
 use super::request::Request;
 use super::scgi::Protocol;
 use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 const LISTENER_TOKEN: u64 = u64::MAX;
+/// The eventfd of the `Returns` queue (requests served on other threads).
+const RETURNS_TOKEN: u64 = u64::MAX - 1;
+/// The caller's interrupt descriptor (`set_interrupt_fd`).
+const INTERRUPT_TOKEN: u64 = u64::MAX - 2;
 /// Most connections accepted per readiness event before serving them.
 const ACCEPT_BATCH_MAX: usize = 32;
 /// How often idle and stalled connections are checked for their deadline.
@@ -99,6 +106,20 @@ pub struct Server {
     hot: bool,
     /// The next request's connection closes after its answer.
     release_next: bool,
+    /// Roles served besides RESPONDER (bit n: role n; `set_roles`).
+    extra_roles: u8,
+    /// Requests handed out by `accept_owned` come back here (created by
+    /// `returns`), and whether its eventfd is in the epoll set.
+    returns: Option<Arc<Returns>>,
+    returns_registered: bool,
+    /// A descriptor whose readability ends a wait (`set_interrupt_fd`).
+    interrupt: Option<RawFd>,
+    interrupt_registered: bool,
+    /// Per slot: an epoll edge came while the slot's connection was out
+    /// with a request. Edge-triggered events are consumed by the wait, and
+    /// a request served on another thread is out during waits: without
+    /// this its connection would miss the bytes that edge announced.
+    away_edges: Vec<bool>,
 }
 
 fn is_tcp(fd: RawFd) -> bool {
@@ -161,7 +182,116 @@ impl Server {
             served_seen: Vec::new(),
             hot: false,
             release_next: false,
+            extra_roles: 0,
+            returns: None,
+            returns_registered: false,
+            interrupt: None,
+            interrupt_registered: false,
+            away_edges: Vec::new(),
         }
+    }
+
+    /// Serves the AUTHORIZER and FILTER roles too (FastCGI 1.0 §6.3, §6.4);
+    /// by default only RESPONDER requests are served and the others get
+    /// END_REQUEST with UNKNOWN_ROLE. Applies to connections accepted after
+    /// the call. `Request::role` tells the roles apart, and a FILTER reads
+    /// its data file after its body (`Request::start_data`).
+    pub fn set_roles(&mut self, authorizer: bool, filter: bool) {
+        self.extra_roles =
+            (u8::from(authorizer) << rec::ROLE_AUTHORIZER) | (u8::from(filter) << rec::ROLE_FILTER);
+    }
+
+    /// The queue through which requests handed out by `accept_owned` come
+    /// back from other threads (created at the first call; see `handoff`).
+    pub fn returns(&mut self) -> Result<Arc<Returns>> {
+        if let Some(r) = &self.returns {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(Returns::new()?);
+        self.returns = Some(r.clone());
+        Ok(r)
+    }
+
+    /// While waiting, also watch `fd` (level-triggered): once it is readable
+    /// and no request is ready, `accept` returns `SMISK_ERR_INTERRUPTED`.
+    /// For a wake-up a signal handler can give (it writes to an eventfd or
+    /// a pipe; the caller decides whether to drain it). None stops watching.
+    /// The descriptor stays the caller's.
+    pub fn set_interrupt_fd(&mut self, fd: Option<RawFd>) {
+        if self.interrupt == fd {
+            return;
+        }
+        if let (Some(old), true, Some(ep)) = (
+            self.interrupt,
+            self.interrupt_registered,
+            self.epoll.as_ref(),
+        ) {
+            // SAFETY: valid epoll descriptor; `old` may already be closed,
+            // which only makes the call fail.
+            unsafe {
+                libc::epoll_ctl(
+                    ep.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    old,
+                    std::ptr::null_mut(),
+                )
+            };
+        }
+        self.interrupt = fd;
+        self.interrupt_registered = false;
+    }
+
+    /// Like `accept`, but the request is handed out by value: it may be
+    /// served on another thread while this server accepts more. It comes
+    /// back with `give_back` or through `returns()` (then from any thread);
+    /// meanwhile its connection is neither watched nor closed. A request
+    /// dropped instead of given back closes its connection without an
+    /// answer.
+    pub fn accept_owned(&mut self, timeout_ms: i64) -> Result<Request> {
+        self.accept(timeout_ms)?;
+        Ok(std::mem::replace(&mut self.request, Request::new()))
+    }
+
+    /// Takes back a request handed out by `accept_owned` (finishing it if
+    /// the application did not) and serves its connection again.
+    pub fn give_back(&mut self, req: Request) {
+        self.reclaim();
+        self.request = req;
+        self.reclaim();
+    }
+
+    /// Requests that came back through `returns()`.
+    fn take_returns(&mut self) {
+        let Some(r) = self.returns.clone() else {
+            return;
+        };
+        if r.has_pending() {
+            for req in r.take() {
+                self.give_back(req);
+            }
+        }
+    }
+
+    /// Puts the returns eventfd and the interrupt descriptor in the epoll
+    /// set (once each).
+    fn watch_wakeups(&mut self) -> Result<()> {
+        if let (Some(fd), false) = (
+            self.returns.as_ref().map(|r| r.wake_fd()),
+            self.returns_registered,
+        ) {
+            self.epoll_ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, RETURNS_TOKEN)?;
+            self.returns_registered = true;
+        }
+        if let (Some(fd), false) = (self.interrupt, self.interrupt_registered) {
+            self.epoll_ctl(
+                libc::EPOLL_CTL_ADD,
+                fd,
+                libc::EPOLLIN as u32,
+                INTERRUPT_TOKEN,
+            )?;
+            self.interrupt_registered = true;
+        }
+        Ok(())
     }
 
     pub fn limits(&self) -> &Limits {
@@ -363,6 +493,12 @@ impl Server {
     /// process. Call in a child after `fork()` (the listening socket stays).
     pub fn reset_after_fork(&mut self) {
         self.epoll = None;
+        self.away_edges.clear();
+        // The parent's queue (and its eventfd, shared with the parent) is
+        // left to it; requests the parent handed out are not ours.
+        self.returns = None;
+        self.returns_registered = false;
+        self.interrupt_registered = false;
         self.conns.clear();
         self.free_slots.clear();
         self.ready.clear();
@@ -423,10 +559,14 @@ impl Server {
     /// gives `SMISK_ERR_INTERRUPTED` so the caller can act on it.
     pub fn accept(&mut self, timeout_ms: i64) -> Result<&mut Request> {
         self.reclaim();
+        self.take_returns();
         let deadline = (timeout_ms >= 0).then(|| now_ms() + timeout_ms as u64);
         loop {
             if let Some(slot) = self.ready.pop_front() {
                 if let Some(mut conn) = self.conns[slot].take() {
+                    if let Some(edge) = self.away_edges.get_mut(slot) {
+                        *edge = false;
+                    }
                     conn.phase = Phase::Active;
                     let may_keep = !std::mem::take(&mut self.release_next);
                     self.request.start(conn, slot, self.limits, may_keep);
@@ -440,6 +580,7 @@ impl Server {
             }
             self.ensure_listener()?;
             self.update_listener_interest()?;
+            self.watch_wakeups()?;
             let now = now_ms();
             let mut wait: i64 = -1;
             if let Some(d) = deadline {
@@ -464,20 +605,28 @@ impl Server {
                 wait = if wait < 0 { p } else { wait.min(p) };
             }
             let n = self.wait_events(wait)?;
+            let mut interrupted = false;
             for i in 0..n {
                 let ev = self.events[i];
                 let (token, bits) = (ev.u64, ev.events);
-                if token == LISTENER_TOKEN {
+                match token {
                     // Several events at once: the server is busy, and the
                     // backlog likely holds more than one connection.
-                    self.accept_batch(n > 1);
-                } else {
-                    self.on_conn_event(token as usize, bits);
+                    LISTENER_TOKEN => self.accept_batch(n > 1),
+                    RETURNS_TOKEN => self.take_returns(),
+                    INTERRUPT_TOKEN => interrupted = true,
+                    _ => self.on_conn_event(token as usize, bits),
                 }
             }
             let now = now_ms();
             if now >= self.next_sweep {
                 self.sweep(now);
+            }
+            if interrupted && self.ready.is_empty() {
+                return Err(Error::new(
+                    SMISK_ERR_INTERRUPTED,
+                    "interrupted (the interrupt descriptor is readable)",
+                ));
             }
             if self.ready.is_empty() && deadline.is_some_and(|d| now >= d) {
                 return Err(Error::new(
@@ -620,6 +769,9 @@ impl Server {
             if let Some(b) = self.balance {
                 b.publish(self.live);
             }
+            if let Some(c) = self.conns[slot].as_mut() {
+                c.asm.extra_roles = self.extra_roles;
+            }
             self.service(slot);
         }
         // The whole budget was accepted without finding the backlog empty:
@@ -634,6 +786,14 @@ impl Server {
 
     fn on_conn_event(&mut self, slot: usize, bits: u32) {
         let Some(conn) = self.conns.get_mut(slot).and_then(|c| c.as_mut()) else {
+            // Out with a request (or closed: then the flag is cleared when
+            // the slot is next handed out).
+            if slot < self.conns.len() {
+                if self.away_edges.len() < self.conns.len() {
+                    self.away_edges.resize(self.conns.len(), false);
+                }
+                self.away_edges[slot] = true;
+            }
             return;
         };
         // An edge means bytes (or a hang-up) arrived after the last read.
@@ -904,6 +1064,10 @@ impl Server {
         let Some((mut conn, slot)) = self.request.take_conn() else {
             return;
         };
+        if self.away_edges.get(slot).copied().unwrap_or(false) {
+            self.away_edges[slot] = false;
+            conn.maybe_more = true;
+        }
         if conn.dead {
             self.release(conn, slot);
             return;
@@ -1137,6 +1301,226 @@ mod tests {
         client.write_all(&get_request(3)).unwrap();
         server.begin_drain(false);
         serve_one(&mut server, &mut client);
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A whole request of `role` with one STDIN and (for a FILTER) one DATA
+    /// stream.
+    fn role_request(id: u16, role: u16, keep: bool, stdin: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        rec::put_header(&mut v, rec::BEGIN_REQUEST, id, 8);
+        let r = role.to_be_bytes();
+        v.extend_from_slice(&[r[0], r[1], u8::from(keep), 0, 0, 0, 0, 0]);
+        rec::put_stream(&mut v, rec::PARAMS, id, b"");
+        rec::put_stream(&mut v, rec::STDIN, id, stdin);
+        rec::put_stream(&mut v, rec::STDIN, id, b"");
+        if role == rec::ROLE_FILTER {
+            rec::put_stream(&mut v, rec::DATA, id, data);
+            rec::put_stream(&mut v, rec::DATA, id, b"");
+        }
+        v
+    }
+
+    /// The STDOUT bytes and END_REQUEST (app status, protocol status) of one
+    /// answer; None on EOF or timeout first.
+    fn answer(client: &mut UnixStream) -> Option<(Vec<u8>, u32, u8)> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        for _ in 0..1000 {
+            while let Ok(Some(h)) = Header::parse(&buf) {
+                if buf.len() < h.record_len() {
+                    break;
+                }
+                let content = &buf[rec::HEADER_LEN..rec::HEADER_LEN + usize::from(h.content_len)];
+                match h.kind {
+                    rec::STDOUT => out.extend_from_slice(content),
+                    rec::END_REQUEST => {
+                        let app =
+                            u32::from_be_bytes([content[0], content[1], content[2], content[3]]);
+                        return Some((out, app, content[4]));
+                    }
+                    _ => {}
+                }
+                buf.drain(..h.record_len());
+            }
+            match client.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        None
+    }
+
+    fn client(path: &std::path::Path) -> UnixStream {
+        let c = UnixStream::connect(path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c
+    }
+
+    fn bound(tag: &str) -> (Server, std::path::PathBuf, std::path::PathBuf) {
+        let dir = crate::fsutil::scratch_dir(tag);
+        let path = dir.join("s.sock");
+        let mut server = Server::new();
+        server.bind(path.to_str().unwrap(), 64).unwrap();
+        (server, dir, path)
+    }
+
+    /// Four worker threads serve the requests of eight kept-alive
+    /// connections that one server hands out: every request is answered,
+    /// and each connection goes on after its request came back from a
+    /// worker (its next request may already be buffered when it does).
+    #[test]
+    fn requests_served_on_other_threads_come_back_through_returns() {
+        let (mut server, dir, path) = bound("handoff");
+        let returns = server.returns().unwrap();
+        let (to_workers, from_server) = std::sync::mpsc::channel::<Request>();
+        let from_server = std::sync::Arc::new(std::sync::Mutex::new(from_server));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (rx, returns) = (from_server.clone(), returns.clone());
+                std::thread::spawn(move || loop {
+                    let Ok(mut req) = rx.lock().unwrap().recv() else {
+                        return;
+                    };
+                    std::thread::sleep(Duration::from_millis(1));
+                    req.write(format!("id {}", req.id()).as_bytes()).unwrap();
+                    req.finish(0).unwrap();
+                    returns.give_back(req);
+                })
+            })
+            .collect();
+        const CONNS: usize = 8;
+        const ROUNDS: u16 = 10;
+        let clients: Vec<_> = (0..CONNS)
+            .map(|_| {
+                let mut c = client(&path);
+                std::thread::spawn(move || {
+                    for id in 1..=ROUNDS {
+                        // Two requests back to back now and then: the second
+                        // is buffered when the first comes back.
+                        c.write_all(&get_request(id)).unwrap();
+                        let (out, _, _) = answer(&mut c).expect("answered");
+                        assert!(out.ends_with(format!("id {id}").as_bytes()));
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..CONNS * usize::from(ROUNDS) {
+            let req = server.accept_owned(5000).expect("a request");
+            to_workers.send(req).unwrap();
+        }
+        for c in clients {
+            c.join().unwrap();
+        }
+        drop(to_workers);
+        for w in workers {
+            w.join().unwrap();
+        }
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_interrupt_fd_ends_the_wait_after_the_ready_requests() {
+        let (mut server, dir, path) = bound("interrupt");
+        // SAFETY: plain eventfd call; owned immediately.
+        let efd = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+        server.set_interrupt_fd(Some(efd.as_raw_fd()));
+        assert_eq!(
+            server.accept(50).err().map(|e| e.status),
+            Some(crate::status::SMISK_ERR_TIMEOUT)
+        );
+        let mut c = client(&path);
+        c.write_all(&get_request(1)).unwrap();
+        let one: u64 = 1;
+        // SAFETY: 8 bytes from a valid u64 to our eventfd.
+        assert_eq!(
+            unsafe { libc::write(efd.as_raw_fd(), (&one as *const u64).cast(), 8) },
+            8
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        // The request that is there is served first ...
+        server.accept(1000).expect("the request").finish(0).unwrap();
+        assert!(answer(&mut c).is_some());
+        // ... then the wait ends at once, and again until the caller drains
+        // the descriptor or stops watching it.
+        for _ in 0..2 {
+            assert_eq!(
+                server.accept(-1).err().map(|e| e.status),
+                Some(SMISK_ERR_INTERRUPTED)
+            );
+        }
+        server.set_interrupt_fd(None);
+        assert_eq!(
+            server.accept(50).err().map(|e| e.status),
+            Some(crate::status::SMISK_ERR_TIMEOUT)
+        );
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn authorizer_and_filter_roles_are_served_when_asked_for() {
+        let (mut server, dir, path) = bound("roles");
+        let mut c = client(&path);
+        c.write_all(&role_request(1, rec::ROLE_AUTHORIZER, true, b"", b""))
+            .unwrap();
+        assert!(server.accept(200).is_err(), "refused, not handed out");
+        let refused = answer(&mut c).expect("an answer");
+        assert_eq!((refused.0.len(), refused.2), (0, rec::UNKNOWN_ROLE));
+        drop(c);
+        server.set_roles(true, true);
+        let mut c = client(&path);
+        c.write_all(&role_request(2, rec::ROLE_AUTHORIZER, true, b"", b""))
+            .unwrap();
+        let req = server.accept(5000).unwrap();
+        assert_eq!(req.role(), rec::ROLE_AUTHORIZER);
+        assert!(req.start_data().is_err());
+        req.write_stdout(b"Status: 200 OK\r\n\r\n").unwrap();
+        req.finish(0).unwrap();
+        assert_eq!(answer(&mut c).unwrap().0, b"Status: 200 OK\r\n\r\n");
+        c.write_all(&role_request(
+            3,
+            rec::ROLE_FILTER,
+            true,
+            b"form",
+            b"the file",
+        ))
+        .unwrap();
+        let req = server.accept(5000).unwrap();
+        assert_eq!(req.role(), rec::ROLE_FILTER);
+        let mut buf = [0u8; 64];
+        assert!(req.start_data().is_err(), "before the end of STDIN");
+        let n = req.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"form");
+        req.start_data().unwrap();
+        let n = req.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"the file");
+        req.write(b"filtered").unwrap();
+        req.finish(0).unwrap();
+        assert!(answer(&mut c).unwrap().0.ends_with(b"filtered"));
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn raw_output_adds_no_header_block_and_a_dropped_connection_gets_no_answer() {
+        let (mut server, dir, path) = bound("raw");
+        let mut c = client(&path);
+        c.write_all(&get_request(1)).unwrap();
+        let req = server.accept(5000).unwrap();
+        req.begin_raw().unwrap();
+        assert!(req.add_header(b"X-A: 1").is_err());
+        req.finish(7).unwrap();
+        assert_eq!(answer(&mut c), Some((Vec::new(), 7, rec::REQUEST_COMPLETE)));
+        c.write_all(&get_request(2)).unwrap();
+        let req = server.accept(5000).unwrap();
+        req.write_stdout(b"lost").unwrap();
+        req.drop_connection();
+        assert!(!req.is_active());
+        assert_eq!(answer(&mut c), None, "EOF without an answer");
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }
