@@ -720,6 +720,14 @@ uint32_t smisk_version_number(void);
 // Ownership: static storage; never NULL, never free it.
 const char *smisk_status_str(int32_t status);
 
+// The C name of a status code as a NUL-terminated string, such as
+// "SMISK_ERR_IO" for SMISK_ERR_IO (any integer is accepted; unknown values
+// give "SMISK_UNKNOWN_STATUS"). The names and the texts of
+// smisk_status_str() come from one table in the library.
+//
+// Ownership: static storage; never NULL, never free it.
+const char *smisk_status_name(int32_t status);
+
 // The message of the most recent failing smisk call on the calling thread,
 // as a NUL-terminated UTF-8 string ("" if no call has failed yet).
 //

@@ -197,7 +197,7 @@ mod tests {
         assert!(open_private_dir(&d, false).is_ok());
         let missing = base.join("missing");
         let err = open_private_dir(&missing, false).unwrap_err();
-        assert_eq!(err.errno(), Some(libc::ENOENT), "{err:?}");
+        assert_eq!(err.errno, Some(libc::ENOENT), "{err:?}");
         assert!(open_private_dir(&missing, true).is_ok());
         std::fs::remove_dir_all(&base).unwrap();
     }

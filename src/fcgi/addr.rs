@@ -470,7 +470,7 @@ mod tests {
         assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
         // Someone listens: refused.
         let err = bind_listener(&addr, 0, &own()).unwrap_err();
-        assert_eq!(err.errno(), Some(libc::EADDRINUSE), "{err:?}");
+        assert_eq!(err.errno, Some(libc::EADDRINUSE), "{err:?}");
         drop(live);
         // Stale socket file: replaced.
         let again = bind_listener(&addr, 0, &own()).unwrap();

@@ -47,6 +47,23 @@ pub extern "C" fn smisk_status_str(status: i32) -> *const c_char {
     )
 }
 
+/// The C name of a status code as a NUL-terminated string, such as
+/// "SMISK_ERR_IO" for SMISK_ERR_IO (any integer is accepted; unknown values
+/// give "SMISK_UNKNOWN_STATUS"). The names and the texts of
+/// smisk_status_str() come from one table in the library.
+///
+/// Ownership: static storage; never NULL, never free it.
+#[no_mangle]
+pub extern "C" fn smisk_status_name(status: i32) -> *const c_char {
+    guard_value(
+        c"SMISK_UNKNOWN_STATUS".as_ptr(),
+        || match smisk_status::from_raw(status) {
+            Some(s) => s.name_c().as_ptr(),
+            None => c"SMISK_UNKNOWN_STATUS".as_ptr(),
+        },
+    )
+}
+
 /// The message of the most recent failing smisk call on the calling thread,
 /// as a NUL-terminated UTF-8 string ("" if no call has failed yet).
 ///

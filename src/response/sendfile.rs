@@ -340,7 +340,7 @@ mod tests {
         let e = open_regular(missing.as_os_str().as_bytes()).unwrap_err();
         assert_eq!(e.status, crate::status::SMISK_ERR_IO);
         assert!(e.message.contains("missing"), "{}", e.message);
-        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert_eq!(e.errno, Some(libc::ENOENT));
 
         // A FIFO without a writer: refused at once instead of blocking.
         let fifo = dir.join("fifo");
