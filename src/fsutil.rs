@@ -61,6 +61,7 @@ fn mkdir_private(dir: &Path, c: &CString) -> Result<()> {
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     let c = c_path(dir)?;
     mkdir_private(dir, &c)?;
+    // SAFETY: stat is plain old data; all zeroes is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: c is valid and st is a writable stat buffer.
     if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {

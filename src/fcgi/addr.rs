@@ -217,8 +217,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
             ownership::bind_owned(path, own, unix_path_max(), |at| {
                 let (sa, len) = unix_sockaddr(at)?;
                 let sock = new_socket(libc::AF_UNIX)?;
-                // SAFETY: sa/len describe a valid sockaddr_un.
                 cvt(
+                    // SAFETY: sa/len describe a valid sockaddr_un.
                     unsafe {
                         libc::bind(
                             sock.as_raw_fd(),
@@ -246,8 +246,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
             };
             let sock = new_socket(family)?;
             let one: libc::c_int = 1;
-            // SAFETY: valid fd and option pointer of the right size.
             cvt(
+                // SAFETY: valid fd and option pointer of the right size.
                 unsafe {
                     libc::setsockopt(
                         sock.as_raw_fd(),
@@ -260,8 +260,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
                 || "setsockopt SO_REUSEADDR".into(),
             )?;
             let (ss, len) = inet_sockaddr(sa);
-            // SAFETY: ss/len describe a valid sockaddr of the socket's family.
             cvt(
+                // SAFETY: ss/len describe a valid sockaddr of the socket's family.
                 unsafe {
                     libc::bind(
                         sock.as_raw_fd(),
@@ -319,8 +319,8 @@ fn local_sockaddr(fd: RawFd) -> Result<(libc::sockaddr_storage, libc::socklen_t)
     // SAFETY: sockaddr_storage is plain old data.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: ss/len form a valid output buffer.
     cvt(
+        // SAFETY: ss/len form a valid output buffer.
         unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) },
         || "getsockname".into(),
     )?;

@@ -81,7 +81,9 @@ pub extern "C" fn smisk_last_error() -> *const c_char {
 /// caller may be passed here.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_bytes_free(ptr: *mut u8, len: usize) {
-    guard_value((), || take_bytes(ptr, len))
+    // SAFETY: the C caller keeps the contract documented above: `ptr` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || take_bytes(ptr, len)) }
 }
 
 #[cfg(test)]
@@ -102,6 +104,7 @@ mod tests {
             SMISK_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
         );
+        // SAFETY: smisk_version returns a static NUL-terminated string.
         let text = unsafe { std::ffi::CStr::from_ptr(smisk_version()) };
         assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }

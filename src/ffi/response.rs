@@ -59,27 +59,38 @@ impl Default for smisk_cookie_options {
 }
 
 /// An optional text: NULL is "absent" (its length must then be 0).
+///
+/// # Safety
+/// `ptr` is NULL or `len` readable bytes valid for `'a`.
 unsafe fn optional_bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<Option<&'a [u8]>> {
-    if ptr.is_null() {
-        if len != 0 {
-            return Err(Error::new(
-                SMISK_ERR_NULL,
-                format!("{what} is NULL but {what}_len is {len}"),
-            ));
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        if ptr.is_null() {
+            if len != 0 {
+                return Err(Error::new(
+                    SMISK_ERR_NULL,
+                    format!("{what} is NULL but {what}_len is {len}"),
+                ));
+            }
+            return Ok(None);
         }
-        return Ok(None);
+        arg_bytes(ptr, len, what).map(Some)
     }
-    arg_bytes(ptr, len, what).map(Some)
 }
 
 /// Fills *out with the defaults: no Path, no Domain, max_age -1 (session
 /// cookie), secure and http_only false, no SameSite, now -1 (current time).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_cookie_options_init(out: *mut smisk_cookie_options) -> smisk_status {
-    guard(|| {
-        *arg_mut(out, "out")? = smisk_cookie_options::default();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `out` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            *arg_mut(out, "out")? = smisk_cookie_options::default();
+            Ok(())
+        })
+    }
 }
 
 /// Formats the value of one Set-Cookie header (RFC 6265) for the cookie
@@ -110,16 +121,20 @@ pub unsafe extern "C" fn smisk_cookie_format(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let name = arg_bytes(name, name_len, "name")?;
-        let value = arg_bytes(value, value_len, "value")?;
-        arg_mut(out, "out")?;
-        arg_mut(out_len, "out_len")?;
-        let o = options.as_ref().copied().unwrap_or_default();
-        let same_site = optional_bytes(o.same_site, o.same_site_len, "same_site")?
-            .map(SameSite::parse)
-            .transpose()?;
-        let now = match o.now {
+    // SAFETY: the C caller keeps the contract documented above: `name`, `value`, `options`, `out`
+    // and `out_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let name = arg_bytes(name, name_len, "name")?;
+            let value = arg_bytes(value, value_len, "value")?;
+            arg_mut(out, "out")?;
+            arg_mut(out_len, "out_len")?;
+            let o = options.as_ref().copied().unwrap_or_default();
+            let same_site = optional_bytes(o.same_site, o.same_site_len, "same_site")?
+                .map(SameSite::parse)
+                .transpose()?;
+            let now = match o.now {
             -1 => None,
             n if n >= 0 => Some(n as u64),
             n => {
@@ -128,18 +143,19 @@ pub unsafe extern "C" fn smisk_cookie_format(
                 )))
             }
         };
-        let options = cookie::Options {
-            path: optional_bytes(o.path, o.path_len, "path")?,
-            domain: optional_bytes(o.domain, o.domain_len, "domain")?,
-            max_age: u64::try_from(o.max_age).ok(),
-            secure: o.secure,
-            http_only: o.http_only,
-            same_site,
-            now,
-        };
-        let text = cookie::format(name, value, &options)?;
-        give_bytes(text.into_bytes(), out, out_len)
-    })
+            let options = cookie::Options {
+                path: optional_bytes(o.path, o.path_len, "path")?,
+                domain: optional_bytes(o.domain, o.domain_len, "domain")?,
+                max_age: u64::try_from(o.max_age).ok(),
+                secure: o.secure,
+                http_only: o.http_only,
+                same_site,
+                now,
+            };
+            let text = cookie::format(name, value, &options)?;
+            give_bytes(text.into_bytes(), out, out_len)
+        })
+    }
 }
 
 fn req<'a>(request: *mut Request) -> Result<&'a mut Request> {
@@ -169,13 +185,17 @@ pub unsafe extern "C" fn smisk_request_url(
     request: *mut Request,
     out_url: *mut *mut smisk_url,
 ) -> smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let out = arg_mut(out_url, "out_url")?;
-        let url = crate::codec::request_url::from_params(|n: &[u8]| r.param(n));
-        *out = into_handle(smisk_url { url });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request` and `out_url` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let out = arg_mut(out_url, "out_url")?;
+            let url = crate::codec::request_url::from_params(|n: &[u8]| r.param(n));
+            *out = into_handle(smisk_url { url });
+            Ok(())
+        })
+    }
 }
 
 /// The header line that makes the web server send the file at path itself,
@@ -204,13 +224,18 @@ pub unsafe extern "C" fn smisk_sendfile_header(
     out_line: *mut *mut u8,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let sw = arg_bytes(server_software, server_software_len, "server_software")?;
-        let path = arg_bytes(path, path_len, "path")?;
-        arg_mut(out_line, "out_line")?;
-        arg_mut(out_len, "out_len")?;
-        give_bytes(sendfile::header_line(sw, path)?, out_line, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server_software`, `path`,
+    // `out_line` and `out_len` are NULL or valid for the stated lengths and lifetimes; the arg_*
+    // helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let sw = arg_bytes(server_software, server_software_len, "server_software")?;
+            let path = arg_bytes(path, path_len, "path")?;
+            arg_mut(out_line, "out_line")?;
+            arg_mut(out_len, "out_len")?;
+            give_bytes(sendfile::header_line(sw, path)?, out_line, out_len)
+        })
+    }
 }
 
 /// The header line of smisk_sendfile_header for this request: when the
@@ -235,14 +260,19 @@ pub unsafe extern "C" fn smisk_request_sendfile_header(
     out_line: *mut *mut u8,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let path = arg_bytes(path.cast(), path_len, "path")?;
-        arg_mut(out_line, "out_line")?;
-        arg_mut(out_len, "out_len")?;
-        let line = sendfile::request_header_line(|n: &[u8]| r.param(n), path)?;
-        give_bytes(line, out_line, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `path`, `out_line` and
+    // `out_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let path = arg_bytes(path.cast(), path_len, "path")?;
+            arg_mut(out_line, "out_line")?;
+            arg_mut(out_len, "out_len")?;
+            let line = sendfile::request_header_line(|n: &[u8]| r.param(n), path)?;
+            give_bytes(line, out_line, out_len)
+        })
+    }
 }
 
 /// Streams the regular file at path (path_len bytes, no NUL needed) into the
@@ -262,16 +292,21 @@ pub unsafe extern "C" fn smisk_response_write_file(
     path_len: usize,
     out_written: *mut u64,
 ) -> smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let path = arg_bytes(path.cast(), path_len, "path")?;
-        let (mut file, _) = sendfile::open_regular(path)?;
-        let n = sendfile::stream(r, &mut file, None)?;
-        if let Some(out) = out_written.as_mut() {
-            *out = n;
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `path` and `out_written`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let path = arg_bytes(path.cast(), path_len, "path")?;
+            let (mut file, _) = sendfile::open_regular(path)?;
+            let n = sendfile::stream(r, &mut file, None)?;
+            if let Some(out) = out_written.as_mut() {
+                *out = n;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Sends the file at path the best way the web server allows. When
@@ -297,24 +332,28 @@ pub unsafe extern "C" fn smisk_response_send_file(
     path: *const c_char,
     path_len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let path = arg_bytes(path.cast(), path_len, "path")?;
-        if r.has_begun() {
-            return Err(Error::state(
-                "send_file: output has already begun; headers can no longer change",
-            ));
-        }
-        match sendfile::request_header_line(|n: &[u8]| r.param(n), path) {
-            Ok(line) => r.add_header(&line),
-            Err(e) if e.status == SMISK_ERR_UNSUPPORTED => {
-                let (mut file, size) = sendfile::open_regular(path)?;
-                r.add_header(format!("Content-Length: {size}").as_bytes())?;
-                sendfile::stream(r, &mut file, Some(size)).map(|_| ())
+    // SAFETY: the C caller keeps the contract documented above: `request` and `path` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let path = arg_bytes(path.cast(), path_len, "path")?;
+            if r.has_begun() {
+                return Err(Error::state(
+                    "send_file: output has already begun; headers can no longer change",
+                ));
             }
-            Err(e) => Err(e),
-        }
-    })
+            match sendfile::request_header_line(|n: &[u8]| r.param(n), path) {
+                Ok(line) => r.add_header(&line),
+                Err(e) if e.status == SMISK_ERR_UNSUPPORTED => {
+                    let (mut file, size) = sendfile::open_regular(path)?;
+                    r.add_header(format!("Content-Length: {size}").as_bytes())?;
+                    sendfile::stream(r, &mut file, Some(size)).map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
 }
 
 /// Answers the request with the built-in HTML error page for http_status
@@ -347,16 +386,21 @@ pub unsafe extern "C" fn smisk_response_error_page(
     detail: *const u8,
     detail_len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let message = arg_bytes(message, message_len, "message")?;
-        let detail = if detail.is_null() || detail_len == 0 {
-            None
-        } else {
-            Some(arg_bytes(detail, detail_len, "detail")?)
-        };
-        error_page::send(r, http_status, message, detail)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `message` and `detail`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let message = arg_bytes(message, message_len, "message")?;
+            let detail = if detail.is_null() || detail_len == 0 {
+                None
+            } else {
+                Some(arg_bytes(detail, detail_len, "detail")?)
+            };
+            error_page::send(r, http_status, message, detail)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -364,29 +408,43 @@ mod tests {
     use super::*;
     use crate::status::*;
 
+    /// smisk_cookie_format of "n" = "v w" with `options`.
+    ///
+    /// # Safety
+    /// `options` is NULL or a readable smisk_cookie_options whose texts are
+    /// NULL or their stated lengths.
     unsafe fn fmt(options: *const smisk_cookie_options) -> (smisk_status, String) {
         let (mut out, mut len) = (std::ptr::null_mut(), 0usize);
-        let st = smisk_cookie_format(
-            b"n".as_ptr(),
-            1,
-            b"v w".as_ptr(),
-            3,
-            options,
-            &mut out,
-            &mut len,
-        );
-        let text = if st == SMISK_OK {
-            let t = String::from_utf8(std::slice::from_raw_parts(out, len).to_vec()).unwrap();
-            super::super::take_bytes(out, len);
-            t
-        } else {
-            String::new()
+        // SAFETY: literal name and value; options as this function requires;
+        // out and len are writable locals.
+        let st = unsafe {
+            smisk_cookie_format(
+                b"n".as_ptr(),
+                1,
+                b"v w".as_ptr(),
+                3,
+                options,
+                &mut out,
+                &mut len,
+            )
         };
-        (st, text)
+        if st != SMISK_OK {
+            return (st, String::new());
+        }
+        // SAFETY: on success (out, len) is a buffer the call handed over,
+        // read once and released once.
+        let bytes = unsafe {
+            let bytes = std::slice::from_raw_parts(out, len).to_vec();
+            super::super::take_bytes(out, len);
+            bytes
+        };
+        (st, String::from_utf8(bytes).unwrap())
     }
 
     #[test]
     fn cookie_options_from_c() {
+        // SAFETY: every options value points at literals with their lengths,
+        // or is NULL with length 0, except where a test wants the error.
         unsafe {
             assert_eq!(fmt(std::ptr::null()), (SMISK_OK, "n=v%20w".to_string()));
             let mut o = smisk_cookie_options {
