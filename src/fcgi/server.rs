@@ -972,4 +972,42 @@ mod tests {
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// What a request keeps until its answer is complete (a parsed form's
+    /// temp files) is dropped by finish, after the last byte was sent, and
+    /// not before.
+    #[test]
+    fn finish_drops_what_waits_for_the_answer_after_sending_it() {
+        struct Flag(std::rc::Rc<std::cell::Cell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let dir = crate::fsutil::scratch_dir("after-finish");
+        let path = dir.join("s.sock");
+        let mut server = Server::new();
+        server.bind(path.to_str().unwrap(), 8).unwrap();
+        let mut client = UnixStream::connect(&path).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client.write_all(&get_request(1)).unwrap();
+        let dropped = std::rc::Rc::new(std::cell::Cell::new(false));
+        let req = server.accept(5000).expect("a request");
+        req.drop_after_finish(Box::new(Flag(dropped.clone())));
+        req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
+        req.flush().unwrap();
+        assert!(!dropped.get(), "kept while the request is active");
+        req.finish(0).unwrap();
+        assert!(dropped.get(), "dropped once the answer is complete");
+        assert!(answered(&mut client));
+        // A finished request drops at once.
+        let late = std::rc::Rc::new(std::cell::Cell::new(false));
+        req.drop_after_finish(Box::new(Flag(late.clone())));
+        assert!(late.get());
+        server.release_request();
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

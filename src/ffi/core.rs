@@ -1,6 +1,6 @@
 //! Library-wide C functions: version, status text, last error, buffer release.
 
-use super::{guard_value, last_error_ptr, take_bytes};
+use super::{guard_value, last_errno, last_error_ptr, take_bytes};
 use crate::status::smisk_status;
 use libc::c_char;
 
@@ -72,6 +72,15 @@ pub extern "C" fn smisk_status_name(status: i32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn smisk_last_error() -> *const c_char {
     guard_value(c"".as_ptr(), last_error_ptr)
+}
+
+/// The OS error number (errno) behind the most recent failing smisk call on
+/// the calling thread, or 0 when that failure did not come from the
+/// operating system (or no call has failed yet). A binding raises the
+/// matching OS error from it (Python: OSError(errno, smisk_last_error())).
+#[no_mangle]
+pub extern "C" fn smisk_last_errno() -> i32 {
+    guard_value(0, last_errno)
 }
 
 /// Releases a byte buffer that a smisk function allocated and returned through

@@ -580,9 +580,10 @@ pub unsafe extern "C" fn smisk_request_finish(
     guard(|| req(request)?.finish(app_status))
 }
 
-/// Appends a response header line "Name: value" (line_len bytes, no CRLF).
-/// The name must be an HTTP token; CR, LF and NUL are rejected
-/// (SMISK_ERR_INVALID). SMISK_ERR_STATE once the response has begun.
+/// Appends a response header line "Name: value" (line_len bytes, no CRLF),
+/// checked at once: the name must be an HTTP token; CR, LF and NUL are
+/// rejected (SMISK_ERR_INVALID, and the line is not added). SMISK_ERR_STATE
+/// once the response has begun.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_add_header(
     request: *mut Request,
@@ -599,6 +600,135 @@ pub unsafe extern "C" fn smisk_response_add_header(
     }
 }
 
+/// A byte string passed with its length (not NUL-terminated); `ptr` may
+/// be NULL when `len` is 0.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct smisk_slice {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// Appends a header line to the response's header list as given (line_len
+/// bytes, no CRLF), without checking it: every line is validated when the
+/// header block is sent (smisk_response_begin fails with SMISK_ERR_INVALID
+/// for the first invalid one, and nothing is sent). This is the list an
+/// application edits freely until it begins (Python's Response.headers);
+/// use smisk_response_add_header to have a line refused at once. After the
+/// response has begun the list still changes, but nothing more is sent.
+/// SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_push_header(
+    request: *mut Request,
+    line: *const c_char,
+    line_len: usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `line` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let line = arg_bytes(line.cast(), line_len, "line")?;
+            r.header_lines_mut()?.push(line);
+            Ok(())
+        })
+    }
+}
+
+/// Replaces the whole header list by the count lines of `lines` (lines may
+/// be NULL when count is 0), stored as smisk_response_push_header stores
+/// them (validated when the block is sent). Nothing changes when an
+/// argument is bad. SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_set_headers(
+    request: *mut Request,
+    lines: *const smisk_slice,
+    count: usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `lines` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let slices: &[smisk_slice] = if count == 0 {
+                &[]
+            } else if lines.is_null() {
+                return Err(Error::new(crate::status::SMISK_ERR_NULL, "lines is NULL"));
+            } else {
+                std::slice::from_raw_parts(lines, count)
+            };
+            let mut list = Vec::with_capacity(slices.len());
+            for (i, l) in slices.iter().enumerate() {
+                list.push(arg_bytes(l.ptr, l.len, &format!("lines[{i}]"))?);
+            }
+            r.header_lines_mut()?.set(list);
+            Ok(())
+        })
+    }
+}
+
+/// Number of lines in the response's header list (0 for NULL or a finished
+/// request).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_header_count(request: *const Request) -> usize {
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for
+    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(0, || {
+            request
+                .as_ref()
+                .and_then(|r| r.header_lines().ok())
+                .map_or(0, |l| l.len())
+        })
+    }
+}
+
+/// Bytes the header block of the current list takes (each line with its
+/// CRLF, without the final blank line; 0 for NULL or a finished request).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_headers_size(request: *const Request) -> usize {
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for
+    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(0, || {
+            request
+                .as_ref()
+                .and_then(|r| r.header_lines().ok())
+                .map_or(0, |l| l.bytes())
+        })
+    }
+}
+
+/// The index-th line of the header list: *line / *line_len receive it (no
+/// CRLF, not NUL-terminated), valid until the list or the request changes.
+/// SMISK_ERR_NOT_FOUND when index is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_header_at(
+    request: *const Request,
+    index: usize,
+    line: *mut *const u8,
+    line_len: *mut usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request`, `line` and `line_len`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_ref(request, "request")?;
+            let (line, line_len) = (arg_mut(line, "line")?, arg_mut(line_len, "line_len")?);
+            let l = r.header_lines()?.get(index).ok_or_else(|| {
+                Error::new(
+                    SMISK_ERR_NOT_FOUND,
+                    format!("no header line at index {index}"),
+                )
+            })?;
+            *line = l.as_ptr();
+            *line_len = l.len();
+            Ok(())
+        })
+    }
+}
+
 /// Removes the header lines added so far. SMISK_ERR_STATE once the response
 /// has begun.
 #[no_mangle]
@@ -608,7 +738,10 @@ pub unsafe extern "C" fn smisk_response_clear_headers(
     guard(|| req(request)?.clear_headers())
 }
 
-/// Sends the header block: every added header line, then one blank line.
+/// Sends the header block: every header line, then one blank line. Every
+/// line is validated first (a token name, a colon, no CR, LF or NUL); an
+/// invalid one is SMISK_ERR_INVALID and nothing is sent. A "Status: 204" or
+/// "Status: 304" line makes the block go out without Content-Length lines.
 /// SMISK_ERR_STATE if the response has already begun.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_begin(request: *mut Request) -> crate::smisk_status {

@@ -24,12 +24,13 @@ pub mod response;
 pub mod session;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERRNO: Cell<i32> = const { Cell::new(0) };
 }
 
 /// Stores `message` as this thread's last error (NUL bytes are replaced so the
@@ -38,6 +39,17 @@ pub(crate) fn set_last_error(message: &str) {
     let clean = message.replace('\0', "\\0");
     let c = CString::new(clean).unwrap_or_default();
     LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+    LAST_ERRNO.with(|slot| slot.set(0));
+}
+
+/// Stores `err` as this thread's last error: its message and its errno.
+fn set_last(err: &Error) {
+    set_last_error(&err.message);
+    LAST_ERRNO.with(|slot| slot.set(err.errno.unwrap_or(0)));
+}
+
+pub(crate) fn last_errno() -> i32 {
+    LAST_ERRNO.with(Cell::get)
 }
 
 pub(crate) fn last_error_ptr() -> *const libc::c_char {
@@ -65,7 +77,7 @@ where
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => SMISK_OK,
         Ok(Err(err)) => {
-            set_last_error(&err.message);
+            set_last(&err);
             err.status
         }
         Err(payload) => {

@@ -488,6 +488,33 @@ pub unsafe extern "C" fn smisk_request_parse_form(
     }
 }
 
+/// Hands `form` to `request`, which releases it (removing its temp files
+/// not kept, as smisk_form_free does) right after the answer is complete,
+/// when the request finishes: the client does not wait for the removal of a
+/// large upload, and the caller need not know when that is. The form must
+/// not be used afterwards. A request that is no longer active (or NULL)
+/// releases it at once. NULL form is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_form_free_after_finish(
+    form: *mut smisk_form,
+    request: *mut crate::fcgi::Request,
+) {
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or a form handle
+    // it owns and gives up, `request` NULL or a live request handle.
+    unsafe {
+        guard_value((), || {
+            if form.is_null() {
+                return;
+            }
+            let form = Box::from_raw(form);
+            match request.as_mut() {
+                Some(r) => r.drop_after_finish(form),
+                None => drop(form),
+            }
+        })
+    }
+}
+
 /// How the body was handled (SMISK_FORM_UNPARSED for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_get_kind(form: *const smisk_form) -> smisk_form_kind {

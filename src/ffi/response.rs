@@ -3,11 +3,11 @@
 //! `crate::codec::request_url`). Only argument conversion happens here.
 
 use super::codec::smisk_url;
-use super::{arg_bytes, arg_mut, give_bytes, guard, into_handle};
+use super::{arg_bytes, arg_mut, free_handle, give_bytes, guard, guard_value, into_handle};
 use crate::fcgi::request::Request;
 use crate::response::cookie::{self, SameSite};
-use crate::response::{error_page, sendfile};
-use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_UNSUPPORTED};
+use crate::response::{error_page, header, sendfile};
+use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL};
 use std::os::raw::c_char;
 
 /// Attributes for smisk_cookie_format. Fill it with smisk_cookie_options_init
@@ -198,6 +198,98 @@ pub unsafe extern "C" fn smisk_request_url(
     }
 }
 
+/// True when the request came over HTTPS: a non-empty HTTPS param decides
+/// ("on" in any case or "1"), else REQUEST_SCHEME ("https" in any case).
+/// The scheme of smisk_request_url and the Secure flag of the session
+/// cookie follow the same answer. False for NULL or a finished request.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_is_https(request: *const Request) -> bool {
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for
+    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(false, || {
+            request.as_ref().is_some_and(|r| {
+                r.is_active() && crate::codec::request_url::is_https(|n: &[u8]| r.param(n))
+            })
+        })
+    }
+}
+
+/// Checks one response header item of a gateway application (WSGI's
+/// `(name, value)` pairs, as the bytes it sends: Latin-1): the name an RFC
+/// 7230 token and not a hop-by-hop header (smisk_gateway_hop_by_hop), the
+/// value without CR, LF or NUL; else SMISK_ERR_INVALID with the reason.
+///
+/// On success *out_line / *out_len receive the line "name: value" (not
+/// NUL-terminated), owned by the caller and released with
+/// smisk_bytes_free(*out_line, *out_len), and *out_is_length (may be NULL)
+/// whether the item is a Content-Length.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_gateway_header(
+    name: *const u8,
+    name_len: usize,
+    value: *const u8,
+    value_len: usize,
+    out_line: *mut *mut u8,
+    out_len: *mut usize,
+    out_is_length: *mut bool,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `name`, `value`, `out_line`,
+    // `out_len` and `out_is_length` are NULL or valid for the stated lengths and lifetimes; the
+    // arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let name = arg_bytes(name, name_len, "name")?;
+            let value = arg_bytes(value, value_len, "value")?;
+            arg_mut(out_line, "out_line")?;
+            arg_mut(out_len, "out_len")?;
+            let kind = header::check_gateway_item(name, value)?;
+            give_bytes(header::gateway_line(name, value), out_line, out_len)?;
+            if let Some(out) = out_is_length.as_mut() {
+                *out = kind.is_content_length;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Checks a gateway status ("NNN Reason": a code 100-999, one space, then
+/// no control characters; Latin-1 bytes) and writes its code to *out_code.
+/// SMISK_ERR_INVALID otherwise. The line smisk sends for it is
+/// "Status: <status>".
+#[no_mangle]
+pub unsafe extern "C" fn smisk_gateway_status(
+    status: *const u8,
+    status_len: usize,
+    out_code: *mut u16,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `status` and `out_code` are NULL
+    // or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let status = arg_bytes(status, status_len, "status")?;
+            let out = arg_mut(out_code, "out_code")?;
+            *out = header::check_gateway_status(status)?;
+            Ok(())
+        })
+    }
+}
+
+/// The index-th hop-by-hop header name (lower case, NUL-terminated) a
+/// gateway application may not set, or NULL past the last one (index 0, 1,
+/// ... until NULL lists them all).
+///
+/// Ownership: static storage; never free it.
+#[no_mangle]
+pub extern "C" fn smisk_gateway_hop_by_hop(index: usize) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        header::HOP_BY_HOP
+            .get(index)
+            .map_or(std::ptr::null(), |n| n.as_ptr())
+    })
+}
+
 /// The header line that makes the web server send the file at path itself,
 /// chosen from the SERVER_SOFTWARE value server_software (may be NULL when
 /// server_software_len is 0; first match wins): contains "lighttpd/1.4" gives
@@ -309,23 +401,27 @@ pub unsafe extern "C" fn smisk_response_write_file(
     }
 }
 
-/// Sends the file at path the best way the web server allows. When
-/// smisk_request_sendfile_header gives a header (SERVER_SOFTWARE names a
-/// server it knows, or the SMISK_SENDFILE param names a header), that
-/// header is added (with smisk_response_add_header) and nothing is written:
-/// the response has not begun, so more headers may follow, and the web
-/// server sends the file when the request finishes (a missing file is then
-/// the web server's 404). Otherwise (an unknown server, or SMISK_SENDFILE
-/// "stream") the file is checked, "Content-Length: <size>" is added and the
-/// file is streamed as with smisk_response_write_file (the response has then
-/// begun). smisk_response_has_begun tells which happened.
+#[allow(non_camel_case_types)]
+/// A file smisk_response_prepare_file opened for streaming (opaque): pass it
+/// to smisk_response_stream_file, or release it with smisk_file_free.
+pub struct smisk_file {
+    inner: sendfile::Prepared,
+}
+
+/// Sends the file at path the best way the web server allows:
+/// smisk_response_prepare_file, then smisk_response_stream_file when the
+/// file is streamed. When smisk_request_sendfile_header gives a header
+/// (SERVER_SOFTWARE names a server it knows, or the SMISK_SENDFILE param
+/// names a header), that header is added and nothing is written: the
+/// response has not begun, so more headers may follow, and the web server
+/// sends the file when the request finishes (a missing file is then the web
+/// server's 404). Otherwise (an unknown server, or SMISK_SENDFILE "stream")
+/// the file is opened once, "Content-Length: <its size>" is added and
+/// exactly that many bytes of the open file are streamed (the response has
+/// then begun). smisk_response_has_begun tells which happened.
 ///
-/// Errors: SMISK_ERR_STATE when the response has already begun (or the
-/// request finished); SMISK_ERR_INVALID for a path that is empty, relative,
-/// has a ".." segment or contains CR, LF or NUL, and for a bad
-/// SMISK_SENDFILE value; when streaming, the errors of
-/// smisk_response_write_file (a missing or non-regular file is SMISK_ERR_IO
-/// before anything is written, so the caller can still answer 404 or 500).
+/// Errors: those of smisk_response_prepare_file and
+/// smisk_response_stream_file.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_send_file(
     request: *mut Request,
@@ -338,22 +434,95 @@ pub unsafe extern "C" fn smisk_response_send_file(
         guard(|| {
             let r = req(request)?;
             let path = arg_bytes(path.cast(), path_len, "path")?;
-            if r.has_begun() {
-                return Err(Error::state(
-                    "send_file: output has already begun; headers can no longer change",
-                ));
-            }
-            match sendfile::request_header_line(|n: &[u8]| r.param(n), path) {
-                Ok(line) => r.add_header(&line),
-                Err(e) if e.status == SMISK_ERR_UNSUPPORTED => {
-                    let (mut file, size) = sendfile::open_regular(path)?;
-                    r.add_header(format!("Content-Length: {size}").as_bytes())?;
-                    sendfile::stream(r, &mut file, Some(size)).map(|_| ())
-                }
-                Err(e) => Err(e),
+            match sendfile::prepare(r, path)? {
+                Some(prepared) => sendfile::send_prepared(r, prepared).map(|_| ()),
+                None => Ok(()),
             }
         })
     }
+}
+
+/// The first half of smisk_response_send_file, for a caller that begins the
+/// response its own way before the body: decides how the file is sent and
+/// adds the header for it. When the web server sends the file, its header
+/// is added and *out_file receives NULL. When smisk streams it, the file is
+/// opened (once), checked to be a regular file and "Content-Length: <size>"
+/// is added; *out_file receives the open file, owned by the caller, for
+/// smisk_response_stream_file (or smisk_file_free). Nothing is written.
+///
+/// Errors: SMISK_ERR_STATE when the response has already begun (or the
+/// request finished); SMISK_ERR_INVALID for a path that is empty, relative,
+/// has a ".." segment or contains CR, LF or NUL, and for a bad
+/// SMISK_SENDFILE value; SMISK_ERR_IO (with the errno, see
+/// smisk_last_errno) when the file cannot be opened or is not a regular
+/// file. *out_file is written only on success.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_prepare_file(
+    request: *mut Request,
+    path: *const c_char,
+    path_len: usize,
+    out_file: *mut *mut smisk_file,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request`, `path` and `out_file`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let path = arg_bytes(path.cast(), path_len, "path")?;
+            let out = arg_mut(out_file, "out_file")?;
+            *out = match sendfile::prepare(r, path)? {
+                Some(inner) => into_handle(smisk_file { inner }),
+                None => std::ptr::null_mut(),
+            };
+            Ok(())
+        })
+    }
+}
+
+/// The second half: streams exactly the Content-Length
+/// smisk_response_prepare_file added from the file it opened (bytes the
+/// file gained since are not sent), beginning the response first if the
+/// caller did not. Always takes `file` over and releases it. *out_written
+/// (may be NULL) receives the bytes sent.
+///
+/// Errors: SMISK_ERR_IO when reading fails or the file shrank below the
+/// promised length (the body is then short: finish the request, the answer
+/// cannot be repaired); SMISK_ERR_ABORTED when the web server went away;
+/// SMISK_ERR_STATE after the request finished; SMISK_ERR_NULL for a NULL
+/// file.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_stream_file(
+    request: *mut Request,
+    file: *mut smisk_file,
+    out_written: *mut u64,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request`, `file` and
+    // `out_written` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            if file.is_null() {
+                return Err(Error::new(SMISK_ERR_NULL, "file is NULL"));
+            }
+            let file = Box::from_raw(file);
+            let r = req(request)?;
+            let n = sendfile::send_prepared(r, file.inner)?;
+            if let Some(out) = out_written.as_mut() {
+                *out = n;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Releases a file of smisk_response_prepare_file without streaming it.
+/// NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_file_free(file: *mut smisk_file) {
+    // SAFETY: the C caller keeps the contract documented above: `file` is NULL or a handle of
+    // smisk_response_prepare_file that it owns.
+    unsafe { guard_value((), || free_handle(file)) }
 }
 
 /// Answers the request with the built-in HTML error page for http_status

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 /// Length in characters of a session id (32 characters of [0-9a-v]).
 pub const SMISK_SESSION_ID_LEN: usize = 32;
+/// Default lifetime of a session in seconds (a store's ttl until changed).
+pub const SMISK_SESSION_DEFAULT_TTL: u64 = 900;
 /// smisk_session_state_finish did nothing (session unused, or no data and
 /// nothing stored).
 pub const SMISK_SESSION_NOTHING: i32 = 0;
@@ -521,6 +523,94 @@ pub unsafe extern "C" fn smisk_session_state_new(
     }
 }
 
+/// The default session cookie name, "SID", as a NUL-terminated string.
+///
+/// Ownership: static storage; never NULL, never free it.
+#[no_mangle]
+pub extern "C" fn smisk_session_default_name() -> *const std::os::raw::c_char {
+    request::DEFAULT_COOKIE_NAME.as_ptr()
+}
+
+/// Creates the session state of `request` (a live request handle) for
+/// cookie name `name` (as smisk_session_state_new) and offers it every
+/// value the client sent under that name: the request's HTTP_COOKIE param
+/// is parsed as smisk_parse_cookies does (at most
+/// SMISK_MAX_FIELDS_DEFAULT fields; a header with more offers nothing), and
+/// each value goes through smisk_session_state_add_cookie, which keeps only
+/// exact session ids. Which cookie is the session's is decided here, not by
+/// the caller. SMISK_ERR_STATE after the request finished.
+///
+/// On success `*out_state` receives a new handle owned by the caller, to be
+/// released with smisk_session_state_free.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_state_new_for_request(
+    store: *const smisk_session_store,
+    name: *const u8,
+    name_len: usize,
+    request: *const crate::fcgi::Request,
+    out_state: *mut *mut smisk_session_state,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `store`, `name`, `request` and
+    // `out_state` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            let name = arg_bytes(name, name_len, "name")?;
+            let r = arg_ref(request, "request")?;
+            let out = arg_mut(out_state, "out_state")?;
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let mut st = RequestSession::new(Arc::clone(&s.inner), name)?;
+            if let Some(header) = r.param(b"HTTP_COOKIE") {
+                st.offer_cookie_header(header);
+            }
+            *out = into_handle(smisk_session_state { inner: st });
+            Ok(())
+        })
+    }
+}
+
+/// Sends the response's header block (as smisk_response_begin) with the
+/// session cookie of `state` first, when the session needs one: the
+/// Set-Cookie line of smisk_session_state_cookie with has_data, and
+/// "Secure" when the request came over HTTPS (the same decision as the
+/// scheme of smisk_request_url and smisk_request_is_https). `state` may be
+/// NULL (no session: a plain begin).
+///
+/// Errors: those of smisk_session_state_cookie and smisk_response_begin (an
+/// invalid header line is SMISK_ERR_INVALID and nothing is sent).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_begin_with_session(
+    request: *mut crate::fcgi::Request,
+    state: *mut smisk_session_state,
+    has_data: i32,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `state` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_mut(request, "request")?;
+            let Some(st) = state.as_mut() else {
+                return r.begin();
+            };
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            if r.has_begun() {
+                return Err(Error::state("output has already begun"));
+            }
+            let secure = crate::codec::request_url::is_https(|n: &[u8]| r.param(n));
+            let line = st
+                .inner
+                .cookie(flag(has_data), secure)?
+                .map(|value| format!("Set-Cookie: {value}"));
+            r.begin_with(line.as_deref().map(str::as_bytes))
+        })
+    }
+}
+
 /// Releases a session state without writing anything. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_session_state_free(state: *mut smisk_session_state) {
@@ -749,3 +839,4 @@ pub unsafe extern "C" fn smisk_session_state_finish(
 // The doc comments above promise these values.
 const _: () = assert!(request::MAX_CANDIDATES == 4);
 const _: () = assert!(SMISK_SESSION_ID_LEN == id::ID_LEN);
+const _: () = assert!(SMISK_SESSION_DEFAULT_TTL == crate::session::store::DEFAULT_TTL);
