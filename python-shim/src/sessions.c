@@ -44,8 +44,8 @@ static PyObject *ss_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     (void)kw;
     if (self == NULL)
         return NULL;
-    self->name = PyUnicode_FromString("SID");
-    self->ttl = 900;
+    self->name = PyUnicode_FromString(smisk_session_default_name());
+    self->ttl = (long long)SMISK_SESSION_DEFAULT_TTL;
     if (self->name == NULL) {
         Py_DECREF(self);
         return NULL;
