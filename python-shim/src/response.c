@@ -380,7 +380,8 @@ static PyObject *headers_list(ResponseObject *r)
     return r->headers;
 }
 
-/* Lets the list go (the next use makes a new one); it becomes a plain list. */
+/* Lets the list go: it becomes a plain list for whoever still holds it,
+ * and the next use makes a new one. */
 static void drop_list(ResponseObject *r)
 {
     if (r->headers != NULL)
@@ -388,12 +389,41 @@ static void drop_list(ResponseObject *r)
     Py_CLEAR(r->headers);
 }
 
+/* At the end of a request: a list nobody else holds is emptied and kept
+ * for the next request (no allocation per request); one the application
+ * kept is let go. */
+static void end_list(ResponseObject *r)
+{
+    if (r->headers != NULL && Py_REFCNT(r->headers) == 1) {
+        /* list.clear() without giving the item array back: the next
+         * request appends into it. */
+        PyListObject *l = (PyListObject *)r->headers;
+        Py_ssize_t i, n = Py_SIZE(l);
+        Py_SET_SIZE(l, 0);
+        for (i = 0; i < n; i++)
+            Py_DECREF(l->ob_item[i]);
+        return;
+    }
+    drop_list(r);
+}
+
 int response_add_line(ResponseObject *r, PyObject *line)
 {
-    PyObject *list = headers_list(r), *res;
-    if (list == NULL)
+    PyObject *res;
+    if (r->headers == NULL && r->handle != NULL) {
+        /* Nobody looked at the list yet: the library's list is all there
+         * is, and the list is made from it when someone does. */
+        const char *p;
+        Py_ssize_t n;
+        smisk_status st;
+        if (line_bytes(line, &p, &n) < 0)
+            return -1;
+        st = smisk_response_push_header(r->handle, p, (size_t)n);
+        return st == SMISK_OK ? 0 : (raise_status(st), -1);
+    }
+    if (headers_list(r) == NULL)
         return -1;
-    res = hl_append((HeaderListObject *)list, line);
+    res = hl_append((HeaderListObject *)r->headers, line);
     Py_XDECREF(res);
     return res == NULL ? -1 : 0;
 }
@@ -811,7 +841,7 @@ void response_attach(ResponseObject *r, smisk_request *h)
 
 void response_detach(ResponseObject *r)
 {
-    drop_list(r);
+    end_list(r);
     r->handle = NULL;
     r->out->handle = NULL;
 }

@@ -275,16 +275,36 @@ done:
     return entry;
 }
 
-/* The header lines for start_response(status, headers): *lines gets a new
- * list ('Status: ...' first), *has_length whether an item is a
- * Content-Length, *code the status code. Cached entries are used for exact
- * str only; everything else is checked by the library. */
-static int header_lines(PyObject *status, PyObject *headers, PyObject **lines, int *has_length, long *code)
+/* The header lines of one start_response call: new references, in a
+ * small array on the stack unless there are many. */
+typedef struct {
+    PyObject *small[24];
+    PyObject **items;
+    Py_ssize_t n;
+} line_set;
+
+static void line_set_clear(line_set *ls)
 {
-    PyObject *entry, *out;
+    Py_ssize_t i;
+    for (i = 0; i < ls->n; i++)
+        Py_DECREF(ls->items[i]);
+    if (ls->items != ls->small)
+        PyMem_Free(ls->items);
+    ls->items = ls->small;
+    ls->n = 0;
+}
+
+/* The header lines for start_response(status, headers) into *ls
+ * ('Status: ...' first), *has_length whether an item is a Content-Length,
+ * *code the status code. Cached entries are used for exact str only;
+ * everything else is checked by the library. */
+static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *has_length, long *code)
+{
+    PyObject *entry;
     Py_ssize_t i, n;
     int len = 0;
-    *lines = NULL;
+    ls->items = ls->small;
+    ls->n = 0;
     entry = PyUnicode_CheckExact(status) ? PyDict_GetItemWithError(good_status, status) : NULL;
     if (entry != NULL)
         Py_INCREF(entry);
@@ -297,13 +317,15 @@ static int header_lines(PyObject *status, PyObject *headers, PyObject **lines, i
     }
     *code = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
     n = PyList_GET_SIZE(headers);
-    out = PyList_New(n + 1);
-    if (out == NULL) {
+    if (n + 1 > (Py_ssize_t)(sizeof(ls->small) / sizeof(ls->small[0])) &&
+        (ls->items = PyMem_New(PyObject *, (size_t)n + 1)) == NULL) {
+        ls->items = ls->small;
         Py_DECREF(entry);
+        PyErr_NoMemory();
         return -1;
     }
     Py_INCREF(PyTuple_GET_ITEM(entry, 1));
-    PyList_SET_ITEM(out, 0, PyTuple_GET_ITEM(entry, 1));
+    ls->items[ls->n++] = PyTuple_GET_ITEM(entry, 1);
     Py_DECREF(entry);
     for (i = 0; i < n && i < PyList_GET_SIZE(headers); i++) {
         PyObject *item = PyList_GET_ITEM(headers, i), *e = NULL;
@@ -313,22 +335,21 @@ static int header_lines(PyObject *status, PyObject *headers, PyObject **lines, i
             Py_XINCREF(e);
         }
         if (e == NULL && (PyErr_Occurred() || (e = item_entry(item)) == NULL)) {
-            Py_DECREF(out);
+            line_set_clear(ls);
             return -1;
         }
         Py_INCREF(PyTuple_GET_ITEM(e, 0));
-        PyList_SET_ITEM(out, i + 1, PyTuple_GET_ITEM(e, 0));
+        ls->items[ls->n++] = PyTuple_GET_ITEM(e, 0);
         if (PyTuple_GET_ITEM(e, 1) == Py_True)
             len = 1;
         Py_DECREF(e);
     }
     if (i < n) {
         /* The list shrank under us (an item's __eq__ ran Python code). */
-        Py_DECREF(out);
+        line_set_clear(ls);
         PyErr_SetString(PyExc_RuntimeError, "response_headers changed during start_response()");
         return -1;
     }
-    *lines = out;
     *has_length = len;
     return 0;
 }
@@ -338,12 +359,23 @@ static int header_lines(PyObject *status, PyObject *headers, PyObject **lines, i
 static PyObject *gw_header_lines(PyObject *unused, PyObject *args)
 {
     PyObject *status, *headers, *lines;
+    line_set ls;
+    Py_ssize_t i;
     int has_length = 0;
     long code = 0;
     (void)unused;
     if (!PyArg_ParseTuple(args, "OO:header_lines", &status, &headers))
         return NULL;
-    if (header_lines(status, headers, &lines, &has_length, &code) < 0)
+    if (header_lines(status, headers, &ls, &has_length, &code) < 0)
+        return NULL;
+    lines = PyList_New(ls.n);
+    if (lines != NULL)
+        for (i = 0; i < ls.n; i++) {
+            Py_INCREF(ls.items[i]);
+            PyList_SET_ITEM(lines, i, ls.items[i]);
+        }
+    line_set_clear(&ls);
+    if (lines == NULL)
         return NULL;
     return Py_BuildValue("(NOl)", lines, has_length ? Py_True : Py_False, code);
 }
@@ -385,7 +417,8 @@ static PyObject *gateway_start_response(GatewayObject *g, PyObject *const *args,
                                         PyObject *kwnames)
 {
     static const char *const names[3] = {"status", "headers", "exc_info"};
-    PyObject *arg[3] = {NULL, NULL, Py_None}, *lines = NULL;
+    PyObject *arg[3] = {NULL, NULL, Py_None};
+    line_set ls;
     Py_ssize_t i, nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     int has_length = 0;
     long code = 0;
@@ -429,18 +462,18 @@ static PyObject *gateway_start_response(GatewayObject *g, PyObject *const *args,
         PyErr_SetString(PyExc_RuntimeError, "start_response() called a second time without exc_info (PEP 3333)");
         return NULL;
     }
-    if (header_lines(arg[0], arg[1], &lines, &has_length, &code) < 0)
+    if (header_lines(arg[0], arg[1], &ls, &has_length, &code) < 0)
         return NULL;
     if (resp == NULL || resp->handle == NULL) {
-        Py_DECREF(lines);
+        line_set_clear(&ls);
         PyErr_SetString(PyExc_OSError, "start_response() outside a request");
         return NULL;
     }
-    if (response_set_lines(resp, &PyList_GET_ITEM(lines, 0), PyList_GET_SIZE(lines)) < 0) {
-        Py_DECREF(lines);
+    if (response_set_lines(resp, ls.items, ls.n) < 0) {
+        line_set_clear(&ls);
         return NULL;
     }
-    Py_DECREF(lines);
+    line_set_clear(&ls);
     Py_INCREF(arg[0]);
     Py_XSETREF(g->status, arg[0]);
     g->has_length = has_length;

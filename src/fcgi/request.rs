@@ -318,9 +318,20 @@ impl Request {
         if self.began {
             return Err(Error::state("output has already begun"));
         }
-        let block = self.headers.block(first)?;
-        self.began = true;
-        self.write_stdout(&block)
+        // The block goes straight into the output buffer: the lines are
+        // checked first, so an invalid one leaves nothing written.
+        let mut headers = std::mem::take(&mut self.headers);
+        let mut began = false;
+        let result = headers.emit_block(first, |piece| {
+            began = true;
+            self.write_stdout(piece)
+        });
+        self.headers = headers;
+        self.began |= began;
+        if result.is_ok() {
+            self.began = true;
+        }
+        result
     }
 
     /// True once `begin` ran.

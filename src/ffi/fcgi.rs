@@ -657,11 +657,15 @@ pub unsafe extern "C" fn smisk_response_set_headers(
             } else {
                 std::slice::from_raw_parts(lines, count)
             };
-            let mut list = Vec::with_capacity(slices.len());
-            for (i, l) in slices.iter().enumerate() {
-                list.push(arg_bytes(l.ptr, l.len, &format!("lines[{i}]"))?);
+            // Every slice is checked before the list changes.
+            for l in slices {
+                arg_bytes(l.ptr, l.len, "lines[i]")?;
             }
-            r.header_lines_mut()?.set(list);
+            let lines = r.header_lines_mut()?;
+            lines.clear();
+            for l in slices {
+                lines.push(arg_bytes(l.ptr, l.len, "lines[i]")?);
+            }
             Ok(())
         })
     }

@@ -268,11 +268,17 @@ impl Lines {
         self.checked = 0;
     }
 
-    /// The header block for these lines with `first` (if any) before them:
-    /// every line checked, Content-Length lines left out when a Status line
-    /// says 204 or 304, and the blank line that ends the block. Nothing is
-    /// built when a line is invalid (its error is returned).
-    pub fn block(&mut self, first: Option<&[u8]>) -> Result<Vec<u8>> {
+    /// Checks every line (and `first`, a line smisk made that goes before
+    /// them) and hands the header block to `emit` in pieces: `first`, the
+    /// lines (without Content-Length lines when a Status line says 204 or
+    /// 304), and the blank line that ends the block; usually the lines and
+    /// the blank line come as one piece. Nothing is emitted when a line is
+    /// invalid (its error is returned). No allocation.
+    pub fn emit_block(
+        &mut self,
+        first: Option<&[u8]>,
+        mut emit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         if let Some(first) = first {
             validate_line(first)?;
         }
@@ -280,25 +286,36 @@ impl Lines {
             validate_line(self.get(i).expect("in range"))?;
         }
         self.checked = self.len();
-        let bodiless = (0..self.len()).any(|i| is_bodiless_status(self.get(i).expect("in range")));
-        let extra = first.map_or(0, |f| f.len() + 2);
-        let mut block = Vec::with_capacity(extra + self.buf.len() + 2);
         if let Some(first) = first {
-            block.extend_from_slice(first);
-            block.extend_from_slice(b"\r\n");
+            emit(first)?;
+            emit(b"\r\n")?;
         }
+        let bodiless = (0..self.len()).any(|i| is_bodiless_status(self.get(i).expect("in range")));
         if bodiless {
             for i in 0..self.len() {
-                let line = self.get(i).expect("in range");
-                if !line_is(line, b"Content-Length") {
-                    block.extend_from_slice(line);
-                    block.extend_from_slice(b"\r\n");
+                let start = self.starts[i];
+                let end = self.starts.get(i + 1).copied().unwrap_or(self.buf.len());
+                if !line_is(&self.buf[start..end - 2], b"Content-Length") {
+                    emit(&self.buf[start..end])?;
                 }
             }
+            emit(b"\r\n")
         } else {
-            block.extend_from_slice(&self.buf);
+            // The usual block in one piece: the lines and the blank line.
+            self.buf.extend_from_slice(b"\r\n");
+            let result = emit(&self.buf);
+            self.buf.truncate(self.buf.len() - 2);
+            result
         }
-        block.extend_from_slice(b"\r\n");
+    }
+
+    /// The header block of [`emit_block`](Self::emit_block) as one buffer.
+    pub fn block(&mut self, first: Option<&[u8]>) -> Result<Vec<u8>> {
+        let mut block = Vec::new();
+        self.emit_block(first, |piece| {
+            block.extend_from_slice(piece);
+            Ok(())
+        })?;
         Ok(block)
     }
 }
