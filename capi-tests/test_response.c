@@ -345,7 +345,7 @@ static void test_cookies(void) {
     static const char odd[] = "a b;c,d\"e\\f%g\x7f\0\xff+=!~";
     check_cookie("k", odd, sizeof odd - 1, NULL, "k=a%20b%3Bc%2Cd%22e%5Cf%25g%7F%00%FF+=!~", __LINE__);
     check_cookie("k", "\r\nSet-Cookie: x=1", 17, NULL, "k=%0D%0ASet-Cookie:%20x=1", __LINE__);
-    /* path and domain are written as given (not percent-encoded, W-20) */
+    /* path and domain are written as given (not percent-encoded) */
     smisk_cookie_options_init(&o);
     o.path = (const uint8_t *)"/a b/%2F";
     o.path_len = 8;

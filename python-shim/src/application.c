@@ -11,7 +11,7 @@
  * write back the session; the library finishes the request and removes the
  * temp files after the callback returns. A failure after the
  * response (say, an unwritable session store) is logged and never stops
- * the server (W-14).
+ * the server.
  *
  * Hooks: application_will_start() / application_did_stop() run in each
  * serving process (the workers with forks), around its requests; forks go

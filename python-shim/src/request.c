@@ -6,7 +6,7 @@
  * dropped when the request ends: env, url, get, post/files (one form parse,
  * streamed by the library, files spooled to a private directory), cookies
  * and the session. Outside a request the handle is NULL and every accessor
- * answers "empty" instead of crashing (W-25, W-31). Decoding follows the
+ * answers "empty" instead of crashing. Decoding follows the
  * application's charset and tolerant settings; the parsing itself is the
  * library's (smisk_parse_query, smisk_parse_cookies, smisk_request_parse_form,
  * smisk_session_state_*).
@@ -274,7 +274,7 @@ static PyObject *req_get_cookies(RequestObject *r, void *c)
     return cached(&r->cookies, parse_pairs(r, "HTTP_COOKIE", 1));
 }
 
-/* Drops the decoded query so a charset change takes effect (§2.1). */
+/* Drops the decoded query so a charset change takes effect. */
 void request_charset_changed(RequestObject *r)
 {
     Py_CLEAR(r->get);

@@ -1,5 +1,5 @@
 //! The URL of the current request, rebuilt from its CGI params
-//! (original-core.md §3.9 with its bugs fixed).
+//! (the original Smisk's rules with its bugs fixed, docs/compat.md).
 //!
 //! Which param wins where:
 //!

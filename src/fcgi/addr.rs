@@ -1,7 +1,7 @@
 //! Listening addresses: parsing the `bind()` forms, binding, and describing
 //! a bound socket (`listening()`).
 //!
-//! Forms (decisions.md): a path containing `/` is a unix socket; `:port`,
+//! Forms: a path containing `/` is a unix socket; `:port`,
 //! `*:port` (all IPv4 interfaces), `host:port` (IPv4 literal or a resolvable
 //! name) and `[v6addr]:port` are TCP. Port 0 asks the kernel for a free port.
 //! Anything else is `SMISK_ERR_INVALID`; nothing here ever exits the process.

@@ -2,7 +2,7 @@
 //!
 //! [`format`] writes `name=value` and then, in this order and each only when
 //! asked for, `Path`, `Domain`, `Max-Age`, `Expires`, `Secure`, `HttpOnly`,
-//! `SameSite`, separated by `"; "`. It fixes W-20: path and domain are not
+//! `SameSite`, separated by `"; "`. Path and domain are not
 //! percent-encoded, the date is a full IMF-fixdate.
 //!
 //! Guarantees:
@@ -438,7 +438,7 @@ mod tests {
             let what = if path.is_some() { "path" } else { "domain" };
             assert!(e.message.contains(what), "{}", e.message);
         }
-        // Path and domain are not percent-encoded (W-20).
+        // Path and domain are not percent-encoded.
         let o = Options {
             path: Some(b"/a b/%2F"),
             domain: Some(b".example.com"),

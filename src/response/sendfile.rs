@@ -1,5 +1,5 @@
 //! Sending a file as the response body: either a header that makes the web
-//! server send it (original-core.md §3.7, decisions.md "send_file"), or
+//! server send it (docs/sendfile.md), or
 //! smisk streaming it.
 //!
 //! [`header_line`] picks the header from `SERVER_SOFTWARE` (first match
@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn apache_1_and_relative_or_dotdot_paths() {
-        // decisions.md: X-Sendfile for Apache 2; Apache 1.3 never had it.
+        // X-Sendfile for Apache 2; Apache 1.3 never had it.
         let e = line("Apache/1.3.42 (Unix)", "/f").unwrap_err();
         assert_eq!(e.status, SMISK_ERR_UNSUPPORTED);
         // ServerTokens Prod sends no version at all.

@@ -71,7 +71,7 @@ class TestApp(core.Application):
                     "method": req.method, "is_active": req.is_active})
 
     def r_is_active(self, req, q):
-        # Does not touch env first (W-25).
+        # Does not touch env first.
         self.response.write("active" if req.is_active else "inactive")
 
     def r_url(self, req, q):
@@ -347,7 +347,7 @@ class TestApp(core.Application):
         elif op == "set":
             req.session = {"v": q["v"], "items": []}
             data = req.session
-        elif op == "append":  # modify in place (W-19)
+        elif op == "append":  # modify in place
             req.session["items"].append(q["v"])
             data = req.session
         elif op == "destroy":
