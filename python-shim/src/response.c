@@ -83,16 +83,14 @@ static smisk_request *list_handle(HeaderListObject *h)
     return h->owner != NULL ? h->owner->handle : NULL;
 }
 
-/* Gives the library the list's lines (all of them). */
-static int push_all(HeaderListObject *h)
+/* Checks that every line is str or bytes and, when handle is not NULL,
+ * makes them the library's header list. */
+static int give_lines(smisk_request *handle, PyObject *const *items, Py_ssize_t n)
 {
-    smisk_request *handle = list_handle(h);
     smisk_slice small[16], *lines = small;
-    Py_ssize_t i, n = PyList_GET_SIZE(h);
+    Py_ssize_t i;
     smisk_status st;
     int rc = -1;
-    if (h->owner == NULL)
-        return 0;
     if (n > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
         lines = PyMem_New(smisk_slice, (size_t)n);
         if (lines == NULL) {
@@ -103,7 +101,7 @@ static int push_all(HeaderListObject *h)
     for (i = 0; i < n; i++) {
         const char *p;
         Py_ssize_t len;
-        if (line_bytes(PyList_GET_ITEM(h, i), &p, &len) < 0)
+        if (line_bytes(items[i], &p, &len) < 0)
             goto done;
         lines[i].ptr = (const uint8_t *)p;
         lines[i].len = (size_t)len;
@@ -117,6 +115,14 @@ done:
     if (lines != small)
         PyMem_Free(lines);
     return rc;
+}
+
+/* Gives the library the list's lines (all of them). */
+static int push_all(HeaderListObject *h)
+{
+    if (h->owner == NULL)
+        return 0;
+    return give_lines(list_handle(h), (PyObject *const *)h->list.ob_item, PyList_GET_SIZE(h));
 }
 
 /* After a change made by list's own code: the new lines go to the library;
@@ -136,6 +142,19 @@ static int after_change(HeaderListObject *h, PyObject *before)
     Py_DECREF(before);
     PyErr_Restore(t, v, tb);
     return -1;
+}
+
+/* The end of a change made by list's own code (result res, or NULL):
+ * pushes it when the list is owned (before is the snapshot, stolen). */
+static PyObject *end_change(HeaderListObject *h, PyObject *before, PyObject *res)
+{
+    if (res == NULL || before == NULL) {
+        Py_XDECREF(before);
+        return res;
+    }
+    if (after_change(h, before) < 0)
+        Py_CLEAR(res);
+    return res;
 }
 
 /* A copy of the lines, to restore after a failed change (NULL: error). */
@@ -211,13 +230,7 @@ static PyObject *forward(HeaderListObject *h, int which, PyObject *const *args, 
         res = PyObject_Vectorcall(base_method[which], call, (size_t)nargs + 1, kwnames);
     if (call != small)
         PyMem_Free(call);
-    if (res == NULL || before == NULL) {
-        Py_XDECREF(before);
-        return res;
-    }
-    if (after_change(h, before) < 0)
-        Py_CLEAR(res);
-    return res;
+    return end_change(h, before, res);
 }
 
 #define FORWARD(name, which)                                                                                 \
@@ -249,20 +262,14 @@ static int hl_ass_subscript(HeaderListObject *h, PyObject *key, PyObject *value)
     return after_change(h, before);
 }
 
+/* h[i] = value / del h[i] through the sequence protocol: the same change
+ * as through the mapping one. */
 static int hl_ass_item(HeaderListObject *h, Py_ssize_t i, PyObject *value)
 {
-    PyObject *before;
-    int rc;
-    if (h->owner == NULL)
-        return PyList_Type.tp_as_sequence->sq_ass_item((PyObject *)h, i, value);
-    if ((before = snapshot(h)) == NULL)
-        return -1;
-    rc = PyList_Type.tp_as_sequence->sq_ass_item((PyObject *)h, i, value);
-    if (rc < 0) {
-        Py_DECREF(before);
-        return -1;
-    }
-    return after_change(h, before);
+    PyObject *key = PyLong_FromSsize_t(i);
+    int rc = key == NULL ? -1 : hl_ass_subscript(h, key, value);
+    Py_XDECREF(key);
+    return rc;
 }
 
 static PyObject *hl_inplace(HeaderListObject *h, PyObject *other, Py_ssize_t times, int concat)
@@ -272,13 +279,7 @@ static PyObject *hl_inplace(HeaderListObject *h, PyObject *other, Py_ssize_t tim
         return NULL;
     res = concat ? PyList_Type.tp_as_sequence->sq_inplace_concat((PyObject *)h, other)
                  : PyList_Type.tp_as_sequence->sq_inplace_repeat((PyObject *)h, times);
-    if (res == NULL || before == NULL) {
-        Py_XDECREF(before);
-        return res;
-    }
-    if (after_change(h, before) < 0)
-        Py_CLEAR(res);
-    return res;
+    return end_change(h, before, res);
 }
 
 static PyObject *hl_inplace_concat(HeaderListObject *h, PyObject *other)
@@ -430,52 +431,27 @@ int response_add_line(ResponseObject *r, PyObject *line)
 
 int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n)
 {
-    smisk_slice small[16], *slices = small;
+    PyObject *items;
     Py_ssize_t i;
-    smisk_status st;
-    int rc = -1;
+    int rc;
     if (r->handle == NULL) {
         PyErr_SetString(PyExc_OSError, "response used outside a request");
         return -1;
     }
-    if (n > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
-        slices = PyMem_New(smisk_slice, (size_t)n);
-        if (slices == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
+    if (give_lines(r->handle, lines, n) < 0)
+        return -1;
+    if (r->headers == NULL)
+        return 0;
+    /* Keep the list the application may hold in step. */
+    items = PyList_New(n);
+    if (items == NULL)
+        return -1;
     for (i = 0; i < n; i++) {
-        const char *p;
-        Py_ssize_t len;
-        if (line_bytes(lines[i], &p, &len) < 0)
-            goto done;
-        slices[i].ptr = (const uint8_t *)p;
-        slices[i].len = (size_t)len;
+        Py_INCREF(lines[i]);
+        PyList_SET_ITEM(items, i, lines[i]);
     }
-    st = smisk_response_set_headers(r->handle, slices, (size_t)n);
-    if (st != SMISK_OK) {
-        raise_status(st);
-        goto done;
-    }
-    rc = 0;
-    if (r->headers != NULL) {
-        /* Keep the list the application may hold in step. */
-        PyObject *items = PyList_New(n);
-        if (items == NULL) {
-            rc = -1;
-            goto done;
-        }
-        for (i = 0; i < n; i++) {
-            Py_INCREF(lines[i]);
-            PyList_SET_ITEM(items, i, lines[i]);
-        }
-        rc = PyList_SetSlice(r->headers, 0, PyList_GET_SIZE(r->headers), items);
-        Py_DECREF(items);
-    }
-done:
-    if (slices != small)
-        PyMem_Free(slices);
+    rc = PyList_SetSlice(r->headers, 0, PyList_GET_SIZE(r->headers), items);
+    Py_DECREF(items);
     return rc;
 }
 

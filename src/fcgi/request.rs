@@ -299,6 +299,12 @@ impl Request {
         Ok(&mut self.headers)
     }
 
+    /// Appends a line to the header list as given (validated by `begin`).
+    pub fn push_header(&mut self, line: &[u8]) -> Result<()> {
+        self.header_lines_mut()?.push(line);
+        Ok(())
+    }
+
     /// The header lines set so far (also after `begin`).
     pub fn header_lines(&self) -> Result<&Lines> {
         self.conn()?;

@@ -938,6 +938,20 @@ mod tests {
         false
     }
 
+    /// A server bound to a unix socket in a scratch dir, and a client
+    /// connected to it (5 s read timeout).
+    fn bound(name: &str) -> (std::path::PathBuf, Server, UnixStream) {
+        let dir = crate::fsutil::scratch_dir(name);
+        let path = dir.join("s.sock");
+        let mut server = Server::new();
+        server.bind(path.to_str().unwrap(), 8).unwrap();
+        let client = UnixStream::connect(&path).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (dir, server, client)
+    }
+
     fn serve_one(server: &mut Server, client: &mut UnixStream) {
         let req = server.accept(5000).expect("a request");
         req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
@@ -952,14 +966,7 @@ mod tests {
     /// serves requests already sent) instead of closing the connection.
     #[test]
     fn drain_finds_a_request_whose_edge_is_not_collected_yet() {
-        let dir = crate::fsutil::scratch_dir("drain");
-        let path = dir.join("s.sock");
-        let mut server = Server::new();
-        server.bind(path.to_str().unwrap(), 8).unwrap();
-        let mut client = UnixStream::connect(&path).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let (dir, mut server, mut client) = bound("drain");
         // The first request registers the connection with epoll; after the
         // second, its buffered empty STDIN is consumed without a read.
         for id in 1..=2 {
@@ -984,14 +991,7 @@ mod tests {
                 self.0.set(true);
             }
         }
-        let dir = crate::fsutil::scratch_dir("after-finish");
-        let path = dir.join("s.sock");
-        let mut server = Server::new();
-        server.bind(path.to_str().unwrap(), 8).unwrap();
-        let mut client = UnixStream::connect(&path).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let (dir, mut server, mut client) = bound("after-finish");
         client.write_all(&get_request(1)).unwrap();
         let dropped = std::rc::Rc::new(std::cell::Cell::new(false));
         let req = server.accept(5000).expect("a request");

@@ -12,6 +12,7 @@ use super::{
     into_handle,
 };
 use crate::fcgi::{Limits, Request, Server};
+use crate::response::header::Lines;
 use crate::status::{Error, Result, SMISK_ERR_NOT_FOUND};
 use libc::{c_char, c_void};
 
@@ -371,7 +372,8 @@ unsafe fn read_into(
     }
 }
 
-/// The shared body of the write functions.
+/// The shared body of the functions that hand the request bytes (writes,
+/// header lines).
 ///
 /// # Safety
 /// `request` is NULL or a live request handle, `data` NULL or `len`
@@ -380,11 +382,12 @@ unsafe fn write_from(
     request: *mut Request,
     data: *const c_void,
     len: usize,
+    what: &str,
     write: fn(&mut Request, &[u8]) -> Result<()>,
 ) -> crate::smisk_status {
     // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
     // unsafe calls below require.
-    unsafe { guard(|| write(req(request)?, arg_bytes(data.cast(), len, "data")?)) }
+    unsafe { guard(|| write(req(request)?, arg_bytes(data.cast(), len, what)?)) }
 }
 
 /// Looks up a FastCGI param (CGI variable) by exact, case-sensitive name.
@@ -546,7 +549,7 @@ pub unsafe extern "C" fn smisk_request_write_stdout(
 ) -> crate::smisk_status {
     // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
     // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe { write_from(request, data, len, Request::write_stdout) }
+    unsafe { write_from(request, data, len, "data", Request::write_stdout) }
 }
 
 /// Writes bytes to FastCGI STDERR (the web server's error log).
@@ -558,7 +561,7 @@ pub unsafe extern "C" fn smisk_request_write_stderr(
 ) -> crate::smisk_status {
     // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
     // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe { write_from(request, data, len, Request::write_stderr) }
+    unsafe { write_from(request, data, len, "data", Request::write_stderr) }
 }
 
 /// Sends buffered output to the web server now.
@@ -592,12 +595,7 @@ pub unsafe extern "C" fn smisk_response_add_header(
 ) -> crate::smisk_status {
     // SAFETY: the C caller keeps the contract documented above: `request` and `line` are NULL or
     // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe {
-        guard(|| {
-            let r = req(request)?;
-            r.add_header(arg_bytes(line.cast(), line_len, "line")?)
-        })
-    }
+    unsafe { write_from(request, line.cast(), line_len, "line", Request::add_header) }
 }
 
 /// A byte string passed with its length (not NUL-terminated); `ptr` may
@@ -625,14 +623,7 @@ pub unsafe extern "C" fn smisk_response_push_header(
 ) -> crate::smisk_status {
     // SAFETY: the C caller keeps the contract documented above: `request` and `line` are NULL or
     // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe {
-        guard(|| {
-            let r = req(request)?;
-            let line = arg_bytes(line.cast(), line_len, "line")?;
-            r.header_lines_mut()?.push(line);
-            Ok(())
-        })
-    }
+    unsafe { write_from(request, line.cast(), line_len, "line", Request::push_header) }
 }
 
 /// Replaces the whole header list by the count lines of `lines` (lines may
@@ -671,36 +662,29 @@ pub unsafe extern "C" fn smisk_response_set_headers(
     }
 }
 
+/// The header list of a request handle that may be NULL or finished.
+///
+/// # Safety
+/// `request` is NULL or a live request handle.
+unsafe fn lines_of<'a>(request: *const Request) -> Option<&'a Lines> {
+    // SAFETY: as this function requires.
+    unsafe { request.as_ref() }.and_then(|r| r.header_lines().ok())
+}
+
 /// Number of lines in the response's header list (0 for NULL or a finished
 /// request).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_header_count(request: *const Request) -> usize {
-    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for
-    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe {
-        guard_value(0, || {
-            request
-                .as_ref()
-                .and_then(|r| r.header_lines().ok())
-                .map_or(0, |l| l.len())
-        })
-    }
+    // SAFETY: the C caller passes NULL or a live request handle.
+    guard_value(0, || unsafe { lines_of(request) }.map_or(0, Lines::len))
 }
 
 /// Bytes the header block of the current list takes (each line with its
 /// CRLF, without the final blank line; 0 for NULL or a finished request).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_headers_size(request: *const Request) -> usize {
-    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for
-    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe {
-        guard_value(0, || {
-            request
-                .as_ref()
-                .and_then(|r| r.header_lines().ok())
-                .map_or(0, |l| l.bytes())
-        })
-    }
+    // SAFETY: the C caller passes NULL or a live request handle.
+    guard_value(0, || unsafe { lines_of(request) }.map_or(0, Lines::bytes))
 }
 
 /// The index-th line of the header list: *line / *line_len receive it (no
@@ -771,5 +755,5 @@ pub unsafe extern "C" fn smisk_response_write(
 ) -> crate::smisk_status {
     // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
     // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
-    unsafe { write_from(request, data, len, Request::write) }
+    unsafe { write_from(request, data, len, "data", Request::write) }
 }

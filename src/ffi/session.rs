@@ -494,6 +494,21 @@ pub unsafe extern "C" fn smisk_session_id_is_valid(id: *const u8, len: usize) ->
     }
 }
 
+/// The state of smisk_session_state_new.
+///
+/// # Safety
+/// `store` is NULL or a live store handle; `name` NULL or `name_len`
+/// readable bytes.
+unsafe fn new_state(
+    store: *const smisk_session_store,
+    name: *const u8,
+    name_len: usize,
+) -> crate::Result<RequestSession> {
+    // SAFETY: as this function requires.
+    let (s, name) = unsafe { (arg_ref(store, "store")?, arg_bytes(name, name_len, "name")?) };
+    RequestSession::new(Arc::clone(&s.inner), name)
+}
+
 /// Creates the session state of one request, for cookie name `name`
 /// (`name_len` bytes; an RFC 6265 token such as "SID", else
 /// SMISK_ERR_INVALID). The state keeps `store` alive until it is freed.
@@ -513,11 +528,8 @@ pub unsafe extern "C" fn smisk_session_state_new(
     // SMISK_ERR_NULL.
     unsafe {
         guard(|| {
-            let s = arg_ref(store, "store")?;
-            let name = arg_bytes(name, name_len, "name")?;
-            let out = arg_mut(out_state, "out_state")?;
-            let st = RequestSession::new(Arc::clone(&s.inner), name)?;
-            *out = into_handle(smisk_session_state { inner: st });
+            let st = new_state(store, name, name_len)?;
+            *arg_mut(out_state, "out_state")? = into_handle(smisk_session_state { inner: st });
             Ok(())
         })
     }
@@ -555,14 +567,12 @@ pub unsafe extern "C" fn smisk_session_state_new_for_request(
     // NULL into SMISK_ERR_NULL.
     unsafe {
         guard(|| {
-            let s = arg_ref(store, "store")?;
-            let name = arg_bytes(name, name_len, "name")?;
             let r = arg_ref(request, "request")?;
             let out = arg_mut(out_state, "out_state")?;
             if !r.is_active() {
                 return Err(Error::state("the request has finished"));
             }
-            let mut st = RequestSession::new(Arc::clone(&s.inner), name)?;
+            let mut st = new_state(store, name, name_len)?;
             if let Some(header) = r.param(b"HTTP_COOKIE") {
                 st.offer_cookie_header(header);
             }
