@@ -92,10 +92,10 @@ static void test_percent(void) {
     T(smisk_url_escape, "\x01\t\n\x7f\x80\xff", "%01%09%0A%7F%80%FF");
     T(smisk_url_escape, "a b", "a%20b");
     T(smisk_url_encode, "\xc3\xa5 \xc3\xa4", "%C3%A5%20%C3%A4");
-    /* W-5: embedded NUL is data, not a terminator. */
+    /* Embedded NUL is data, not a terminator. */
     T(smisk_url_escape, "a \0 ", "a%20%00%20");
     T(smisk_url_encode, "", "");
-    /* W-6 fixed. */
+    /* A lone "+" is decoded too. */
     T(smisk_url_decode, "a+b", "a b");
     T(smisk_url_decode, "a+b%20", "a b ");
     T(smisk_url_decode, "%41", "A");
@@ -388,7 +388,7 @@ static void test_uid_pack(void) {
     CHECK(strcmp(smisk_last_error(), "Invalid number of bits: 3") == 0);
     CHECK_STATUS(smisk_pack(LIT("abc"), 0, buf, sizeof buf, &n), SMISK_ERR_INVALID);
     CHECK(strcmp(smisk_last_error(), "Invalid number of bits: 0") == 0);
-    /* A long input (W-3: the original overflowed past 20 bytes). */
+    /* A long input (the original overflowed past 20 bytes). */
     size_t big_len = 100000;
     uint8_t *big = malloc(big_len);
     char *text = malloc(200000);

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "check.h"
 
 /* C99 has no _Static_assert: a negative array size fails the build. */
@@ -95,6 +97,9 @@ static void check_sessions(void) {
     CHECK(SMISK_SESSION_REFRESHED == 1);
     CHECK(SMISK_SESSION_WRITTEN == 2);
     CHECK(SMISK_SESSION_DESTROYED == 3);
+    /* The defaults every binding asks for instead of copying them. */
+    CHECK(SMISK_SESSION_DEFAULT_TTL == 900);
+    CHECK(strcmp(smisk_session_default_name(), "SID") == 0);
     uint8_t id[SMISK_SESSION_ID_LEN];
     size_t len = 0;
     CHECK_OK(smisk_session_id_new(id, sizeof id, &len));

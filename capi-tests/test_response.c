@@ -1,7 +1,11 @@
 /* The response helpers through the C ABI: smisk_cookie_options_init,
  * smisk_cookie_format, smisk_request_url, smisk_sendfile_header,
  * smisk_request_sendfile_header, smisk_response_write_file,
- * smisk_response_send_file and smisk_response_error_page. Success paths are
+ * smisk_response_send_file (and its halves, smisk_response_prepare_file and
+ * smisk_response_stream_file), the header list (smisk_response_push_header,
+ * _set_headers, _header_count, _header_at, _headers_size), the gateway
+ * checks (smisk_gateway_header, _status, _hop_by_hop), smisk_request_is_https,
+ * smisk_last_errno and smisk_response_error_page. Success paths are
  * checked against the exact bytes a FastCGI peer receives; error paths
  * (NULL, bad lengths, wrong state, unsupported server) against the status
  * and "nothing was written". Each request is a real one: a client thread
@@ -341,7 +345,7 @@ static void test_cookies(void) {
     static const char odd[] = "a b;c,d\"e\\f%g\x7f\0\xff+=!~";
     check_cookie("k", odd, sizeof odd - 1, NULL, "k=a%20b%3Bc%2Cd%22e%5Cf%25g%7F%00%FF+=!~", __LINE__);
     check_cookie("k", "\r\nSet-Cookie: x=1", 17, NULL, "k=%0D%0ASet-Cookie:%20x=1", __LINE__);
-    /* path and domain are written as given (not percent-encoded, W-20) */
+    /* path and domain are written as given (not percent-encoded) */
     smisk_cookie_options_init(&o);
     o.path = (const uint8_t *)"/a b/%2F";
     o.path_len = 8;
@@ -925,6 +929,191 @@ static void test_send_file(void) {
     CHECK_STATUS(smisk_response_send_file(NULL, file_path, strlen(file_path)), SMISK_ERR_NULL);
 }
 
+
+/* ---- the header list, the scheme, the gateway checks ------------------- */
+
+static void test_header_list(void) {
+    struct exchange x;
+    const uint8_t *line = NULL;
+    size_t len = 0;
+    smisk_slice lines[3] = {{(const uint8_t *)"B: 2", 4}, {(const uint8_t *)"Bad\nLine: x", 11},
+                            {(const uint8_t *)"C: 3", 4}};
+
+    SET_PARAMS(x, "SERVER_SOFTWARE", "test");
+    smisk_request *req = start(server, &x);
+    if (req == NULL) return;
+    CHECK(smisk_response_header_count(req) == 0 && smisk_response_headers_size(req) == 0);
+    CHECK_OK(smisk_response_push_header(req, "A: 1", 4));
+    CHECK_OK(smisk_response_set_headers(req, lines, 3)); /* stored as given */
+    CHECK(smisk_response_header_count(req) == 3);
+    CHECK(smisk_response_headers_size(req) == 6 + 13 + 6);
+    CHECK_OK(smisk_response_header_at(req, 1, &line, &len));
+    CHECK(bytes_are(line, len, "Bad\nLine: x"));
+    CHECK_STATUS(smisk_response_header_at(req, 3, &line, &len), SMISK_ERR_NOT_FOUND);
+    /* validated when sent: nothing goes out, the list stays */
+    CHECK_STATUS(smisk_response_begin(req), SMISK_ERR_INVALID);
+    CHECK(!smisk_response_has_begun(req) && smisk_response_header_count(req) == 3);
+    lines[1].ptr = (const uint8_t *)"Status: 204 No Content";
+    lines[1].len = 22;
+    CHECK_OK(smisk_response_set_headers(req, lines, 3));
+    CHECK_OK(smisk_response_push_header(req, "Content-Length: 0", 17)); /* dropped for a 204 */
+    CHECK_STATUS(smisk_response_set_headers(req, NULL, 1), SMISK_ERR_NULL);
+    CHECK_OK(smisk_response_begin(req));
+    CHECK_OK(smisk_response_push_header(req, "X-Late: 1", 9)); /* kept, not sent */
+    CHECK(smisk_response_header_count(req) == 5);
+    finish(req, &x);
+    CHECK(bytes_are(x.out, x.out_len, "B: 2\r\nStatus: 204 No Content\r\nC: 3\r\n\r\n"));
+    release(&x);
+    CHECK(smisk_response_header_count(NULL) == 0);
+    CHECK_STATUS(smisk_response_push_header(NULL, "A: 1", 4), SMISK_ERR_NULL);
+}
+
+static void test_scheme_and_session_cookie(void) {
+    struct exchange x;
+    const char *cases[][3] = {
+        /* HTTPS, REQUEST_SCHEME, want */
+        {NULL, "https", "1"}, {NULL, "HTTPS", "1"}, {"on", "http", "1"}, {"off", "https", "0"},
+        {"", "https", "1"},   {NULL, "http", "0"},  {"1", NULL, "1"},   {NULL, NULL, "0"},
+    };
+    char tmpl[128];
+    snprintf(tmpl, sizeof tmpl, "%s/sessions", dir);
+    smisk_session_store *store = NULL;
+    CHECK_OK(smisk_session_store_new((const uint8_t *)tmpl, strlen(tmpl), NULL, 0, &store));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *https = cases[i][0], *scheme = cases[i][1];
+        int want = cases[i][2][0] == '1';
+        if (https && scheme) SET_PARAMS(x, "HTTPS", https, "REQUEST_SCHEME", scheme);
+        else if (https) SET_PARAMS(x, "HTTPS", https);
+        else if (scheme) SET_PARAMS(x, "REQUEST_SCHEME", scheme);
+        else SET_PARAMS(x, "SERVER_NAME", "h");
+        smisk_request *req = start(server, &x);
+        if (req == NULL) break;
+        CHECK(smisk_request_is_https(req) == want);
+        smisk_url *u = NULL;
+        const uint8_t *sp = NULL;
+        size_t n = 0;
+        bool present = false;
+        CHECK_OK(smisk_request_url(req, &u));
+        CHECK_OK(smisk_url_get(u, SMISK_URL_SCHEME, &sp, &n, &present));
+        CHECK(present && bytes_are(sp, n, want ? "https" : "http"));
+        smisk_url_free(u);
+        /* the session cookie's Secure flag: the same answer */
+        smisk_session_state *st = NULL;
+        CHECK_OK(smisk_session_state_new_for_request(store, (const uint8_t *)"SID", 3, req, &st));
+        CHECK_OK(smisk_response_begin_with_session(req, st, 1));
+        finish(req, &x);
+        CHECK(contains(x.out, x.out_len, "Set-Cookie: SID="));
+        CHECK(contains(x.out, x.out_len, "; Secure") == want);
+        CHECK_OK(smisk_session_state_finish(st, NULL, 0, 0, NULL));
+        smisk_session_state_free(st);
+        release(&x);
+    }
+    CHECK(!smisk_request_is_https(NULL));
+
+    /* the session cookie is picked out of HTTP_COOKIE by the library */
+    char id[SMISK_SESSION_ID_LEN];
+    size_t idn = 0;
+    CHECK_OK(smisk_session_id_new((uint8_t *)id, sizeof id, &idn));
+    CHECK_OK(smisk_session_store_write(store, (const uint8_t *)id, idn, (const uint8_t *)"data", 4));
+    char cookie[128];
+    snprintf(cookie, sizeof cookie, "SID=../x; other=1; SID=%.*s", (int)idn, id);
+    SET_PARAMS(x, "HTTP_COOKIE", cookie);
+    smisk_request *req = start(server, &x);
+    if (req != NULL) {
+        smisk_session_state *st = NULL;
+        uint8_t *p = NULL;
+        size_t n = 0;
+        int32_t has = 0;
+        CHECK_OK(smisk_session_state_new_for_request(store, (const uint8_t *)"SID", 3, req, &st));
+        CHECK_OK(smisk_session_state_load(st, &p, &n, &has));
+        CHECK(has == 1 && bytes_are(p, n, "data"));
+        smisk_bytes_free(p, n);
+        CHECK_OK(smisk_response_begin_with_session(req, st, 1)); /* the client has the id: no cookie */
+        CHECK_STATUS(smisk_response_begin_with_session(req, NULL, 0), SMISK_ERR_STATE);
+        finish(req, &x);
+        CHECK(!contains(x.out, x.out_len, "Set-Cookie"));
+        CHECK_STATUS(smisk_session_state_new_for_request(store, (const uint8_t *)"SID", 3, req, &st), SMISK_ERR_STATE);
+        smisk_session_state_free(st);
+        release(&x);
+    }
+    CHECK_OK(smisk_session_store_destroy(store, (const uint8_t *)id, idn));
+    smisk_session_store_free(store);
+    CHECK(rmdir(tmpl) == 0);
+}
+
+static void test_gateway_checks(void) {
+    uint8_t *line = NULL;
+    size_t len = 0;
+    bool is_length = true;
+    uint16_t code = 0;
+    CHECK_OK(smisk_gateway_header((const uint8_t *)"X-A", 3, (const uint8_t *)"caf\xe9", 4, &line, &len, &is_length));
+    CHECK(bytes_are(line, len, "X-A: caf\xe9") && !is_length);
+    smisk_bytes_free(line, len);
+    CHECK_OK(smisk_gateway_header((const uint8_t *)"content-length", 14, (const uint8_t *)"5", 1, &line, &len,
+                                  &is_length));
+    CHECK(is_length);
+    smisk_bytes_free(line, len);
+    CHECK_STATUS(smisk_gateway_header((const uint8_t *)"Connection", 10, (const uint8_t *)"close", 5, &line, &len,
+                                      NULL),
+                 SMISK_ERR_INVALID);
+    CHECK(strstr(smisk_last_error(), "hop-by-hop") != NULL);
+    CHECK_STATUS(smisk_gateway_header((const uint8_t *)"X A", 3, (const uint8_t *)"v", 1, &line, &len, NULL),
+                 SMISK_ERR_INVALID);
+    CHECK_STATUS(smisk_gateway_header((const uint8_t *)"X", 1, (const uint8_t *)"a\r\nb", 4, &line, &len, NULL),
+                 SMISK_ERR_INVALID);
+    CHECK_STATUS(smisk_gateway_header(NULL, 1, (const uint8_t *)"v", 1, &line, &len, NULL), SMISK_ERR_NULL);
+    CHECK_OK(smisk_gateway_status((const uint8_t *)"404 Not Found", 13, &code));
+    CHECK(code == 404);
+    CHECK_STATUS(smisk_gateway_status((const uint8_t *)"2000 OK", 7, &code), SMISK_ERR_INVALID);
+    CHECK(code == 404);
+    size_t k = 0;
+    while (smisk_gateway_hop_by_hop(k) != NULL) k++;
+    CHECK(k == 9 && strcmp(smisk_gateway_hop_by_hop(0), "connection") == 0);
+}
+
+/* prepare, then the caller's own begin, then the stream; errno for a
+ * missing file */
+static void test_prepare_and_stream(void) {
+    struct exchange x;
+    smisk_file *f = (smisk_file *)&x;
+    size_t head_len = 0, body_len = 0;
+    const unsigned char *body = NULL;
+    uint64_t written = 0;
+    char want[64];
+
+    SET_PARAMS(x, "SERVER_SOFTWARE", "Caddy/2");
+    smisk_request *req = start(server, &x);
+    if (req == NULL) return;
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    CHECK_STATUS(smisk_response_prepare_file(req, missing, strlen(missing), &f), SMISK_ERR_IO);
+    CHECK(smisk_last_errno() == ENOENT && f == (smisk_file *)&x);
+    CHECK_OK(smisk_response_prepare_file(req, file_path, strlen(file_path), &f));
+    CHECK(f != NULL && f != (smisk_file *)&x && !smisk_response_has_begun(req));
+    CHECK_OK(smisk_response_add_header(req, "X-Own-Begin: 1", 14)); /* after the length, before the body */
+    CHECK_OK(smisk_response_begin(req));
+    CHECK_OK(smisk_response_stream_file(req, f, &written));
+    CHECK(written == file_size);
+    CHECK_STATUS(smisk_response_stream_file(req, NULL, NULL), SMISK_ERR_NULL);
+    finish(req, &x);
+    snprintf(want, sizeof want, "Content-Length: %zu\r\nX-Own-Begin: 1\r\n", file_size);
+    CHECK(split(&x, &head_len, &body, &body_len) && mem_eq(x.out, head_len, want, strlen(want)));
+    CHECK(mem_eq(body, body_len, file_data, file_size));
+    release(&x);
+
+    /* a web server that sends the file: no handle, only its header */
+    SET_PARAMS(x, "SERVER_SOFTWARE", "nginx/1.22.1");
+    req = start(server, &x);
+    if (req == NULL) return;
+    f = (smisk_file *)&x;
+    CHECK_OK(smisk_response_prepare_file(req, file_path, strlen(file_path), &f));
+    CHECK(f == NULL);
+    finish(req, &x);
+    CHECK(contains(x.out, x.out_len, "X-Accel-Redirect: "));
+    release(&x);
+    smisk_file_free(NULL);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char tmpl[] = "/tmp/smisk-capi-resp-XXXXXX";
@@ -943,6 +1132,10 @@ int main(int argc, char **argv) {
     test_error_page();
     test_write_file();
     test_send_file();
+    test_header_list();
+    test_scheme_and_session_cookie();
+    test_gateway_checks();
+    test_prepare_and_stream();
     CHECK_OK(smisk_server_unbind(server));
     smisk_server_free(server);
 

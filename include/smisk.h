@@ -116,6 +116,9 @@
 // Length in characters of a session id (32 characters of [0-9a-v]).
 #define SMISK_SESSION_ID_LEN 32
 
+// Default lifetime of a session in seconds (a store's ttl until changed).
+#define SMISK_SESSION_DEFAULT_TTL 900
+
 // smisk_session_state_finish did nothing (session unused, or no data and
 // nothing stored).
 #define SMISK_SESSION_NOTHING 0
@@ -270,6 +273,10 @@ typedef struct smisk_request smisk_request;
 // A FastCGI responder.
 typedef struct smisk_server smisk_server;
 
+// A file smisk_response_prepare_file opened for streaming (opaque): pass it
+// to smisk_response_stream_file, or release it with smisk_file_free.
+typedef struct smisk_file smisk_file;
+
 // Opaque parsed request body: text fields and spooled files. Release with
 // smisk_form_free(), which also removes the temp files not kept.
 typedef struct smisk_form smisk_form;
@@ -321,6 +328,13 @@ typedef struct {
   uint32_t port;
   bool port80;
 } smisk_url_format;
+
+// A byte string passed with its length (not NUL-terminated); `ptr` may
+// be NULL when `len` is 0.
+typedef struct {
+  const uint8_t *ptr;
+  size_t len;
+} smisk_slice;
 
 // One event of smisk_multipart_next(). Pointers borrow either the input
 // buffer passed to that call or storage inside the parser; they are valid
@@ -726,12 +740,26 @@ uint32_t smisk_version_number(void);
 // Ownership: static storage; never NULL, never free it.
 const char *smisk_status_str(int32_t status);
 
+// The C name of a status code as a NUL-terminated string, such as
+// "SMISK_ERR_IO" for SMISK_ERR_IO (any integer is accepted; unknown values
+// give "SMISK_UNKNOWN_STATUS"). The names and the texts of
+// smisk_status_str() come from one table in the library.
+//
+// Ownership: static storage; never NULL, never free it.
+const char *smisk_status_name(int32_t status);
+
 // The message of the most recent failing smisk call on the calling thread,
 // as a NUL-terminated UTF-8 string ("" if no call has failed yet).
 //
 // Ownership: thread-local storage owned by the library, valid until the next
 // failing smisk call on the same thread; never NULL, never free it.
 const char *smisk_last_error(void);
+
+// The OS error number (errno) behind the most recent failing smisk call on
+// the calling thread, or 0 when that failure did not come from the
+// operating system (or no call has failed yet). A binding raises the
+// matching OS error from it (Python: OSError(errno, smisk_last_error())).
+int32_t smisk_last_errno(void);
 
 // Releases a byte buffer that a smisk function allocated and returned through
 // an `(uint8_t **out_ptr, size_t *out_len)` pair. Pass the same pointer and
@@ -902,16 +930,49 @@ smisk_status smisk_request_flush(smisk_request *request);
 // SMISK_ERR_STATE) until the next smisk_server_accept().
 smisk_status smisk_request_finish(smisk_request *request, uint32_t app_status);
 
-// Appends a response header line "Name: value" (line_len bytes, no CRLF).
-// The name must be an HTTP token; CR, LF and NUL are rejected
-// (SMISK_ERR_INVALID). SMISK_ERR_STATE once the response has begun.
+// Appends a response header line "Name: value" (line_len bytes, no CRLF),
+// checked at once: the name must be an HTTP token; CR, LF and NUL are
+// rejected (SMISK_ERR_INVALID, and the line is not added). SMISK_ERR_STATE
+// once the response has begun.
 smisk_status smisk_response_add_header(smisk_request *request, const char *line, size_t line_len);
+
+// Appends a header line to the response's header list as given (line_len
+// bytes, no CRLF), without checking it: every line is validated when the
+// header block is sent (smisk_response_begin fails with SMISK_ERR_INVALID
+// for the first invalid one, and nothing is sent). This is the list an
+// application edits freely until it begins (Python's Response.headers);
+// use smisk_response_add_header to have a line refused at once. After the
+// response has begun the list still changes, but nothing more is sent.
+// SMISK_ERR_STATE after the request finished.
+smisk_status smisk_response_push_header(smisk_request *request, const char *line, size_t line_len);
+
+// Replaces the whole header list by the count lines of `lines` (lines may
+// be NULL when count is 0), stored as smisk_response_push_header stores
+// them (validated when the block is sent). Nothing changes when an
+// argument is bad. SMISK_ERR_STATE after the request finished.
+smisk_status smisk_response_set_headers(smisk_request *request, const smisk_slice *lines, size_t count);
+
+// Number of lines in the response's header list (0 for NULL or a finished
+// request).
+size_t smisk_response_header_count(const smisk_request *request);
+
+// Bytes the header block of the current list takes (each line with its
+// CRLF, without the final blank line; 0 for NULL or a finished request).
+size_t smisk_response_headers_size(const smisk_request *request);
+
+// The index-th line of the header list: *line / *line_len receive it (no
+// CRLF, not NUL-terminated), valid until the list or the request changes.
+// SMISK_ERR_NOT_FOUND when index is out of range.
+smisk_status smisk_response_header_at(const smisk_request *request, size_t index, const uint8_t **line, size_t *line_len);
 
 // Removes the header lines added so far. SMISK_ERR_STATE once the response
 // has begun.
 smisk_status smisk_response_clear_headers(smisk_request *request);
 
-// Sends the header block: every added header line, then one blank line.
+// Sends the header block: every header line, then one blank line. Every
+// line is validated first (a token name, a colon, no CR, LF or NUL); an
+// invalid one is SMISK_ERR_INVALID and nothing is sent. A "Status: 204" or
+// "Status: 304" line makes the block go out without Content-Length lines.
 // SMISK_ERR_STATE if the response has already begun.
 smisk_status smisk_response_begin(smisk_request *request);
 
@@ -994,6 +1055,14 @@ smisk_status smisk_form_parse(const uint8_t *content_type, size_t content_type_l
 // unread; the responder skips it when the request finishes. A body the web
 // server aborted gives SMISK_ERR_ABORTED.
 smisk_status smisk_request_parse_form(smisk_request *request, const smisk_form_limits *limits, const uint8_t *upload_dir, size_t upload_dir_len, smisk_form **out);
+
+// Hands `form` to `request`, which releases it (removing its temp files
+// not kept, as smisk_form_free does) right after the answer is complete,
+// when the request finishes: the client does not wait for the removal of a
+// large upload, and the caller need not know when that is. The form must
+// not be used afterwards. A request that is no longer active (or NULL)
+// releases it at once. NULL form is a no-op.
+void smisk_form_free_after_finish(smisk_form *form, smisk_request *request);
 
 // How the body was handled (SMISK_FORM_UNPARSED for NULL).
 smisk_form_kind smisk_form_get_kind(const smisk_form *form);
@@ -1117,6 +1186,36 @@ smisk_status smisk_cookie_format(const uint8_t *name, size_t name_len, const uin
 // finished.
 smisk_status smisk_request_url(smisk_request *request, smisk_url **out_url);
 
+// True when the request came over HTTPS: a non-empty HTTPS param decides
+// ("on" in any case or "1"), else REQUEST_SCHEME ("https" in any case).
+// The scheme of smisk_request_url and the Secure flag of the session
+// cookie follow the same answer. False for NULL or a finished request.
+bool smisk_request_is_https(const smisk_request *request);
+
+// Checks one response header item of a gateway application (WSGI's
+// `(name, value)` pairs, as the bytes it sends: Latin-1): the name an RFC
+// 7230 token and not a hop-by-hop header (smisk_gateway_hop_by_hop), the
+// value without CR, LF or NUL; else SMISK_ERR_INVALID with the reason.
+//
+// On success *out_line / *out_len receive the line "name: value" (not
+// NUL-terminated), owned by the caller and released with
+// smisk_bytes_free(*out_line, *out_len), and *out_is_length (may be NULL)
+// whether the item is a Content-Length.
+smisk_status smisk_gateway_header(const uint8_t *name, size_t name_len, const uint8_t *value, size_t value_len, uint8_t **out_line, size_t *out_len, bool *out_is_length);
+
+// Checks a gateway status ("NNN Reason": a code 100-999, one space, then
+// no control characters; Latin-1 bytes) and writes its code to *out_code.
+// SMISK_ERR_INVALID otherwise. The line smisk sends for it is
+// "Status: <status>".
+smisk_status smisk_gateway_status(const uint8_t *status, size_t status_len, uint16_t *out_code);
+
+// The index-th hop-by-hop header name (lower case, NUL-terminated) a
+// gateway application may not set, or NULL past the last one (index 0, 1,
+// ... until NULL lists them all).
+//
+// Ownership: static storage; never free it.
+const char *smisk_gateway_hop_by_hop(size_t index);
+
 // The header line that makes the web server send the file at path itself,
 // chosen from the SERVER_SOFTWARE value server_software (may be NULL when
 // server_software_len is 0; first match wins): contains "lighttpd/1.4" gives
@@ -1164,24 +1263,54 @@ smisk_status smisk_request_sendfile_header(smisk_request *request, const char *p
 // SMISK_ERR_STATE after the request finished.
 smisk_status smisk_response_write_file(smisk_request *request, const char *path, size_t path_len, uint64_t *out_written);
 
-// Sends the file at path the best way the web server allows. When
-// smisk_request_sendfile_header gives a header (SERVER_SOFTWARE names a
-// server it knows, or the SMISK_SENDFILE param names a header), that
-// header is added (with smisk_response_add_header) and nothing is written:
-// the response has not begun, so more headers may follow, and the web
-// server sends the file when the request finishes (a missing file is then
-// the web server's 404). Otherwise (an unknown server, or SMISK_SENDFILE
-// "stream") the file is checked, "Content-Length: <size>" is added and the
-// file is streamed as with smisk_response_write_file (the response has then
-// begun). smisk_response_has_begun tells which happened.
+// Sends the file at path the best way the web server allows:
+// smisk_response_prepare_file, then smisk_response_stream_file when the
+// file is streamed. When smisk_request_sendfile_header gives a header
+// (SERVER_SOFTWARE names a server it knows, or the SMISK_SENDFILE param
+// names a header), that header is added and nothing is written: the
+// response has not begun, so more headers may follow, and the web server
+// sends the file when the request finishes (a missing file is then the web
+// server's 404). Otherwise (an unknown server, or SMISK_SENDFILE "stream")
+// the file is opened once, "Content-Length: <its size>" is added and
+// exactly that many bytes of the open file are streamed (the response has
+// then begun). smisk_response_has_begun tells which happened.
+//
+// Errors: those of smisk_response_prepare_file and
+// smisk_response_stream_file.
+smisk_status smisk_response_send_file(smisk_request *request, const char *path, size_t path_len);
+
+// The first half of smisk_response_send_file, for a caller that begins the
+// response its own way before the body: decides how the file is sent and
+// adds the header for it. When the web server sends the file, its header
+// is added and *out_file receives NULL. When smisk streams it, the file is
+// opened (once), checked to be a regular file and "Content-Length: <size>"
+// is added; *out_file receives the open file, owned by the caller, for
+// smisk_response_stream_file (or smisk_file_free). Nothing is written.
 //
 // Errors: SMISK_ERR_STATE when the response has already begun (or the
 // request finished); SMISK_ERR_INVALID for a path that is empty, relative,
 // has a ".." segment or contains CR, LF or NUL, and for a bad
-// SMISK_SENDFILE value; when streaming, the errors of
-// smisk_response_write_file (a missing or non-regular file is SMISK_ERR_IO
-// before anything is written, so the caller can still answer 404 or 500).
-smisk_status smisk_response_send_file(smisk_request *request, const char *path, size_t path_len);
+// SMISK_SENDFILE value; SMISK_ERR_IO (with the errno, see
+// smisk_last_errno) when the file cannot be opened or is not a regular
+// file. *out_file is written only on success.
+smisk_status smisk_response_prepare_file(smisk_request *request, const char *path, size_t path_len, smisk_file **out_file);
+
+// The second half: streams exactly the Content-Length
+// smisk_response_prepare_file added from the file it opened (bytes the
+// file gained since are not sent), beginning the response first if the
+// caller did not. Always takes `file` over and releases it. *out_written
+// (may be NULL) receives the bytes sent.
+//
+// Errors: SMISK_ERR_IO when reading fails or the file shrank below the
+// promised length (the body is then short: finish the request, the answer
+// cannot be repaired); SMISK_ERR_ABORTED when the web server went away;
+// SMISK_ERR_STATE after the request finished; SMISK_ERR_NULL for a NULL
+// file.
+smisk_status smisk_response_stream_file(smisk_request *request, smisk_file *file, uint64_t *out_written);
+
+// Releases a file of smisk_response_prepare_file without streaming it.
+// NULL is a no-op.
+void smisk_file_free(smisk_file *file);
 
 // Answers the request with the built-in HTML error page for http_status
 // (400-599, else SMISK_ERR_INVALID). message (message_len bytes, e.g.
@@ -1335,6 +1464,35 @@ int32_t smisk_session_id_is_valid(const uint8_t *id, size_t len);
 // released with smisk_session_state_free (normally after
 // smisk_session_state_finish).
 smisk_status smisk_session_state_new(const smisk_session_store *store, const uint8_t *name, size_t name_len, smisk_session_state **out_state);
+
+// The default session cookie name, "SID", as a NUL-terminated string.
+//
+// Ownership: static storage; never NULL, never free it.
+const char *smisk_session_default_name(void);
+
+// Creates the session state of `request` (a live request handle) for
+// cookie name `name` (as smisk_session_state_new) and offers it every
+// value the client sent under that name: the request's HTTP_COOKIE param
+// is parsed as smisk_parse_cookies does (at most
+// SMISK_MAX_FIELDS_DEFAULT fields; a header with more offers nothing), and
+// each value goes through smisk_session_state_add_cookie, which keeps only
+// exact session ids. Which cookie is the session's is decided here, not by
+// the caller. SMISK_ERR_STATE after the request finished.
+//
+// On success `*out_state` receives a new handle owned by the caller, to be
+// released with smisk_session_state_free.
+smisk_status smisk_session_state_new_for_request(const smisk_session_store *store, const uint8_t *name, size_t name_len, const smisk_request *request, smisk_session_state **out_state);
+
+// Sends the response's header block (as smisk_response_begin) with the
+// session cookie of `state` first, when the session needs one: the
+// Set-Cookie line of smisk_session_state_cookie with has_data, and
+// "Secure" when the request came over HTTPS (the same decision as the
+// scheme of smisk_request_url and smisk_request_is_https). `state` may be
+// NULL (no session: a plain begin).
+//
+// Errors: those of smisk_session_state_cookie and smisk_response_begin (an
+// invalid header line is SMISK_ERR_INVALID and nothing is sent).
+smisk_status smisk_response_begin_with_session(smisk_request *request, smisk_session_state *state, int32_t has_data);
 
 // Releases a session state without writing anything. NULL is a no-op.
 void smisk_session_state_free(smisk_session_state *state);

@@ -61,6 +61,7 @@ fn mkdir_private(dir: &Path, c: &CString) -> Result<()> {
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     let c = c_path(dir)?;
     mkdir_private(dir, &c)?;
+    // SAFETY: stat is plain old data; all zeroes is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: c is valid and st is a writable stat buffer.
     if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
@@ -197,7 +198,7 @@ mod tests {
         assert!(open_private_dir(&d, false).is_ok());
         let missing = base.join("missing");
         let err = open_private_dir(&missing, false).unwrap_err();
-        assert_eq!(err.errno(), Some(libc::ENOENT), "{err:?}");
+        assert_eq!(err.errno, Some(libc::ENOENT), "{err:?}");
         assert!(open_private_dir(&missing, true).is_ok());
         std::fs::remove_dir_all(&base).unwrap();
     }

@@ -85,6 +85,75 @@ pub enum smisk_status {
 
 pub use smisk_status::*;
 
+/// The one table of status codes: for each code, its C name and the short
+/// message `smisk_status_str` gives. The enum above is what cbindgen writes
+/// into the header; the `match` this macro generates is exhaustive, so a code
+/// of the enum missing here (or a name here the enum lacks) does not compile,
+/// and [`smisk_status::ALL`], [`smisk_status::name`] and
+/// [`smisk_status::describe`] come from this list alone.
+macro_rules! status_table {
+    ($($code:ident => $message:literal,)*) => {
+        impl smisk_status {
+            /// Every status, in numeric order.
+            pub const ALL: &'static [smisk_status] = &[$($code),*];
+
+            /// The same description as [`describe`](Self::describe), as a C
+            /// string (for `smisk_status_str`).
+            pub fn describe_c(self) -> &'static std::ffi::CStr {
+                match self {
+                    $($code => $message,)*
+                }
+            }
+
+            /// The C name of the status ("SMISK_ERR_IO"), as a C string (for
+            /// `smisk_status_name`).
+            pub fn name_c(self) -> &'static std::ffi::CStr {
+                match self {
+                    $($code => {
+                        const NAME: &std::ffi::CStr =
+                            match std::ffi::CStr::from_bytes_with_nul(
+                                concat!(stringify!($code), "\0").as_bytes(),
+                            ) {
+                                Ok(name) => name,
+                                Err(_) => panic!("status names have no NUL"),
+                            };
+                        NAME
+                    })*
+                }
+            }
+        }
+    };
+}
+
+status_table! {
+    SMISK_OK => c"success",
+    SMISK_ERR_NULL => c"a required pointer argument was NULL",
+    SMISK_ERR_INVALID => c"invalid argument",
+    SMISK_ERR_STATE => c"call not allowed in the current state",
+    SMISK_ERR_IO => c"operating-system I/O error",
+    SMISK_ERR_ABORTED => c"request aborted by the web server or peer hung up",
+    SMISK_ERR_TIMEOUT => c"timed out",
+    SMISK_ERR_INTERRUPTED => c"interrupted by a signal",
+    SMISK_ERR_TOO_LARGE => c"size or count limit exceeded",
+    SMISK_ERR_NOT_FOUND => c"not found",
+    SMISK_ERR_BUFFER_TOO_SMALL => c"output buffer too small",
+    SMISK_ERR_PROTOCOL => c"malformed protocol data from peer",
+    SMISK_ERR_NO_MEMORY => c"out of memory",
+    SMISK_ERR_PANIC => c"internal error in smisk",
+    SMISK_ERR_UNSUPPORTED => c"not supported",
+    SMISK_ERR_STOPPED => c"stopped by the caller's callback",
+    SMISK_ERR_BODY_TOO_LARGE => c"request body too large",
+    SMISK_ERR_TOO_MANY_PARTS => c"too many multipart parts",
+    SMISK_ERR_TOO_MANY_FIELDS => c"too many form fields",
+    SMISK_ERR_PART_HEADER_TOO_LARGE => c"multipart part headers too large",
+    SMISK_ERR_FIELD_TOO_LARGE => c"form field data too large",
+    SMISK_ERR_MULTIPART_MALFORMED => c"malformed multipart body",
+    SMISK_ERR_MULTIPART_BOUNDARY => c"missing or invalid multipart boundary",
+    SMISK_ERR_BODY_TRUNCATED => c"request body truncated",
+    SMISK_ERR_NO_SESSION => c"no session (missing, expired or does not verify)",
+    SMISK_ERR_SESSION_ID => c"malformed session id",
+}
+
 impl smisk_status {
     /// A short, static, English description of the status.
     pub fn describe(self) -> &'static str {
@@ -92,78 +161,28 @@ impl smisk_status {
         self.describe_c().to_str().unwrap_or("")
     }
 
-    /// The same description as a C string (for `smisk_status_str`).
-    pub fn describe_c(self) -> &'static std::ffi::CStr {
-        match self {
-            SMISK_OK => c"success",
-            SMISK_ERR_NULL => c"a required pointer argument was NULL",
-            SMISK_ERR_INVALID => c"invalid argument",
-            SMISK_ERR_STATE => c"call not allowed in the current state",
-            SMISK_ERR_IO => c"operating-system I/O error",
-            SMISK_ERR_ABORTED => c"request aborted by the web server or peer hung up",
-            SMISK_ERR_TIMEOUT => c"timed out",
-            SMISK_ERR_INTERRUPTED => c"interrupted by a signal",
-            SMISK_ERR_TOO_LARGE => c"size or count limit exceeded",
-            SMISK_ERR_NOT_FOUND => c"not found",
-            SMISK_ERR_BUFFER_TOO_SMALL => c"output buffer too small",
-            SMISK_ERR_PROTOCOL => c"malformed protocol data from peer",
-            SMISK_ERR_NO_MEMORY => c"out of memory",
-            SMISK_ERR_PANIC => c"internal error in smisk",
-            SMISK_ERR_UNSUPPORTED => c"not supported",
-            SMISK_ERR_STOPPED => c"stopped by the caller's callback",
-            SMISK_ERR_BODY_TOO_LARGE => c"request body too large",
-            SMISK_ERR_TOO_MANY_PARTS => c"too many multipart parts",
-            SMISK_ERR_TOO_MANY_FIELDS => c"too many form fields",
-            SMISK_ERR_PART_HEADER_TOO_LARGE => c"multipart part headers too large",
-            SMISK_ERR_FIELD_TOO_LARGE => c"form field data too large",
-            SMISK_ERR_MULTIPART_MALFORMED => c"malformed multipart body",
-            SMISK_ERR_MULTIPART_BOUNDARY => c"missing or invalid multipart boundary",
-            SMISK_ERR_BODY_TRUNCATED => c"request body truncated",
-            SMISK_ERR_NO_SESSION => c"no session (missing, expired or does not verify)",
-            SMISK_ERR_SESSION_ID => c"malformed session id",
-        }
+    /// The C name of the status, such as `"SMISK_ERR_IO"`.
+    pub fn name(self) -> &'static str {
+        self.name_c().to_str().unwrap_or("")
     }
 
     /// Maps a raw integer back to a status, for functions that take a status
     /// from C (where an out-of-range value must not become an invalid enum).
     pub fn from_raw(raw: i32) -> Option<smisk_status> {
-        const ALL: [smisk_status; 26] = [
-            SMISK_OK,
-            SMISK_ERR_NULL,
-            SMISK_ERR_INVALID,
-            SMISK_ERR_STATE,
-            SMISK_ERR_IO,
-            SMISK_ERR_ABORTED,
-            SMISK_ERR_TIMEOUT,
-            SMISK_ERR_INTERRUPTED,
-            SMISK_ERR_TOO_LARGE,
-            SMISK_ERR_NOT_FOUND,
-            SMISK_ERR_BUFFER_TOO_SMALL,
-            SMISK_ERR_PROTOCOL,
-            SMISK_ERR_NO_MEMORY,
-            SMISK_ERR_PANIC,
-            SMISK_ERR_UNSUPPORTED,
-            SMISK_ERR_STOPPED,
-            SMISK_ERR_BODY_TOO_LARGE,
-            SMISK_ERR_TOO_MANY_PARTS,
-            SMISK_ERR_TOO_MANY_FIELDS,
-            SMISK_ERR_PART_HEADER_TOO_LARGE,
-            SMISK_ERR_FIELD_TOO_LARGE,
-            SMISK_ERR_MULTIPART_MALFORMED,
-            SMISK_ERR_MULTIPART_BOUNDARY,
-            SMISK_ERR_BODY_TRUNCATED,
-            SMISK_ERR_NO_SESSION,
-            SMISK_ERR_SESSION_ID,
-        ];
-        ALL.iter().copied().find(|s| *s as i32 == raw)
+        Self::ALL.iter().copied().find(|s| *s as i32 == raw)
     }
 }
 
-/// The crate's error: a status plus a message for humans.
+/// The crate's error: a status, a message for humans and, for an error the
+/// operating system reported, its errno.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     pub status: smisk_status,
     pub message: String,
+    /// The OS error number behind the error (`Error::os`), else None. Code
+    /// that must tell one OS failure from another (ENOENT: "not there")
+    /// branches on this field, never on the message.
+    pub errno: Option<i32>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -173,6 +192,7 @@ impl Error {
         Error {
             status,
             message: message.into(),
+            errno: None,
         }
     }
 
@@ -214,21 +234,16 @@ impl Error {
             std::io::ErrorKind::OutOfMemory => SMISK_ERR_NO_MEMORY,
             _ => SMISK_ERR_IO,
         };
-        Error::new(status, format!("{context}: {err}"))
+        Error {
+            status,
+            message: format!("{context}: {err}"),
+            errno: err.raw_os_error(),
+        }
     }
 
     /// The error of the last failed libc call (`errno`), with context.
     pub fn last_os(context: impl fmt::Display) -> Error {
         Error::os(context, std::io::Error::last_os_error())
-    }
-
-    /// The OS errno behind an I/O error, when there is one (the Python shim
-    /// raises `OSError(errno, ...)` from it).
-    pub fn errno(&self) -> Option<i32> {
-        self.message
-            .rsplit_once("(os error ")
-            .and_then(|(_, rest)| rest.strip_suffix(')'))
-            .and_then(|n| n.parse().ok())
     }
 }
 
@@ -251,37 +266,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn from_raw_round_trips_every_status() {
-        for raw in 0..15 {
-            let s = smisk_status::from_raw(raw).expect("contiguous 0..15");
-            assert_eq!(s as i32, raw);
-            assert!(!s.describe().is_empty());
+    fn the_table_covers_every_code_exactly_once() {
+        // from_raw is the exact inverse of `as i32` over the whole range the
+        // numbering plan uses, and nothing else maps.
+        let mut seen = 0;
+        for raw in -1..1000 {
+            match smisk_status::from_raw(raw) {
+                Some(s) => {
+                    assert_eq!(s as i32, raw);
+                    seen += 1;
+                }
+                None => assert!(!smisk_status::ALL.iter().any(|s| *s as i32 == raw)),
+            }
         }
-        assert_eq!(smisk_status::from_raw(20), Some(SMISK_ERR_STOPPED));
-        assert_eq!(smisk_status::from_raw(15), None);
-        for raw in 30..38 {
-            let s = smisk_status::from_raw(raw).expect("request-body range 30..38");
-            assert_eq!(s as i32, raw);
-            assert!(!s.describe().is_empty());
+        assert_eq!(seen, smisk_status::ALL.len());
+        let mut names = std::collections::HashSet::new();
+        let mut messages = std::collections::HashSet::new();
+        for w in smisk_status::ALL.windows(2) {
+            assert!((w[0] as i32) < (w[1] as i32), "ALL is in numeric order");
         }
-        assert_eq!(smisk_status::from_raw(15), None);
-        assert_eq!(smisk_status::from_raw(38), None);
-        for raw in [40, 41] {
-            let s = smisk_status::from_raw(raw).expect("session codes");
-            assert_eq!(s as i32, raw);
-            assert!(!s.describe().is_empty());
+        for s in smisk_status::ALL {
+            let name = s.name();
+            assert_eq!(format!("{s:?}"), name, "the name is the variant's");
+            assert!(name.starts_with("SMISK_"), "{name}");
+            assert!(!s.describe().is_empty(), "{name} has no message");
+            assert!(names.insert(name), "{name} twice");
+            assert!(messages.insert(s.describe()), "{name}: message shared");
         }
-        assert_eq!(smisk_status::from_raw(42), None);
-        assert_eq!(smisk_status::from_raw(-1), None);
-        assert_eq!(smisk_status::from_raw(1000), None);
     }
 
     #[test]
     fn os_errors_keep_errno() {
         let e = Error::os("open /x", std::io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(e.status, SMISK_ERR_IO);
-        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert_eq!(e.errno, Some(libc::ENOENT));
         assert!(e.message.starts_with("open /x: "));
+        // The number is a field, not read back from the text.
+        let mut e = e;
+        e.message = "no number here".into();
+        assert_eq!(e.errno, Some(libc::ENOENT));
+        assert_eq!(Error::invalid("bad (os error 2)").errno, None);
         let e = Error::os("read", std::io::Error::from_raw_os_error(libc::EINTR));
         assert_eq!(e.status, SMISK_ERR_INTERRUPTED);
     }

@@ -579,7 +579,7 @@ fn run_read_only_scenario(dir: &Path) {
     let b = fresh_id();
     let err = store.write(b.as_bytes(), b"new").unwrap_err();
     assert_eq!(err.status, SMISK_ERR_IO, "{err:?}");
-    assert_eq!(err.errno(), Some(libc::EACCES), "{err:?}");
+    assert_eq!(err.errno, Some(libc::EACCES), "{err:?}");
     assert!(
         err.message.contains(dir.to_str().unwrap()),
         "names the path: {}",

@@ -104,3 +104,36 @@ def test_64_bit_constants_read_as_64_bit_values_in_c(tmp_path):
                     str(src)], check=True)
     assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split() == [
         str(2 << 30), "8"]
+
+
+def status_codes_of_the_header():
+    """(name, value) of every code of the smisk_status enum in smisk.h."""
+    body = re.search(r"typedef enum \{(.*?)\} smisk_status;", HEADER.read_text(), flags=re.S).group(1)
+    body = re.sub(r"//[^\n]*", "", body)
+    return [(n, int(v)) for n, v in re.findall(r"^\s*(SMISK_\w+)\s*=\s*(\d+),?\s*$", body, flags=re.M)]
+
+
+def test_every_status_of_the_header_has_a_name_and_a_message():
+    """The status names and messages come from one table in the library:
+    each code the header declares has its own name and message there, and no
+    other number has either."""
+    import ctypes
+
+    subprocess.run(["cargo", "build", "--release", "--lib", "--quiet"], cwd=harness.ROOT, check=True)
+    lib = ctypes.CDLL(str(harness.ROOT / "target" / "release" / "libsmisk.so"))
+    for fn in (lib.smisk_status_name, lib.smisk_status_str):
+        fn.restype = ctypes.c_char_p
+        fn.argtypes = [ctypes.c_int32]
+    codes = status_codes_of_the_header()
+    assert ("SMISK_OK", 0) in codes and ("SMISK_ERR_SESSION_ID", 41) in codes and len(codes) > 20
+    messages = set()
+    for name, value in codes:
+        assert lib.smisk_status_name(value).decode() == name
+        message = lib.smisk_status_str(value).decode()
+        assert message and message != "unknown status", name
+        assert message not in messages, f"{name} shares its message"
+        messages.add(message)
+    known = {v for _, v in codes}
+    for value in set(range(-1, 200)) - known:
+        assert lib.smisk_status_name(value) == b"SMISK_UNKNOWN_STATUS", value
+        assert lib.smisk_status_str(value) == b"unknown status", value

@@ -43,7 +43,7 @@ def test_format_bare_pairs_comments_quotes_and_symbols():
 
 
 def test_p21_comment_markers_inside_strings_are_data():
-    """P-21: a glob like "conf.d/*.conf" is not the start of a comment."""
+    """A glob like "conf.d/*.conf" is not the start of a comment."""
     assert parse('"@include": "conf.d/*.conf", "end": "*/", \'q\': "/* not a comment */"') == \
         {"@include": "conf.d/*.conf", "end": "*/", "q": "/* not a comment */"}
     assert parse('"a": """multi\n/* line */ string""", "b": "esc\\" /* still string"') == \
@@ -67,7 +67,7 @@ def test_p21_comment_markers_inside_strings_are_data():
     ('"a": [[1], 2],\n"b": {[1]: 2}', 2, "a dict key cannot be a list"),
 ])
 def test_p1_config_is_parsed_never_evaluated(tmp_path, text, line, words):
-    """P-1: anything but literal data is a ConfigError naming file and line,
+    """Anything but literal data is a ConfigError naming file and line,
     and nothing runs."""
     path = tmp_path / "app.conf"
     path.write_text(text)
@@ -87,7 +87,7 @@ def test_hostile_sizes_end_in_config_errors():
 
 
 def test_p22_non_dict_is_a_type_error_naming_the_source(tmp_path):
-    """P-22: a configuration that is data but not a dict is a TypeError."""
+    """A configuration that is data but not a dict is a TypeError."""
     path = tmp_path / "list.conf"
     path.write_text("[1, 2, 3]")
     with pytest.raises(TypeError, match=str(path)):
@@ -181,7 +181,7 @@ def test_loads_ignores_includes_and_replaces_identical_sources():
 
 
 def test_p23_sources_are_absolute_and_reload_rereads(tmp_path, monkeypatch):
-    """P-23: a source loaded by a relative path is reloaded from the same
+    """A source loaded by a relative path is reloaded from the same
     file after a chdir."""
     write(tmp_path / "app.conf", '"v": 1')
     monkeypatch.chdir(tmp_path)
@@ -259,7 +259,7 @@ def test_logging_configuration(tmp_path, restore_logging):
 
 
 def test_p24_logging_setup_uses_only_the_public_api(restore_logging):
-    """P-24: no private logging names such as logging._acquireLock (gone in
+    """No private logging names such as logging._acquireLock (gone in
     Python 3.13); the set-up works through the public API."""
     import inspect
     import re

@@ -29,7 +29,7 @@ def test_import_smisk_is_cheap_and_names_load_lazily():
 
 
 def test_p72_top_level_reexports_the_core_names():
-    """P-72: `from smisk import Application` (the Smisk 1.0 form) works."""
+    """`from smisk import Application` (the Smisk 1.0 form) works."""
     import smisk
     import smisk.core
 
@@ -104,7 +104,7 @@ def test_util_collections():
 
 
 def test_util_cache_and_p68_stable_app_shared_key(tmp_path):
-    """P-68: the key is the same in every process of the application (no
+    """The key is the same in every process of the application (no
     salted hash())."""
     from smisk.util.cache import callable_cache_key
 
@@ -133,7 +133,7 @@ def test_util_cache_and_p68_stable_app_shared_key(tmp_path):
 
 
 def test_util_introspect_and_p36_ensure_va_kwa_filters_keywords():
-    """P-36: a wrapped leaf that has *args but no **kwargs gets only the
+    """A wrapped leaf that has *args but no **kwargs gets only the
     keywords it names."""
     from smisk.util.introspect import introspect, repr2
     from smisk.util.type import Undefined
@@ -181,7 +181,7 @@ def test_util_introspect_and_p36_ensure_va_kwa_filters_keywords():
 
 
 def test_util_python_and_p71_find_modules_for_classtree(tmp_path):
-    """P-71: modules of a class's whole subclass tree."""
+    """Modules of a class's whole subclass tree."""
     from smisk.util import python as p
 
     assert p.format_exc() == [] and p.format_exc(as_string=True) == ""
@@ -232,7 +232,7 @@ def test_util_python_and_p71_find_modules_for_classtree(tmp_path):
 
 
 def test_p44_parse_qvalue_header_is_robust():
-    """P-44: values lower-cased, malformed q is 0 (no exception), partials
+    """Values lower-cased, malformed q is 0 (no exception), partials
     with a q are recorded."""
     from smisk.util.string import parse_qvalue_header
 
@@ -250,7 +250,7 @@ def test_p44_parse_qvalue_header_is_robust():
 
 
 def test_p45_tokenize_path_and_strings():
-    """P-45: an extension is removed from the last segment only, and the
+    """An extension is removed from the last segment only, and the
     (already decoded) path is not decoded again."""
     from smisk.util.string import normalize_url, strip_filename_extension, tokenize_path
 
@@ -270,7 +270,7 @@ def test_p45_tokenize_path_and_strings():
 
 
 def test_p66_datetime():
-    """P-66: now() carries the offset in effect, tzname is the offset,
+    """now() carries the offset in effect, tzname is the offset,
     bad input is a ValueError."""
     from smisk.util.DateTime import DateTime, OffsetTimeZone, UTCTimeZone
 
@@ -296,7 +296,7 @@ def test_p66_datetime():
 
 
 def test_p67_frozendict_and_other_small_utilities():
-    """P-67: frozendict is hashable, the empty one too."""
+    """frozendict is hashable, the empty one too."""
     from smisk.util.benchmark import benchmark
     from smisk.util.frozen import frozendict
     from smisk.util.timing import Timer
@@ -418,7 +418,7 @@ def test_english_inflection():
 
 
 def test_p65_camelize_lower_first_letter_and_swedish_rules():
-    """P-65: camelize(first_letter_uppercase=False) lower-cases the first
+    """camelize(first_letter_uppercase=False) lower-cases the first
     letter; the Swedish rules produce real Swedish plurals."""
     from smisk.inflection import inflection, inflections
     from smisk.inflection.sv import SVInflector
@@ -441,7 +441,7 @@ def test_p65_camelize_lower_first_letter_and_swedish_rules():
 # --- charsets, session ------------------------------------------------------------------
 
 def test_p70_charsets_are_only_text_encodings():
-    """P-70: no transforms (rot_13, base64_codec ...) or escape codecs."""
+    """No transforms (rot_13, base64_codec ...) or escape codecs."""
     from smisk.charsets import charsets
 
     assert "utf_8" in charsets and "latin_1" in charsets and "koi8_r" in charsets

@@ -71,7 +71,7 @@ def test_default_and_all_modules_register_in_order():
 
 
 def test_p57_json_module_is_the_stdlib_json_and_registered():
-    """P-57: the package's json module does not shadow the standard library's."""
+    """The package's json module does not shadow the standard library's."""
     import json as stdlib_json
 
     assert stdlib_json.__file__ != smisk.serialization.json.__file__
@@ -80,7 +80,7 @@ def test_p57_json_module_is_the_stdlib_json_and_registered():
 
 
 def test_p63_registries_have_their_own_state_and_unregister_is_safe():
-    """P-63: state per Registry instance; unregistering gives a shared key
+    """State per Registry instance; unregistering gives a shared key
     back to the serializer that still declares it."""
     class A(Serializer):
         name, extensions, media_types, can_serialize = "A", ("x",), ("text/x",), True
@@ -219,7 +219,7 @@ def test_json_refuses_what_is_not_json():
 
 
 def test_p64_jsonp_is_write_only_and_p5_checks_the_callback(monkeypatch):
-    """P-64: JSONP cannot be read; P-5: the callback is validated and the
+    """JSONP cannot be read; the callback is validated and the
     response is marked nosniff."""
     assert JSONPSerializer.directions() == ["write"]
     with pytest.raises(UnserializationError):
@@ -254,7 +254,7 @@ def test_jsonp_callback_from_the_request(monkeypatch):
 
 
 def test_p61_php_serial_counts_bytes_and_keeps_strings():
-    """P-61: string lengths are UTF-8 byte counts; numeric strings stay strings."""
+    """String lengths are UTF-8 byte counts; numeric strings stay strings."""
     assert PHPSerialSerializer.serialize("å", None) == (None, b's:2:"\xc3\xa5";')
     assert PHPSerialSerializer.serialize("123", None)[1] == b's:3:"123";'
     value = {"a": [True, False, None, 1, 1.5], 2: "x", None: data(b"\x00"), True: -1}
@@ -293,7 +293,7 @@ def test_plist_roundtrip_and_edges():
 
 
 def test_p58_no_catch_all_conversions():
-    """P-58: an arbitrary object is a SerializationError in every writer, not
+    """An arbitrary object is a SerializationError in every writer, not
     a silent str() or a crash on isinstance against a non-class."""
     class Thing:
         pass
@@ -305,7 +305,7 @@ def test_p58_no_catch_all_conversions():
 
 
 def test_pickle_writes_and_p3_never_reads_by_default():
-    """P-3: reading a pickle would run code the client chose."""
+    """Reading a pickle would run code the client chose."""
     _, body = PythonPickleSerializer.serialize(NESTED, None)
     assert pickle.loads(body) == NESTED
     assert PythonPickleSerializer.directions() == ["write"] and not PythonPickleSerializer.can_unserialize
@@ -327,7 +327,7 @@ def test_pickle_writes_and_p3_never_reads_by_default():
 
 
 def test_p2_python_literals_read_only_when_enabled_and_never_evaluated(monkeypatch):
-    """P-2: the py reader is off by default; turned on, it uses
+    """The py reader is off by default; turned on, it uses
     ast.literal_eval, so an expression is an error, not code run."""
     used, body = PythonPySerializer.serialize({"a": "åäö", "b": (1, 2)}, None)
     assert used is None and body.isascii()
@@ -372,7 +372,7 @@ def test_xhtml_page_and_error_page(monkeypatch):
 
 
 def test_p59_generic_xml_roundtrip_written_once_encoded_with_empty_strings():
-    """P-59: the document is encoded once (no double-encoded UTF-8) and an
+    """The document is encoded once (no double-encoded UTF-8) and an
     empty <string/> reads back as ''."""
     value = dict(NESTED, when=datetime.datetime(2009, 1, 2, 3, 4, 5, tzinfo=UTC), bin=data(b"\x00\x01"),
                  none=None, tuple=(1, 2))
@@ -400,7 +400,7 @@ def test_xml_base_helpers():
 
 
 def test_xmlrpc_roundtrip_fault_and_p62_method_name_routes(monkeypatch):
-    """P-62: the method name becomes the routing URL (cn_url); P-38: a fault
+    """The method name becomes the routing URL (cn_url); a fault
     carries the HTTP status code."""
     import xmlrpc.client
 
@@ -435,7 +435,7 @@ def test_xmlrpc_roundtrip_fault_and_p62_method_name_routes(monkeypatch):
 
 
 def test_p60_xspf_namespace_version_and_reader():
-    """P-60: the XSPF namespace and version="1"; the reader maps the known
+    """The XSPF namespace and version="1"; the reader maps the known
     elements and skips unknown ones."""
     playlist = {"title": "Spellista", "creator": "Åsa", "date": datetime.datetime(2009, 1, 2, tzinfo=UTC),
                 "link": {"rel": "http://a/", "content": "http://b/"},
@@ -506,7 +506,7 @@ XML_READERS = {
 
 @pytest.mark.parametrize("serializer", list(XML_READERS), ids=lambda s: s.name)
 def test_p4_xml_readers_refuse_entities_and_dtds(serializer):
-    """P-4: no entity expansion, no external entities, no DTD: each ends in
+    """No entity expansion, no external entities, no DTD: each ends in
     UnserializationError before anything is expanded or fetched."""
     root = XML_READERS[serializer]
     payloads = xml_payloads(root.split(b" ")[0], with_dtd=serializer is not XMLPlistSerializer)
@@ -572,7 +572,7 @@ def test_yaml_hostile_input():
 
 
 def test_p13_readers_read_at_most_length():
-    """P-13: a reader decodes only the `length` bytes it is given, however
+    """A reader decodes only the `length` bytes it is given, however
     long the stream."""
     stream = io.BytesIO(b'{"a": 1}' + b" " * 10 + b"garbage that would not parse")
     assert JSONSerializer.unserialize(stream, 8) == (None, {"a": 1})

@@ -1,7 +1,7 @@
 """smisk.core (the CPython shim) serving real requests: a Python
 Application (tests/apps/pyapp.py) behind a real nginx on 127.0.0.1, and
 directly over FastCGI where the wire matters. Each test names the original
-bug (W-n, original-core.md §4) it would have caught."""
+bug of the original Smisk it would have caught (docs/compat.md)."""
 
 import json
 import os
@@ -134,13 +134,13 @@ def test_env_is_str_to_str_latin1_and_raw(site):
     assert out["types"] == ["strstr"]
     assert env["QUERY_STRING"] == "x=%C3%A5"
     assert env["REQUEST_METHOD"] == "GET" and out["method"] == "GET"
-    assert env["SERVER_SOFTWARE"].startswith("nginx/")  # no smisk suffix (W-24)
+    assert env["SERVER_SOFTWARE"].startswith("nginx/")  # no smisk suffix
     assert env["HTTP_X_BYTES"] == "caf\u00e9"  # Latin-1 bytes-as-str
     assert out["is_active"] is True
 
 
 def test_is_active_without_touching_env(site):
-    # W-25: is_active was "env materialised", False during a request.
+    # is_active was "env materialised", False during a request.
     nginx, _, _ = site
     assert fetch(nginx, "/is-active")[2] == b"active"
 
@@ -196,7 +196,7 @@ def test_urlencoded_post(site):
 
 
 def test_multipart_fields_files_repeated_and_cleanup(site):
-    # W-2 (text > 8 KiB), W-8 (files in lists never deleted), W-21 (binary
+    # Text fields over 8 KiB overflowed a buffer, files in lists were never deleted, binary
     # lines dropped, empty fields dropped, part limit 9).
     nginx, _, _ = site
     binary = bytes(range(256)) * 64 + b"\n\n\r\n\n" + b"\x00" * 10
@@ -257,7 +257,7 @@ def test_limit_zero_leaves_body_unparsed(site):
 
 
 def test_malformed_multipart_is_an_error_not_a_crash(site):
-    # W-7: a lone "\n" as the first body line underflowed the boundary length.
+    # A lone "\n" as the first body line underflowed the boundary length.
     nginx, _, _ = site
     status, _, page = fetch(nginx, "/post", method="POST", body=b"\nnot multipart\r\n", headers=MP)
     assert status == 500 and b"ValueError" in page
@@ -268,7 +268,7 @@ def test_malformed_multipart_is_an_error_not_a_crash(site):
 
 
 def test_read_returns_the_whole_body(site):
-    # W-10: read() gave at most 8192 bytes, read(-1) corrupted data past 2048.
+    # read() gave at most 8192 bytes, read(-1) corrupted data past 2048.
     nginx, _, _ = site
     body = bytes((i * 7) % 251 for i in range(300_000))
     out = jget(nginx, "/input?mode=read", method="POST", body=body)
@@ -282,7 +282,7 @@ def test_read_n_chunks_then_empty(site):
 
 
 def test_readline_at_eof_returns_empty_bytes(site):
-    # W-9: readline at EOF returned None with the GIL released -> crash.
+    # readline at EOF returned None with the GIL released -> crash.
     nginx, _, _ = site
     out = jget(nginx, "/input?mode=readline", method="POST", body=b"one\ntwo\n\nlast")
     assert out == {"lines": ["one\n", "two\n", "\n", "last"], "eof": "", "eof2": ""}
@@ -329,7 +329,7 @@ def test_writes_of_bytes_and_str(site, kind, expected):
 
 
 def test_unencodable_str_is_an_exception_not_a_crash(site):
-    # W-11: a conversion failure in writelines dereferenced NULL.
+    # A conversion failure in writelines dereferenced NULL.
     nginx, _, _ = site
     status, _, body = fetch(nginx, "/write?kind=latin1-unencodable")
     assert status == 200  # "ok" had begun the response already
@@ -354,7 +354,7 @@ def test_headers_begin_has_begun_find_header(site):
 
 
 def test_no_stray_crlf_and_empty_service_answers(site):
-    # W-13: an empty header list put "\r\n" at the start of the body.
+    # An empty header list put "\r\n" at the start of the body.
     nginx, app, _ = site
     c = Conn(app.address)
     resp = c.request(params=default_params(script="/noheaders"))
@@ -380,7 +380,7 @@ def test_status_header_passes_through(site):
 
 
 def test_set_cookie_rfc6265(site):
-    # W-20: Path was URL-encoded (%2F) and Expires truncated with a NUL.
+    # Path was URL-encoded (%2F) and Expires truncated with a NUL.
     nginx, _, _ = site
     status, headers, _ = fetch(nginx, "/set-cookie")
     cookies = [v for k, v in headers if k.lower() == "set-cookie"]
@@ -419,7 +419,7 @@ def test_send_file_streams_for_unknown_servers(site, tmp_path):
 
 
 def test_error_page_escaped_no_traceback_by_default(site):
-    # W-12 (XSS, traceback shown by default), W-13 (header block after the page).
+    # The page escaped nothing and showed tracebacks by default; a header block followed it.
     nginx, _, _ = site
     status, headers, body = fetch(nginx, "/raise?msg=%3Cscript%3Ealert(1)%3C/script%3E")
     assert status == 500
@@ -445,7 +445,7 @@ def test_error_after_output_began_appends_fragment_only(site):
 
 
 def test_error_page_without_server_software(site):
-    # W-23: a missing SERVER_SOFTWARE crashed the error page.
+    # A missing SERVER_SOFTWARE crashed the error page.
     _, app, _ = site
     params = default_params(script="/raise")
     params.pop("SERVER_SOFTWARE", None)
@@ -513,7 +513,7 @@ def test_session_lifecycle_end_to_end(site):
     nginx, _, tmp = site
     b = Browser(nginx)
     before = session_files(tmp)
-    # Reading the session alone creates no file and no cookie (W-18).
+    # Reading the session alone creates no file and no cookie.
     assert b.get("/session?op=get")["data"] is None
     assert b.set_cookie_headers() == [] and session_files(tmp) == before
     # Data: file + cookie with the contract's attributes.
@@ -525,7 +525,7 @@ def test_session_lifecycle_end_to_end(site):
     assert len(sid) == 32 and sid in session_files(tmp)
     st = os.stat(Path(tmp) / "sessions" / sid)
     assert stat.S_IMODE(st.st_mode) == 0o600
-    # Read back; in-place modification is saved (W-19).
+    # Read back; in-place modification is saved.
     assert b.get("/session?op=get")["data"] == {"v": "1", "items": []}
     b.get("/session?op=append&v=a")
     b.get("/session?op=append&v=b")
@@ -540,7 +540,7 @@ def test_session_lifecycle_end_to_end(site):
 
 
 def test_bad_session_cookies_start_fresh(site):
-    # W-14: ids with ../ or CR/LF reached the file system and headers.
+    # Ids with ../ or CR/LF reached the file system and headers.
     nginx, _, tmp = site
     for bad in ["../../etc/passwd", "a" * 31, "A" * 32, "z" * 32, "x" * 5000]:
         b = Browser(nginx)
@@ -585,7 +585,7 @@ def test_expired_session_reads_as_none(tmp_path):
 
 
 def test_session_write_failure_is_logged_not_fatal(site):
-    # W-14: a failed session write during reset stopped the whole server.
+    # A failed session write during reset stopped the whole server.
     nginx, app, _ = site
     status, _, _ = fetch(nginx, "/session?op=unmarshallable")
     assert status == 200
@@ -703,7 +703,7 @@ def test_bind_errors_and_listening():
 
 
 def test_standalone_objects_raise_instead_of_crashing():
-    # W-31: Response.write/begin and Stream methods outside a request segfaulted.
+    # Response.write/begin and Stream methods outside a request segfaulted.
     import smisk.core as core
     r = core.Response()
     with pytest.raises(OSError):

@@ -1,6 +1,6 @@
 """smisk.core through the CPython shim (python-shim/): uid, pack, URL,
 decompose_query, xml and the exception classes, with the fixed values of
-original-core.md §5.2-§5.3 and decisions.md.
+the original Smisk documentation, with the fixed values of docs/compat.md.
 
 The shim is normally installed into .venv by scripts/install-deps; if it is
 not importable the module fixture pip-installs ./python-shim into the running
@@ -101,14 +101,14 @@ def test_encode_non_ascii_str_is_utf8():  # was returned unchanged in py2
     assert URL.encode("å ä") == "%C3%A5%20%C3%A4"
 
 
-def test_nul_is_ordinary_data():  # W-5
+def test_nul_is_ordinary_data():
     assert URL.escape("a \x00 ") == "a%20%00%20"
     assert URL.encode(b"a\x00" * 1000) == b"a%00" * 1000
     assert URL.decode("a%00b") == "a\x00b"
 
 
 @pytest.mark.parametrize("inp,out", [
-    ("a+b", "a b"),  # W-6: was 'a+b'
+    ("a+b", "a b"),  # Was 'a+b'
     ("a+b%20", "a b "),
     ("%41", "A"), ("%4", "%4"), ("%zz", "%zz"), ("100%", "100%"), ("", ""),
 ])
@@ -179,7 +179,7 @@ def comps(u):
     ("http://host/p?a#b?c", ("http", None, None, "host", 0, "/p", "a", "b?c")),
     ("http://h:/", ("http", None, None, "h", 0, "/", None, None)),
     ("", (None, None, None, None, 0, None, None, None)),
-    # IPv6 literals (decisions.md): host without brackets.
+    # IPv6 literals: host without brackets.
     ("http://[::1]:80/", ("http", None, None, "::1", 80, "/", None, None)),
     ("[::1]:8080", (None, None, None, "::1", 8080, None, None, None)),
     ("http://u@[fe80::1%25eth0]/", ("http", "u", None, "fe80::1%25eth0", 0, "/", None, None)),
@@ -193,7 +193,7 @@ def test_parse_vectors(inp, expected):
     "foo/bar", "a:b:c", "http://a:b@c:d@e/", "http://host:abc/", "http://host:-5/",
     "http://host:99999999999/", "http://host:65536/", "http://[::1/", "mailto:x",
 ])
-def test_parse_errors_are_value_errors(bad):  # W-30: was a silent all-None URL
+def test_parse_errors_are_value_errors(bad):  # Was a silent all-None URL
     with pytest.raises(ValueError, match="^Failed to parse URL"):
         URL(bad)
 
@@ -251,7 +251,7 @@ def test_subclassable():
 FULL = "http://user:pass@some.host:1983/some/path.ext?arg1=245&arg2=hej%20du#chapter5"
 
 
-def test_doc_vectors():  # §5.2 D1-D3
+def test_doc_vectors():  # the examples of the original documentation
     u = URL("http://host.name:1234/some/path")
     assert u.to_s() == "http://host.name:1234/some/path"
     assert u.to_s(host="another.host") == "http://another.host:1234/some/path"
@@ -381,7 +381,7 @@ def test_xml_escape(inp, out):
 @pytest.mark.parametrize("inp,out", [
     ("&amp;amp;", "&amp;"),  # single pass
     ("&#39;&apos;", "''"),
-    ("&AMP;", "&AMP;"), ("&lt", "&lt"), ("&quot", "&quot"),  # W-29: no garbage byte
+    ("&AMP;", "&AMP;"), ("&lt", "&lt"), ("&quot", "&quot"),  # No garbage byte
     ("&quot;x", '"x'),
     ("abc", "abc"), ("", ""),
     ("a&lt;", "a<"),
@@ -414,7 +414,7 @@ def test_pack_vectors(data, nbits, out):
     assert core.pack(data=data, nbits=nbits) == out
 
 
-def test_pack_any_length():  # W-3: fixed-length output and heap overflow
+def test_pack_any_length():  # Fixed-length output and heap overflow
     for n in (1, 7, 19, 21, 1000, 100_000):
         for nbits in (4, 5, 6):
             assert len(core.pack(b"\xa5" * n, nbits)) == -(-8 * n // nbits)
@@ -450,7 +450,7 @@ def test_uid_shapes():
     assert re.fullmatch(r"[0-9a-v]{32}", core.uid(node="nøde"))
 
 
-def test_uid_unique():  # W-1 era ids were time+pid only
+def test_uid_unique():  # the original ids were time and pid only
     ids = {core.uid() for _ in range(2000)}
     assert len(ids) == 2000
     assert len({core.uid(5, b"same") for _ in range(100)}) == 100

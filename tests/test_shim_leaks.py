@@ -1,4 +1,4 @@
-"""Reference counting and leaks in smisk.core (issue 6, item 5). First, 100 000
+"""Reference counting and leaks in smisk.core. First, 100 000
 requests over FastCGI, rotating through every layer of the shim (env, url,
 get/post/files, cookies, input stream, sessions, headers, set_cookie, writes,
 the error page, bad session ids), while the application reports its RSS,

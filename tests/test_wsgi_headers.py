@@ -1,9 +1,9 @@
-"""smisk.wsgi.headers: start_response() validation, and the caches of
-statuses and header items that passed, which the C start_response reads. A
-cached entry must be exactly what the full check gives, and the check must
-refuse every time what it refused once (the cache hits themselves, and
-str subclasses of cached items, are tested through the C path in
-test_wsgi_fast_path.py)."""
+"""smisk.wsgi.headers: start_response() validation (the library's checks),
+and the caches of statuses and header items that passed, which the C
+start_response keeps. A cached entry must be exactly what the full check
+gives, and the check must refuse every time what it refused once (the cache
+hits themselves, and str subclasses of cached items, are tested through the
+C path in test_wsgi_fast_path.py)."""
 import pytest
 
 from smisk.wsgi import headers
@@ -29,8 +29,9 @@ def test_a_cache_hit_gives_the_same_answer_as_the_first_check():
     assert first == again
     assert first[0][3] == b"X-Caf: caf\xe9" and first[1] is True
     # What the C start_response finds in the caches is the same answer.
-    assert headers._good_status["200 OK"] == (200, first[0][0])
-    assert [headers._good_items[item] for item in items] == [
+    good_status, good_items, _ = headers._caches()
+    assert good_status["200 OK"] == (200, first[0][0])
+    assert [good_items[item] for item in items] == [
         (first[0][1], False), (first[0][2], True), (first[0][3], False)]
 
 
@@ -75,6 +76,25 @@ def test_caches_stay_bounded_and_correct_past_their_size():
     for i in range(3 * headers._CACHE_MAX):
         lines, has_length, code = headers.header_lines(f"{200 + i % 700} R{i}", [("X-N", str(i))])
         assert lines == [f"Status: {200 + i % 700} R{i}", f"X-N: {i}"] and code == 200 + i % 700
-    assert len(headers._good_items) <= headers._CACHE_MAX
-    assert len(headers._good_status) <= headers._CACHE_MAX
+    good_status, good_items, size = headers._caches()
+    assert size == headers._CACHE_MAX
+    assert len(good_items) <= headers._CACHE_MAX
+    assert len(good_status) <= headers._CACHE_MAX
     assert headers.header_lines("299 Fine", [])[2] == 299
+
+
+def test_one_grammar_no_second_validator():
+    """The checks are the library's: smisk.wsgi.headers keeps no regex of its
+    own, and the hop-by-hop names are the library's list."""
+    import inspect
+
+    source = inspect.getsource(headers)
+    assert "import re" not in source and "re.compile" not in source
+    assert headers.HOP_BY_HOP == frozenset(
+        ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+         "trailers", "transfer-encoding", "upgrade"))
+    # A Latin-1 name that is no token, a DEL in the status: the library says no.
+    with pytest.raises(ValueError, match="RFC 7230 token"):
+        headers.header_lines("200 OK", [("X\xe9", "b")])
+    with pytest.raises(ValueError, match="NNN Reason"):
+        headers.header_lines("200 O\x7fK", [])

@@ -31,15 +31,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DRIVER = os.path.join(HERE, "target", "release", "smisk-bench-multipart")
-BOUNDARY = b"----smiskbench7MA4YWxkTrZu0gW"
-CT = b"multipart/form-data; boundary=" + BOUNDARY
-
-
-def part(name, data, filename=None):
-    cd = b'Content-Disposition: form-data; name="' + name + b'"'
-    if filename is not None:
-        cd += b'; filename="' + filename + b'"\r\nContent-Type: application/octet-stream'
-    return b"--" + BOUNDARY + b"\r\n" + cd + b"\r\n\r\n" + data + b"\r\n"
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from benchlib import BOUNDARY, CT, part  # noqa: E402,F401  (the bodies every multipart bench sends)
 
 
 def bodies(size):

@@ -21,7 +21,7 @@ run) and the server's CPU time (utime+stime from /proc over all runs /
 runs); for pm in-proc the wall and CPU time of the parse. The smisk and flup
 columns include transport (the client's records, the socket, FastCGI
 framing), pm in-proc does not: "smisk e2e vs pm in-proc" is the
-conservative comparison, and the goals (issue 6: ahead on 32 MiB, >= 10x on
+conservative comparison, and the goals (ahead on 32 MiB, >= 10x on
 1000 small fields) are checked on it.
 
 Run with bench/.venv's Python (python-multipart, flup); the smisk app runs
@@ -45,20 +45,10 @@ sys.path.insert(0, HERE)
 
 import fcgi_client  # noqa: E402
 import form_pm  # noqa: E402
-from benchlib import load_fcgi_bench  # noqa: E402
-
-fb = load_fcgi_bench()
+import benchlib as fb  # noqa: E402
 
 
-def load_multipart_run():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("multipart_run", os.path.join(ROOT, "bench", "multipart", "run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-mp = load_multipart_run()
+mp = fb  # the multipart bodies: benchlib.BOUNDARY, CT, part
 CT = mp.CT.decode()
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 

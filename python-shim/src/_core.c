@@ -53,9 +53,22 @@ PyObject *raise_status(smisk_status st)
         type = InvalidSessionError;
         break;
     case SMISK_ERR_IO:
-    case SMISK_ERR_ABORTED:
-        type = PyExc_OSError;
-        break;
+    case SMISK_ERR_ABORTED: {
+        /* OSError(errno, message) picks the subclass (FileNotFoundError,
+         * PermissionError ...) from the errno the library reports. */
+        int err = smisk_last_errno();
+        PyObject *exc;
+        if (err == 0) {
+            type = PyExc_OSError;
+            break;
+        }
+        exc = PyObject_CallFunction(PyExc_OSError, "is", err, msg);
+        if (exc != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
     case SMISK_ERR_TIMEOUT:
         type = PyExc_TimeoutError;
         break;

@@ -8,9 +8,10 @@
  * while Python code runs. Per request: attach the handle to the shared
  * Request/Response, call service(), begin() if the application did not,
  * on an exception call error() (the library's escaped error page), then
- * write back the session and remove temp files. A failure after the
+ * write back the session; the library finishes the request and removes the
+ * temp files after the callback returns. A failure after the
  * response (say, an unwritable session store) is logged and never stops
- * the server (W-14).
+ * the server.
  *
  * Hooks: application_will_start() / application_did_stop() run in each
  * serving process (the workers with forks), around its requests; forks go
@@ -155,18 +156,11 @@ static int handle_request(void *ctx, smisk_request *h)
     } else {
         rc = handle_exception(app);
     }
+    /* The session is written back before the answer completes (the
+     * client's next request sees it); the library finishes the request
+     * once this returns (a 500 if nothing was sent and rc != 0), then
+     * removes the form's temp files. */
     request_end_session(app->request);
-    if (rc == 0 && request_has_form(app->request)) {
-        /* The answer is complete before the temp files of the form are
-         * removed: unlinking a large upload takes milliseconds the client
-         * need not wait for. (On rc != 0 the library still has to answer
-         * 500 if nothing was sent; without a form the library finishes the
-         * request after this returns, as for any handler.) The flush may
-         * wait for a slow client: without the GIL. */
-        Py_BEGIN_ALLOW_THREADS
-        (void)smisk_request_finish(h, 0);
-        Py_END_ALLOW_THREADS
-    }
     request_detach(app->request);
     response_detach(app->response);
     if (PyErr_Occurred())
@@ -431,13 +425,10 @@ static PyObject *app_service(ApplicationObject *self, PyObject *unused)
     line = PyUnicode_FromString("Content-Type: text/html; charset=utf-8");
     if (line == NULL)
         return NULL;
-    res = PyObject_GetAttrString((PyObject *)self->response, "headers");
-    if (res == NULL || PyList_Append(res, line) < 0) {
-        Py_XDECREF(res);
+    if (response_add_line(self->response, line) < 0) {
         Py_DECREF(line);
         return NULL;
     }
-    Py_DECREF(res);
     Py_DECREF(line);
     line = PyUnicode_FromFormat("<html><body><h1>Smisk instance #%ld</h1><p>No services available</p>"
                                 "</body></html>\n",
@@ -541,8 +532,8 @@ static int app_set_forks(ApplicationObject *self, PyObject *v, void *c)
     n = PyLong_AsLong(v);
     if (n == -1 && PyErr_Occurred())
         return -1;
-    if (n < 0 || n > 1024) {
-        PyErr_SetString(PyExc_ValueError, "forks must be between 0 and 1024");
+    if (n < 0 || n > (long)SMISK_MAX_FORKS) {
+        PyErr_Format(PyExc_ValueError, "forks must be between 0 and %u", (unsigned)SMISK_MAX_FORKS);
         return -1;
     }
     self->forks = (int)n;
@@ -1019,5 +1010,7 @@ int application_init_module(PyObject *m)
         Py_DECREF(&ApplicationType);
         return -1;
     }
+    if (PyModule_AddIntConstant(m, "MAX_FORKS", (long)SMISK_MAX_FORKS) < 0)
+        return -1;
     return PyModule_AddFunctions(m, module_functions);
 }

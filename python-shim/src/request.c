@@ -6,7 +6,7 @@
  * dropped when the request ends: env, url, get, post/files (one form parse,
  * streamed by the library, files spooled to a private directory), cookies
  * and the session. Outside a request the handle is NULL and every accessor
- * answers "empty" instead of crashing (W-25, W-31). Decoding follows the
+ * answers "empty" instead of crashing. Decoding follows the
  * application's charset and tolerant settings; the parsing itself is the
  * library's (smisk_parse_query, smisk_parse_cookies, smisk_request_parse_form,
  * smisk_session_state_*).
@@ -17,8 +17,6 @@
 #include <structmember.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_MULTIPART (2147483648LL)
-#define DEFAULT_MAX_FORMDATA (10LL * 1024 * 1024)
 
 /* A FastCGI param of the current request, borrowed from the library. */
 static int param(RequestObject *r, const char *name, const char **v, size_t *n)
@@ -276,7 +274,7 @@ static PyObject *req_get_cookies(RequestObject *r, void *c)
     return cached(&r->cookies, parse_pairs(r, "HTTP_COOKIE", 1));
 }
 
-/* Drops the decoded query so a charset change takes effect (§2.1). */
+/* Drops the decoded query so a charset change takes effect. */
 void request_charset_changed(RequestObject *r)
 {
     Py_CLEAR(r->get);
@@ -393,29 +391,16 @@ static PyObject *req_get_files(RequestObject *r, void *c)
 
 /* ---- sessions ------------------------------------------------------------- */
 
-typedef struct {
-    smisk_session_state *state;
-    const char *name;
-    size_t name_len;
-} cookie_offer;
-
-static int32_t offer_cookie(void *ctxp, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, bool has)
-{
-    cookie_offer *o = ctxp;
-    if (has && kl == o->name_len && memcmp(k, o->name, kl) == 0)
-        smisk_session_state_add_cookie(o->state, v, vl, NULL);
-    return 0;
-}
-
+/* The session state of the request: the library picks the client's
+ * session cookie out of HTTP_COOKIE (smisk_session_state_new_for_request). */
 static int sess_state(RequestObject *r)
 {
     PyObject *store, *name;
     smisk_session_store *h;
     smisk_session_state *state = NULL;
     smisk_status st;
-    cookie_offer o;
-    const char *cookie;
-    size_t cookie_len;
+    const char *n;
+    Py_ssize_t nl = 0;
 
     if (r->sess != NULL)
         return 0;
@@ -428,31 +413,19 @@ static int sess_state(RequestObject *r)
         return -1;
     h = session_store_handle(store);
     name = h == NULL ? NULL : session_store_name(store);
-    if (name == NULL) {
+    n = name == NULL ? NULL : PyUnicode_AsUTF8AndSize(name, &nl);
+    if (n == NULL) {
+        Py_XDECREF(name);
         Py_DECREF(store);
         return -1;
     }
-    {
-        Py_ssize_t nl = 0;
-        o.name = PyUnicode_AsUTF8AndSize(name, &nl);
-        o.name_len = (size_t)nl;
-    }
-    if (o.name == NULL) {
-        Py_DECREF(name);
-        Py_DECREF(store);
-        return -1;
-    }
-    st = smisk_session_state_new(h, (const uint8_t *)o.name, o.name_len, &state);
+    st = smisk_session_state_new_for_request(h, (const uint8_t *)n, (size_t)nl, r->handle, &state);
+    Py_DECREF(name);
     if (st != SMISK_OK) {
-        Py_DECREF(name);
         Py_DECREF(store);
         raise_status(st);
         return -1;
     }
-    o.state = state;
-    if (param(r, "HTTP_COOKIE", &cookie, &cookie_len))
-        smisk_parse_cookies((const uint8_t *)cookie, cookie_len, SMISK_MAX_FIELDS_DEFAULT, offer_cookie, &o);
-    Py_DECREF(name);
     r->sess = state;
     r->sess_store = store;
     return 0;
@@ -573,35 +546,16 @@ static int req_set_session_id(RequestObject *r, PyObject *v, void *c)
     return 0;
 }
 
-int request_session_cookie(RequestObject *r, PyObject **out_line)
+int request_session_for_begin(RequestObject *r, smisk_session_state **state, int *has_data)
 {
-    uint8_t *p = NULL;
-    size_t n = 0;
-    const char *https;
-    size_t hl;
-    int secure;
-    smisk_status st;
-
-    *out_line = NULL;
-    if (r->sess == NULL)
+    *state = NULL;
+    *has_data = 0;
+    if (r == NULL || r->sess == NULL)
         return 0;
     if (sess_load(r) < 0)
         return -1;
-    secure = param(r, "HTTPS", &https, &hl) &&
-             ((hl == 2 && (https[0] | 0x20) == 'o' && (https[1] | 0x20) == 'n') || (hl == 1 && https[0] == '1'));
-    st = smisk_session_state_cookie(r->sess, r->session != Py_None, secure, &p, &n);
-    if (st != SMISK_OK) {
-        raise_status(st);
-        return -1;
-    }
-    if (p != NULL) {
-        PyObject *value = PyUnicode_DecodeLatin1((const char *)p, (Py_ssize_t)n, NULL);
-        smisk_bytes_free(p, n);
-        *out_line = value == NULL ? NULL : PyUnicode_FromFormat("Set-Cookie: %U", value);
-        Py_XDECREF(value);
-        if (*out_line == NULL)
-            return -1;
-    }
+    *state = r->sess;
+    *has_data = r->session != Py_None;
     return 0;
 }
 
@@ -678,11 +632,6 @@ void request_end_session(RequestObject *r)
     PyErr_Restore(type, value, tb);
 }
 
-int request_has_form(RequestObject *r)
-{
-    return r->form != NULL;
-}
-
 void request_detach(RequestObject *r)
 {
     PyObject *type, *value, *tb;
@@ -690,9 +639,10 @@ void request_detach(RequestObject *r)
     PyErr_Fetch(&type, &value, &tb);
     Py_CLEAR(r->sess_store);
     Py_CLEAR(r->session);
-    /* Removes every temp file the application did not move away. */
+    /* The library removes every temp file the application did not move
+     * away, right after the answer is complete. */
     if (r->form != NULL) {
-        smisk_form_free(r->form);
+        smisk_form_free_after_finish(r->form, r->handle);
         r->form = NULL;
     }
     r->form_parsed = 0;
@@ -861,8 +811,8 @@ static PyObject *req_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     r->input = (StreamObject *)stream_new(STREAM_INPUT);
     r->errors = (StreamObject *)stream_new(STREAM_ERRORS);
-    r->max_multipart_size = DEFAULT_MAX_MULTIPART;
-    r->max_formdata_size = DEFAULT_MAX_FORMDATA;
+    r->max_multipart_size = SMISK_DEFAULT_MAX_MULTIPART_SIZE;
+    r->max_formdata_size = SMISK_DEFAULT_MAX_FORMDATA_SIZE;
     if (r->input == NULL || r->errors == NULL) {
         Py_DECREF(r);
         return NULL;

@@ -1,7 +1,7 @@
 /*
  * smisk.core.SessionStore and smisk.core.FileSessionStore.
  *
- * SessionStore is the abstract base of §2.6 (ttl, name; the four operations
+ * SessionStore is the abstract base (ttl, name; the four operations
  * raise NotImplementedError). FileSessionStore wraps the library's file
  * store (src/session/): ids are validated before any file is touched,
  * files are private, framed and written by temp file + rename. The payload
@@ -9,7 +9,7 @@
  * reads as InvalidSessionError. File I/O runs without the GIL.
  *
  * The store handle is opened in tp_new, so a subclass that never calls the
- * base __init__ still has a working store (W-31).
+ * base __init__ still has a working store.
  */
 #include "shim.h"
 
@@ -44,8 +44,8 @@ static PyObject *ss_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     (void)kw;
     if (self == NULL)
         return NULL;
-    self->name = PyUnicode_FromString("SID");
-    self->ttl = 900;
+    self->name = PyUnicode_FromString(smisk_session_default_name());
+    self->ttl = (long long)SMISK_SESSION_DEFAULT_TTL;
     if (self->name == NULL) {
         Py_DECREF(self);
         return NULL;

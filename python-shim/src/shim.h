@@ -108,7 +108,7 @@ struct ResponseObject {
     smisk_request *handle;
     RequestObject *request; /* strong, set by run() */
     StreamObject *out;
-    PyObject *headers; /* list or NULL */
+    PyObject *headers; /* the HeaderList mirroring the library's lines, or NULL */
     int custom_begin;  /* a subclass overrides begin(): call it through Python */
 };
 
@@ -143,14 +143,15 @@ void request_attach(RequestObject *r, smisk_request *h);
 /* Saves or refreshes the request's session; called before the answer is
  * complete, so the client's next request sees it. Never raises. */
 void request_end_session(RequestObject *r);
-/* Whether the request's body was parsed as a form (it may own spool files). */
-int request_has_form(RequestObject *r);
-/* Session write-back (if request_end_session was not called), temp file
- * removal, cache reset. Never raises: problems are reported to the
+/* Session write-back (if request_end_session was not called), the form
+ * handed to the library (its temp files go when the request finishes),
+ * cache reset. Never raises: problems are reported to the
  * request's error stream and sys.stderr. */
 void request_detach(RequestObject *r);
-/* The session cookie header value to send, or NULL (no error) when none. */
-int request_session_cookie(RequestObject *r, PyObject **out_line);
+/* What begin() hands to smisk_response_begin_with_session: the request's
+ * session state (NULL when the session was never touched) and whether the
+ * session holds data (loading it first). */
+int request_session_for_begin(RequestObject *r, smisk_session_state **state, int *has_data);
 
 void request_charset_changed(RequestObject *r);
 /* request.env: the params dict, built at the first use in a request. */
@@ -161,6 +162,10 @@ void response_attach(ResponseObject *r, smisk_request *h);
 void response_detach(ResponseObject *r);
 /* begin() through Python dispatch when overridden, else directly. */
 int response_begin_if_needed(ResponseObject *r);
+/* Appends one header line (str or bytes) to the response's header list. */
+int response_add_line(ResponseObject *r, PyObject *line);
+/* Replaces the header list by these lines (str or bytes). */
+int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n);
 /* response.write(data): begins the response if needed; empty data sends nothing. */
 int response_write(ResponseObject *r, PyObject *data);
 /* bytes to send for a str/bytes body chunk (str encoded with the charset). */

@@ -4,10 +4,10 @@
  *
  * A Stream is bound to the request being served by its owner (Request or
  * Response) and unbound when the request ends; used outside a request every
- * method raises OSError instead of touching freed memory (W-31). Reads
+ * method raises OSError instead of touching freed memory. Reads
  * release the GIL (they may wait on the socket); results are bytes, b'' at
- * the end of the body (W-9, W-10). Lengths always come from the Python
- * object, never from the caller (W-4).
+ * the end of the body. Lengths always come from the Python
+ * object, never from the caller.
  */
 #include "shim.h"
 

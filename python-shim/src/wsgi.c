@@ -4,18 +4,20 @@
  *
  * Why in C: in the same-vCPU benchmark each Python frame the gateway ran per
  * request (service, environ, start_response, the header check, the body
- * write) cost about as much as the whole smisk.core hello. The policy stays
- * in smisk/wsgi: headers never seen before are validated by
- * smisk.wsgi.headers.header_lines (this file only looks up the caches that
- * function fills), and every result other than a one-block list or tuple of
- * bytes, write(), file wrappers and error pages are handled by
- * Gateway._send_result and friends in Python.
+ * write) cost about as much as the whole smisk.core hello.
  *
- * The Python subclass provides, read once at the first request:
- *   _static_environ()  -> dict merged into every environ
- *   _header_lines, _good_status, _good_items  (smisk.wsgi.headers)
- *   _send_result(result)           every result the fast path does not take
- *   write                          the callable start_response returns
+ * Policy is the library's: the scheme (smisk_request_is_https), and what a
+ * valid status and header item is (smisk_gateway_status,
+ * smisk_gateway_header, smisk_gateway_hop_by_hop). This file converts the
+ * Python objects and keeps two small bounded caches of statuses and
+ * (name, value) items that passed, with their finished lines, so a repeated
+ * item costs one dict lookup. The lines go to the response's header list in
+ * the library, which validates them when it sends the block.
+ *
+ * What the Python subclass provides, it passes to __init__: the environ
+ * items every request shares, the write() callable start_response returns,
+ * and send_result(result) for every result the fast path does not send
+ * itself (anything but a one-block list or tuple of bytes).
  */
 #include "shim.h"
 
@@ -24,11 +26,14 @@
 typedef struct {
     ApplicationObject app;
     PyObject *wsgi_app;
-    /* Read from the subclass at the first request (see above). */
+    /* From __init__ (see above). */
+    PyObject *static_env, *write, *send_result;
+    /* Looked up at the first request: start_response as the application
+     * gets it (a subclass may override it), and whether environ() is
+     * overridden (then it is called). */
     int ready;
-    int custom_environ; /* a subclass overrides environ(): call it */
-    PyObject *static_env, *start_response, *write, *send_result;
-    PyObject *header_lines, *good_status, *good_items;
+    int custom_environ;
+    PyObject *start_response;
     /* Per request: the status start_response accepted (NULL: not called). */
     PyObject *status;
     long code;
@@ -39,14 +44,12 @@ static PyTypeObject GatewayType;
 
 /* Interned keys and values of the environ completion. */
 enum {
-    K_WSGI_INPUT, K_URL_SCHEME, K_HTTPS, K_REQUEST_SCHEME, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE,
-    K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH, K_PATH_INFO, K_SCRIPT_NAME, K_REQUEST_METHOD,
-    V_HTTP, V_HTTPS, V_SLASH, V_EMPTY, N_STRINGS
+    K_WSGI_INPUT, K_URL_SCHEME, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE, K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH,
+    K_PATH_INFO, K_SCRIPT_NAME, K_REQUEST_METHOD, V_HTTP, V_HTTPS, V_SLASH, V_EMPTY, N_STRINGS
 };
 static const char *const string_text[N_STRINGS] = {
-    "wsgi.input", "wsgi.url_scheme", "HTTPS", "REQUEST_SCHEME", "HTTP_CONTENT_TYPE", "CONTENT_TYPE",
-    "HTTP_CONTENT_LENGTH", "CONTENT_LENGTH", "PATH_INFO", "SCRIPT_NAME", "REQUEST_METHOD",
-    "http", "https", "/", ""};
+    "wsgi.input", "wsgi.url_scheme", "HTTP_CONTENT_TYPE", "CONTENT_TYPE", "HTTP_CONTENT_LENGTH",
+    "CONTENT_LENGTH", "PATH_INFO", "SCRIPT_NAME", "REQUEST_METHOD", "http", "https", "/", ""};
 static PyObject *S[N_STRINGS];
 
 /* The str value of env[key], borrowed; NULL when absent (or on error, with
@@ -54,26 +57,6 @@ static PyObject *S[N_STRINGS];
 static PyObject *env_get(PyObject *env, int key)
 {
     return PyDict_GetItemWithError(env, S[key]);
-}
-
-static int is_ascii_ci(PyObject *v, const char *lower)
-{
-    Py_ssize_t i, n;
-    const char *p;
-    if (!PyUnicode_Check(v) || !PyUnicode_IS_ASCII(v))
-        return 0;
-    n = PyUnicode_GET_LENGTH(v);
-    p = (const char *)PyUnicode_DATA(v);
-    if ((size_t)n != strlen(lower))
-        return 0;
-    for (i = 0; i < n; i++) {
-        char c = p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lower[i])
-            return 0;
-    }
-    return 1;
 }
 
 /* Moves env[from] to env[to] unless env[to] is already non-empty: nginx
@@ -121,19 +104,7 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
         return NULL;
     if (PyDict_Update(env, g->static_env) < 0 || PyDict_SetItem(env, S[K_WSGI_INPUT], (PyObject *)req->input) < 0)
         goto fail;
-    v = env_get(env, K_HTTPS);
-    if (v != NULL)
-        scheme = (is_ascii_ci(v, "on") || is_ascii_ci(v, "1")) ? S[V_HTTPS] : S[V_HTTP];
-    else if (PyErr_Occurred())
-        goto fail;
-    else {
-        v = env_get(env, K_REQUEST_SCHEME);
-        if (v == NULL && PyErr_Occurred())
-            goto fail;
-        scheme = (v != NULL && PyUnicode_Check(v) && PyUnicode_CompareWithASCIIString(v, "https") == 0)
-                     ? S[V_HTTPS]
-                     : S[V_HTTP];
-    }
+    scheme = smisk_request_is_https(req->handle) ? S[V_HTTPS] : S[V_HTTP];
     if (PyDict_SetItem(env, S[K_URL_SCHEME], scheme) < 0)
         goto fail;
     if (move_header_param(env, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE) < 0 ||
@@ -163,44 +134,22 @@ fail:
     return NULL;
 }
 
-static PyObject *attr(PyObject *o, const char *name)
-{
-    return PyObject_GetAttrString(o, name);
-}
-
-/* Reads what the Python subclass provides, once. */
+/* Looks up what the first request needs, once. */
 static int gateway_ready(GatewayObject *g)
 {
-    PyObject *self = (PyObject *)g, *own, *found;
+    PyObject *own, *found;
     if (g->ready)
         return 0;
-    Py_CLEAR(g->static_env);
-    g->static_env = PyObject_CallMethod(self, "_static_environ", NULL);
-    if (g->static_env == NULL)
-        return -1;
-    if (!PyDict_Check(g->static_env)) {
-        PyErr_SetString(PyExc_TypeError, "_static_environ() must return a dict");
+    if (g->static_env == NULL || g->write == NULL || g->send_result == NULL) {
+        PyErr_SetString(PyExc_TypeError, "WSGIGatewayBase.__init__ was not called with environ, write and "
+                                         "send_result (use smisk.wsgi.Gateway)");
         return -1;
     }
-#define FETCH(field, name)                                                                                   \
-    do {                                                                                                     \
-        Py_CLEAR(g->field);                                                                                  \
-        if ((g->field = attr(self, name)) == NULL)                                                          \
-            return -1;                                                                                       \
-    } while (0)
-    FETCH(start_response, "start_response");
-    FETCH(write, "write");
-    FETCH(send_result, "_send_result");
-    FETCH(header_lines, "_header_lines");
-    FETCH(good_status, "_good_status");
-    FETCH(good_items, "_good_items");
-#undef FETCH
-    if (!PyDict_Check(g->good_status) || !PyDict_Check(g->good_items)) {
-        PyErr_SetString(PyExc_TypeError, "_good_status and _good_items must be dicts");
+    Py_CLEAR(g->start_response);
+    if ((g->start_response = PyObject_GetAttrString((PyObject *)g, "start_response")) == NULL)
         return -1;
-    }
     own = PyDict_GetItemString(GatewayType.tp_dict, "environ");
-    found = attr((PyObject *)Py_TYPE(self), "environ");
+    found = PyObject_GetAttrString((PyObject *)Py_TYPE(g), "environ");
     if (found == NULL)
         return -1;
     g->custom_environ = found != own;
@@ -209,61 +158,235 @@ static int gateway_ready(GatewayObject *g)
     return 0;
 }
 
-/* (lines, has_length, code) from the caches of smisk.wsgi.headers when the
- * status and every (str, str) item were validated before; 0 when something
- * is not cached (the caller then asks header_lines), -1 on error. */
-static int cached_header_lines(GatewayObject *g, PyObject *status, PyObject *headers, PyObject **lines,
-                               int *has_length, long *code)
+/* ---- start_response's checks and caches ------------------------------------ */
+
+/* Statuses and items that passed: status -> (code, line); (name, value) ->
+ * (line, is Content-Length). Keys are exact str (and tuples of them): an
+ * equal str subclass must still go through the full check. Bounded: once
+ * full, new entries are checked every time and not kept. */
+#define CACHE_MAX 512
+static PyObject *good_status, *good_items;
+
+/* A line object for Latin-1 bytes: str when ASCII (as Response.headers
+ * holds them), else bytes (the Latin-1 bytes themselves). */
+static PyObject *latin1_line(const uint8_t *p, size_t n)
 {
-    PyObject *entry, *out;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] >= 0x80)
+            return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    return PyUnicode_DecodeASCII((const char *)p, (Py_ssize_t)n, NULL);
+}
+
+/* The library's verdict on a status: a new (code, line) entry (cached). */
+static PyObject *status_entry(PyObject *status)
+{
+    PyObject *bytes, *line, *entry;
+    uint16_t code = 0;
+    smisk_status st;
+    if (!PyUnicode_CheckExact(status)) {
+        PyErr_Format(PyExc_TypeError, "status must be a str, not %.100s: %R", Py_TYPE(status)->tp_name, status);
+        return NULL;
+    }
+    bytes = PyUnicode_AsLatin1String(status);
+    if (bytes == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "status must be 'NNN Reason' (Latin-1, no control characters): %R", status);
+        return NULL;
+    }
+    st = smisk_gateway_status((const uint8_t *)PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes), &code);
+    if (st != SMISK_OK) {
+        Py_DECREF(bytes);
+        return raise_status(st);
+    }
+    {
+        Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+        uint8_t *buf = PyMem_Malloc((size_t)n + 8);
+        if (buf == NULL) {
+            Py_DECREF(bytes);
+            return PyErr_NoMemory();
+        }
+        memcpy(buf, "Status: ", 8);
+        memcpy(buf + 8, PyBytes_AS_STRING(bytes), (size_t)n);
+        line = latin1_line(buf, (size_t)n + 8);
+        PyMem_Free(buf);
+    }
+    Py_DECREF(bytes);
+    if (line == NULL)
+        return NULL;
+    entry = Py_BuildValue("(iN)", (int)code, line);
+    if (entry != NULL && PyDict_GET_SIZE(good_status) < CACHE_MAX && PyDict_SetItem(good_status, status, entry) < 0)
+        Py_CLEAR(entry);
+    return entry;
+}
+
+/* The library's verdict on one (name, value) item: a new (line,
+ * is_length) entry (cached). */
+static PyObject *item_entry(PyObject *item)
+{
+    PyObject *name, *value, *nb = NULL, *vb = NULL, *line, *entry = NULL;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    bool is_length = false;
+    smisk_status st;
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "each header must be a (name, value) tuple, not %R", item);
+        return NULL;
+    }
+    name = PyTuple_GET_ITEM(item, 0);
+    value = PyTuple_GET_ITEM(item, 1);
+    if (!PyUnicode_CheckExact(name)) {
+        PyErr_Format(PyExc_TypeError, "header names must be str, not %.100s: %R", Py_TYPE(name)->tp_name, name);
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        PyErr_Format(PyExc_TypeError, "value of header %R must be a str, not %.100s", name, Py_TYPE(value)->tp_name);
+        return NULL;
+    }
+    /* Native strings carry Latin-1 bytes (PEP 3333): those bytes are sent,
+     * not the UTF-8 form Response.headers would use for a str. */
+    if ((nb = PyUnicode_AsLatin1String(name)) == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "invalid header name %R (must be an RFC 7230 token)", name);
+        return NULL;
+    }
+    if ((vb = PyUnicode_AsLatin1String(value)) == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "value of header %R is not Latin-1: %R", name, value);
+        goto done;
+    }
+    st = smisk_gateway_header((const uint8_t *)PyBytes_AS_STRING(nb), (size_t)PyBytes_GET_SIZE(nb),
+                              (const uint8_t *)PyBytes_AS_STRING(vb), (size_t)PyBytes_GET_SIZE(vb), &out, &out_len,
+                              &is_length);
+    if (st != SMISK_OK) {
+        raise_status(st);
+        goto done;
+    }
+    line = latin1_line(out, out_len);
+    smisk_bytes_free(out, out_len);
+    if (line == NULL)
+        goto done;
+    entry = Py_BuildValue("(NO)", line, is_length ? Py_True : Py_False);
+    if (entry != NULL && PyDict_GET_SIZE(good_items) < CACHE_MAX && PyDict_SetItem(good_items, item, entry) < 0)
+        Py_CLEAR(entry);
+done:
+    Py_XDECREF(nb);
+    Py_XDECREF(vb);
+    return entry;
+}
+
+/* The header lines of one start_response call: new references, in a
+ * small array on the stack unless there are many. */
+typedef struct {
+    PyObject *small[24];
+    PyObject **items;
+    Py_ssize_t n;
+} line_set;
+
+static void line_set_clear(line_set *ls)
+{
+    Py_ssize_t i;
+    for (i = 0; i < ls->n; i++)
+        Py_DECREF(ls->items[i]);
+    if (ls->items != ls->small)
+        PyMem_Free(ls->items);
+    ls->items = ls->small;
+    ls->n = 0;
+}
+
+/* The header lines for start_response(status, headers) into *ls
+ * ('Status: ...' first), *has_length whether an item is a Content-Length,
+ * *code the status code. Cached entries are used for exact str only;
+ * everything else is checked by the library. */
+static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *has_length, long *code)
+{
+    PyObject *entry;
     Py_ssize_t i, n;
     int len = 0;
-    if (!PyUnicode_CheckExact(status) || !PyList_CheckExact(headers))
-        return 0;
-    entry = PyDict_GetItemWithError(g->good_status, status);
-    if (entry == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)
-        return 0;
-    n = PyList_GET_SIZE(headers);
-    out = PyList_New(n + 1);
-    if (out == NULL)
+    ls->items = ls->small;
+    ls->n = 0;
+    entry = PyUnicode_CheckExact(status) ? PyDict_GetItemWithError(good_status, status) : NULL;
+    if (entry != NULL)
+        Py_INCREF(entry);
+    else if (PyErr_Occurred() || (entry = status_entry(status)) == NULL)
         return -1;
-    Py_INCREF(PyTuple_GET_ITEM(entry, 1));
-    PyList_SET_ITEM(out, 0, PyTuple_GET_ITEM(entry, 1));
-    for (i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(headers, i), *e;
-        /* Exact str only: an equal item of str subclasses must still be
-         * refused by the full check. */
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1)))
-            goto miss;
-        e = PyDict_GetItemWithError(g->good_items, item);
-        if (e == NULL) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(out);
-                return -1;
-            }
-            goto miss;
-        }
-        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 2)
-            goto miss;
-        Py_INCREF(PyTuple_GET_ITEM(e, 0));
-        PyList_SET_ITEM(out, i + 1, PyTuple_GET_ITEM(e, 0));
-        if (PyTuple_GET_ITEM(e, 1) == Py_True)
-            len = 1;
+    if (!PyList_CheckExact(headers)) {
+        Py_DECREF(entry);
+        PyErr_Format(PyExc_TypeError, "response_headers must be a list, not %.100s", Py_TYPE(headers)->tp_name);
+        return -1;
     }
     *code = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
-    if (*code == -1 && PyErr_Occurred()) {
-        Py_DECREF(out);
+    n = PyList_GET_SIZE(headers);
+    if (n + 1 > (Py_ssize_t)(sizeof(ls->small) / sizeof(ls->small[0])) &&
+        (ls->items = PyMem_New(PyObject *, (size_t)n + 1)) == NULL) {
+        ls->items = ls->small;
+        Py_DECREF(entry);
+        PyErr_NoMemory();
         return -1;
     }
-    *lines = out;
+    Py_INCREF(PyTuple_GET_ITEM(entry, 1));
+    ls->items[ls->n++] = PyTuple_GET_ITEM(entry, 1);
+    Py_DECREF(entry);
+    for (i = 0; i < n && i < PyList_GET_SIZE(headers); i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i), *e = NULL;
+        if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2 && PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) &&
+            PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+            e = PyDict_GetItemWithError(good_items, item);
+            Py_XINCREF(e);
+        }
+        if (e == NULL && (PyErr_Occurred() || (e = item_entry(item)) == NULL)) {
+            line_set_clear(ls);
+            return -1;
+        }
+        Py_INCREF(PyTuple_GET_ITEM(e, 0));
+        ls->items[ls->n++] = PyTuple_GET_ITEM(e, 0);
+        if (PyTuple_GET_ITEM(e, 1) == Py_True)
+            len = 1;
+        Py_DECREF(e);
+    }
+    if (i < n) {
+        /* The list shrank under us (an item's __eq__ ran Python code). */
+        line_set_clear(ls);
+        PyErr_SetString(PyExc_RuntimeError, "response_headers changed during start_response()");
+        return -1;
+    }
     *has_length = len;
-    return 1;
-miss:
-    Py_DECREF(out);
     return 0;
+}
+
+/* WSGIGatewayBase.header_lines(status, headers): the checks of
+ * start_response as a function -> (lines, has_length, code). */
+static PyObject *gw_header_lines(PyObject *unused, PyObject *args)
+{
+    PyObject *status, *headers, *lines;
+    line_set ls;
+    Py_ssize_t i;
+    int has_length = 0;
+    long code = 0;
+    (void)unused;
+    if (!PyArg_ParseTuple(args, "OO:header_lines", &status, &headers))
+        return NULL;
+    if (header_lines(status, headers, &ls, &has_length, &code) < 0)
+        return NULL;
+    lines = PyList_New(ls.n);
+    if (lines != NULL)
+        for (i = 0; i < ls.n; i++) {
+            Py_INCREF(ls.items[i]);
+            PyList_SET_ITEM(lines, i, ls.items[i]);
+        }
+    line_set_clear(&ls);
+    if (lines == NULL)
+        return NULL;
+    return Py_BuildValue("(NOl)", lines, has_length ? Py_True : Py_False, code);
+}
+
+/* WSGIGatewayBase._header_caches() -> (statuses, items, size): copies of
+ * the caches, for tests. */
+static PyObject *gw_header_caches(PyObject *unused, PyObject *noargs)
+{
+    (void)unused;
+    (void)noargs;
+    return Py_BuildValue("(NNi)", PyDict_Copy(good_status), PyDict_Copy(good_items), CACHE_MAX);
 }
 
 static int response_begun(GatewayObject *g)
@@ -294,9 +417,10 @@ static PyObject *gateway_start_response(GatewayObject *g, PyObject *const *args,
                                         PyObject *kwnames)
 {
     static const char *const names[3] = {"status", "headers", "exc_info"};
-    PyObject *arg[3] = {NULL, NULL, Py_None}, *lines = NULL;
+    PyObject *arg[3] = {NULL, NULL, Py_None};
+    line_set ls;
     Py_ssize_t i, nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    int has_length = 0, found;
+    int has_length = 0;
     long code = 0;
     ResponseObject *resp = g->app.response;
 
@@ -338,34 +462,18 @@ static PyObject *gateway_start_response(GatewayObject *g, PyObject *const *args,
         PyErr_SetString(PyExc_RuntimeError, "start_response() called a second time without exc_info (PEP 3333)");
         return NULL;
     }
-    found = cached_header_lines(g, arg[0], arg[1], &lines, &has_length, &code);
-    if (found < 0)
+    if (header_lines(arg[0], arg[1], &ls, &has_length, &code) < 0)
         return NULL;
-    if (found == 0) {
-        PyObject *res = PyObject_CallFunctionObjArgs(g->header_lines, arg[0], arg[1], NULL);
-        if (res == NULL)
-            return NULL;
-        if (!PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 3 || !PyList_Check(PyTuple_GET_ITEM(res, 0))) {
-            Py_DECREF(res);
-            PyErr_SetString(PyExc_TypeError, "_header_lines() must return (list, bool, int)");
-            return NULL;
-        }
-        lines = PyTuple_GET_ITEM(res, 0);
-        Py_INCREF(lines);
-        has_length = PyObject_IsTrue(PyTuple_GET_ITEM(res, 1));
-        code = PyLong_AsLong(PyTuple_GET_ITEM(res, 2));
-        Py_DECREF(res);
-        if (has_length < 0 || (code == -1 && PyErr_Occurred())) {
-            Py_DECREF(lines);
-            return NULL;
-        }
-    }
-    if (resp == NULL) {
-        Py_DECREF(lines);
+    if (resp == NULL || resp->handle == NULL) {
+        line_set_clear(&ls);
         PyErr_SetString(PyExc_OSError, "start_response() outside a request");
         return NULL;
     }
-    Py_XSETREF(resp->headers, lines);
+    if (response_set_lines(resp, ls.items, ls.n) < 0) {
+        line_set_clear(&ls);
+        return NULL;
+    }
+    line_set_clear(&ls);
     Py_INCREF(arg[0]);
     Py_XSETREF(g->status, arg[0]);
     g->has_length = has_length;
@@ -405,12 +513,10 @@ static int send_one_block(GatewayObject *g, PyObject *result, PyObject *env)
             return -1;
         is_head = method != NULL && PyUnicode_Check(method) && PyUnicode_CompareWithASCIIString(method, "HEAD") == 0;
         if (!is_head) {
-            if (resp->headers == NULL && (resp->headers = PyList_New(0)) == NULL)
-                return -1;
             line = PyUnicode_FromFormat("Content-Length: %zd", len);
             if (line == NULL)
                 return -1;
-            if (PyList_Append(resp->headers, line) < 0) {
+            if (response_add_line(resp, line) < 0) {
                 Py_DECREF(line);
                 return -1;
             }
@@ -502,7 +608,42 @@ static PyMethodDef gw_methods[] = {
      "environ(): the WSGI environ of the current request (its env dict, completed in place)."},
     {"start_response", (PyCFunction)(void (*)(void))gateway_start_response, METH_FASTCALL | METH_KEYWORDS,
      "start_response(status, headers, exc_info=None): PEP 3333; returns write."},
+    {"header_lines", (PyCFunction)gw_header_lines, METH_VARARGS | METH_STATIC,
+     "header_lines(status, headers) -> (lines, has_length, code): start_response's checks (the "
+     "library's), as a function: the lines for Response.headers ('Status: ...' first; bytes where a "
+     "value is not ASCII), whether an item is a Content-Length, and the status code."},
+    {"_header_caches", (PyCFunction)gw_header_caches, METH_NOARGS | METH_STATIC,
+     "_header_caches() -> (statuses, items, size): copies of the caches start_response reads."},
     {NULL, NULL, 0, NULL}};
+
+/* WSGIGatewayBase(wsgi_app, *, environ, write, send_result): see the file
+ * comment. wsgi_app is assigned as an attribute (a subclass may shadow the
+ * slot with a class attribute; the instance dict then holds it). */
+static int gw_init(GatewayObject *g, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"wsgi_app", "environ", "write", "send_result", NULL};
+    PyObject *app = NULL, *env = NULL, *write = NULL, *send_result = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$OOO:WSGIGatewayBase", kwlist, &app, &env, &write, &send_result))
+        return -1;
+    if (env != NULL && !PyDict_Check(env)) {
+        PyErr_SetString(PyExc_TypeError, "environ must be a dict");
+        return -1;
+    }
+    if ((write != NULL && !PyCallable_Check(write)) || (send_result != NULL && !PyCallable_Check(send_result))) {
+        PyErr_SetString(PyExc_TypeError, "write and send_result must be callable");
+        return -1;
+    }
+    if (app != NULL && PyObject_SetAttrString((PyObject *)g, "wsgi_app", app) < 0)
+        return -1;
+    Py_XINCREF(env);
+    Py_XSETREF(g->static_env, env);
+    Py_XINCREF(write);
+    Py_XSETREF(g->write, write);
+    Py_XINCREF(send_result);
+    Py_XSETREF(g->send_result, send_result);
+    g->ready = 0;
+    return 0;
+}
 
 static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
 {
@@ -511,9 +652,6 @@ static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
     Py_VISIT(g->start_response);
     Py_VISIT(g->write);
     Py_VISIT(g->send_result);
-    Py_VISIT(g->header_lines);
-    Py_VISIT(g->good_status);
-    Py_VISIT(g->good_items);
     Py_VISIT(g->status);
     return ApplicationType.tp_traverse((PyObject *)g, visit, arg);
 }
@@ -526,9 +664,6 @@ static void clear_fields(GatewayObject *g)
     Py_CLEAR(g->start_response);
     Py_CLEAR(g->write);
     Py_CLEAR(g->send_result);
-    Py_CLEAR(g->header_lines);
-    Py_CLEAR(g->good_status);
-    Py_CLEAR(g->good_items);
     Py_CLEAR(g->status);
 }
 
@@ -557,6 +692,7 @@ static PyTypeObject GatewayType = {
     .tp_methods = gw_methods,
     .tp_members = gw_members,
     .tp_getset = gw_getset,
+    .tp_init = (initproc)gw_init,
 };
 
 int wsgi_init_module(PyObject *m)
@@ -565,9 +701,36 @@ int wsgi_init_module(PyObject *m)
     for (i = 0; i < N_STRINGS; i++)
         if ((S[i] = PyUnicode_InternFromString(string_text[i])) == NULL)
             return -1;
+    if ((good_status = PyDict_New()) == NULL || (good_items = PyDict_New()) == NULL)
+        return -1;
     GatewayType.tp_base = &ApplicationType;
     if (PyType_Ready(&GatewayType) < 0)
         return -1;
+    {
+        /* The hop-by-hop names (the library's list), for smisk.wsgi. */
+        PyObject *names = PyList_New(0), *frozen;
+        const char *name;
+        size_t k;
+        if (names == NULL)
+            return -1;
+        for (k = 0; (name = smisk_gateway_hop_by_hop(k)) != NULL; k++) {
+            PyObject *o = PyUnicode_FromString(name);
+            if (o == NULL || PyList_Append(names, o) < 0) {
+                Py_XDECREF(o);
+                Py_DECREF(names);
+                return -1;
+            }
+            Py_DECREF(o);
+        }
+        frozen = PyFrozenSet_New(names);
+        Py_DECREF(names);
+        if (frozen == NULL || PyDict_SetItemString(GatewayType.tp_dict, "HOP_BY_HOP", frozen) < 0) {
+            Py_XDECREF(frozen);
+            return -1;
+        }
+        Py_DECREF(frozen);
+        PyType_Modified(&GatewayType);
+    }
     Py_INCREF(&GatewayType);
     if (PyModule_AddObject(m, "WSGIGatewayBase", (PyObject *)&GatewayType) < 0) {
         Py_DECREF(&GatewayType);

@@ -7,7 +7,7 @@
 //!   becomes the byte, and every malformed `%` sequence is kept literally.
 //!   [`decode_percent`] is the same without the `+` rule (cookies).
 //!
-//! The classes (original-core.md §3.14):
+//! The classes (those of the original Smisk):
 //!
 //! | class         | bytes                                                        |
 //! |---------------|--------------------------------------------------------------|
@@ -196,7 +196,7 @@ fn encode_with<'a, const RESERVED: bool>(input: &'a [u8], codes: &[u32; 256]) ->
     // Room for the worst case (every byte becomes three) plus 3 bytes of
     // slack for the last 4-byte store. Sizing by construction rather than by
     // a pre-count means no classification bug can make the stores below
-    // overrun (the W-5 class of bug), and it saves a pass over the input.
+    // overrun (the original counted up to a NUL but encoded past it), and it saves a pass over the input.
     // The buffer is written, not zero-filled first.
     let cap = first
         .checked_add(rest.len().checked_mul(3).expect("input fits in memory"))
@@ -380,7 +380,7 @@ ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~";
             encode("å ä".as_bytes()).as_ref(),
             b"%C3%A5%20%C3%A4".as_slice()
         );
-        // W-5: NUL is an ordinary byte, anywhere.
+        // NUL is an ordinary byte, anywhere.
         assert_eq!(escape(b"a \x00 ").as_ref(), b"a%20%00%20");
         assert_eq!(encode(b"").as_ref(), b"");
         assert!(matches!(escape(b"plain-text_~"), Cow::Borrowed(_)));
@@ -388,7 +388,7 @@ ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~";
 
     #[test]
     fn decode_vectors_from_the_spec() {
-        // W-6 fixed: `+` alone is decoded too.
+        // `+` alone is decoded too (the original returned it unchanged).
         assert_eq!(decode(b"a+b").as_ref(), b"a b");
         assert_eq!(decode(b"a+b%20").as_ref(), b"a b ");
         assert_eq!(decode(b"%41").as_ref(), b"A");

@@ -3,7 +3,7 @@
 //! [`parse_pairs`] turns the input into a stream of decoded
 //! `(key, value-or-absent)` pairs, in input order, repeated keys included;
 //! callers build their own maps (the Python shim makes dicts with lists for
-//! repeated keys). Rules (original-core.md §3.10 as amended by decisions.md):
+//! repeated keys). Rules (the original Smisk's, with the changes of docs/compat.md):
 //!
 //! * [`Separator::Query`] (query strings, url-encoded bodies): split on `&`
 //!   only (`;` is data), skip empty tokens, key = text before the first `=`,
@@ -28,7 +28,7 @@ use super::percent::{decode, decode_percent};
 use crate::status::{Error, Result};
 use std::borrow::Cow;
 
-/// Default cap on the number of fields per source (decisions.md).
+/// Default cap on the number of fields per source.
 ///
 /// (C sees it as SMISK_MAX_FIELDS_DEFAULT.)
 ///
@@ -254,7 +254,7 @@ mod tests {
                 ("w", Some("a b")),
             ])
         );
-        // The url-encoded POST body of §5.3.
+        // The url-encoded POST body of the original documentation.
         assert_eq!(
             q("a=1&b=%C3%A5&a=2&"),
             kv(&[("a", Some("1")), ("b", Some("å")), ("a", Some("2"))])
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn cookie_vectors_from_the_spec() {
-        // +-decoding is dropped for cookies (decisions.md).
+        // +-decoding is dropped for cookies (docs/compat.md).
         assert_eq!(
             c("a=1; b=2;c=3; SID=zzz; a=x+y%20z; =bad; lone; q=\"quoted\""),
             kv(&[

@@ -1,11 +1,11 @@
 //! The URL of the current request, rebuilt from its CGI params
-//! (original-core.md §3.9 with its bugs fixed).
+//! (the original Smisk's rules with its bugs fixed, docs/compat.md).
 //!
 //! Which param wins where:
 //!
 //! | component | source |
 //! |---|---|
-//! | scheme | `https` when `HTTPS` is `on` (any case) or `1`, else `http` (the original accepted anything starting with `on`) |
+//! | scheme | [`is_https`]: `https` when `HTTPS` is `on` (any case) or `1`; without a (non-empty) `HTTPS`, when `REQUEST_SCHEME` is `https` (any case); else `http` |
 //! | user | `REMOTE_USER` (absent when missing or empty) |
 //! | host | `SERVER_NAME`: `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address (more than one `:`, no brackets); absent when missing or empty |
 //! | port | the port inside `SERVER_NAME` when it is a valid 1–65535; else `SERVER_PORT` when valid; else 0 (unknown) |
@@ -75,10 +75,22 @@ pub fn server_host_port<'a>(param: impl Fn(&[u8]) -> Option<&'a [u8]>) -> (Optio
     (host, port)
 }
 
+/// Whether the request came over HTTPS, decided once for every layer (the
+/// request URL, `wsgi.url_scheme`, the session cookie's `Secure` flag): a
+/// non-empty `HTTPS` param decides when the web server sends one (`on` in
+/// any case or `1`: yes; anything else: no); otherwise `REQUEST_SCHEME`
+/// (`https` in any case: yes), which is all some proxies and servers set.
+pub fn is_https<'a>(param: impl Fn(&[u8]) -> Option<&'a [u8]>) -> bool {
+    match param(b"HTTPS").filter(|v| !v.is_empty()) {
+        Some(v) => v.eq_ignore_ascii_case(b"on") || v == b"1",
+        None => param(b"REQUEST_SCHEME").is_some_and(|v| v.eq_ignore_ascii_case(b"https")),
+    }
+}
+
 /// The request's URL from its params; `param(name)` returns the value of
 /// the param `name` (the first one, when repeated).
 pub fn from_params<'a>(param: impl Fn(&[u8]) -> Option<&'a [u8]>) -> Url {
-    let https = param(b"HTTPS").is_some_and(|v| v.eq_ignore_ascii_case(b"on") || v == b"1");
+    let https = is_https(&param);
     let (host, port) = server_host_port(&param);
     let script = param(b"SCRIPT_NAME");
     let info = param(b"PATH_INFO");
@@ -172,6 +184,23 @@ mod tests {
             );
         }
         assert_eq!(url(&[]).scheme.unwrap(), b"http");
+    }
+
+    #[test]
+    fn request_scheme_decides_without_https() {
+        // A proxy that sets only REQUEST_SCHEME: the URL is https, as
+        // wsgi.url_scheme and the session cookie's Secure flag are.
+        for (params, scheme) in [
+            (&[("REQUEST_SCHEME", "https")][..], "https"),
+            (&[("REQUEST_SCHEME", "HTTPS")][..], "https"),
+            (&[("REQUEST_SCHEME", "http")][..], "http"),
+            (&[("REQUEST_SCHEME", "https"), ("HTTPS", "")][..], "https"),
+            // A non-empty HTTPS decides.
+            (&[("REQUEST_SCHEME", "https"), ("HTTPS", "off")][..], "http"),
+            (&[("REQUEST_SCHEME", "http"), ("HTTPS", "on")][..], "https"),
+        ] {
+            assert_eq!(url(params).scheme.unwrap(), scheme.as_bytes(), "{params:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! URL parsing into components, and the inverse (`to_s`).
 //!
 //! The parser is the original Smisk single-pass state machine
-//! (original-core.md §3.14: scheme → user → password → host → port → uri)
-//! with its bugs fixed (decisions.md, W-30):
+//! (scheme → user → password → host → port → uri)
+//! with its bugs fixed (docs/compat.md):
 //!
 //! * Errors are reported (`SMISK_ERR_INVALID`) instead of producing an empty
 //!   URL: a `/` after scheme-like text without `:` (`foo/bar`), a second `:`
@@ -567,7 +567,7 @@ mod tests {
         assert_eq!(p("http://h:65535/").port, 65535);
         assert_eq!(p("http://h/p?").query.as_deref(), Some(&b""[..]));
         assert_eq!(p("http://h/p#").fragment.as_deref(), Some(&b""[..]));
-        // §3.9 / §5.3 request URL.
+        // The request URL example of the original documentation.
         assert_eq!(
             p("https://bob@secure.example.com:8443/app/x/y?url&x=1"),
             url((

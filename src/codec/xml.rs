@@ -2,7 +2,7 @@
 //!
 //! * [`escape`] replaces `&` `<` `>` `"` `'` with `&amp;` `&lt;` `&gt;`
 //!   `&quot;` `&#39;` (the apostrophe too, so the output is safe inside
-//!   single-quoted attributes; W-29).
+//!   single-quoted attributes).
 //! * [`unescape`] replaces, in a single left-to-right pass, the five named
 //!   entities `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` (case-sensitive) and
 //!   numeric references `&#NNN;` / `&#xHHH;` (`x` or `X`) whose value is a

@@ -1,7 +1,7 @@
 //! Listening addresses: parsing the `bind()` forms, binding, and describing
 //! a bound socket (`listening()`).
 //!
-//! Forms (decisions.md): a path containing `/` is a unix socket; `:port`,
+//! Forms: a path containing `/` is a unix socket; `:port`,
 //! `*:port` (all IPv4 interfaces), `host:port` (IPv4 literal or a resolvable
 //! name) and `[v6addr]:port` are TCP. Port 0 asks the kernel for a free port.
 //! Anything else is `SMISK_ERR_INVALID`; nothing here ever exits the process.
@@ -217,8 +217,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
             ownership::bind_owned(path, own, unix_path_max(), |at| {
                 let (sa, len) = unix_sockaddr(at)?;
                 let sock = new_socket(libc::AF_UNIX)?;
-                // SAFETY: sa/len describe a valid sockaddr_un.
                 cvt(
+                    // SAFETY: sa/len describe a valid sockaddr_un.
                     unsafe {
                         libc::bind(
                             sock.as_raw_fd(),
@@ -246,8 +246,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
             };
             let sock = new_socket(family)?;
             let one: libc::c_int = 1;
-            // SAFETY: valid fd and option pointer of the right size.
             cvt(
+                // SAFETY: valid fd and option pointer of the right size.
                 unsafe {
                     libc::setsockopt(
                         sock.as_raw_fd(),
@@ -260,8 +260,8 @@ pub fn bind_listener(addr: &Address, backlog: i32, own: &SocketOwnership) -> Res
                 || "setsockopt SO_REUSEADDR".into(),
             )?;
             let (ss, len) = inet_sockaddr(sa);
-            // SAFETY: ss/len describe a valid sockaddr of the socket's family.
             cvt(
+                // SAFETY: ss/len describe a valid sockaddr of the socket's family.
                 unsafe {
                     libc::bind(
                         sock.as_raw_fd(),
@@ -319,8 +319,8 @@ fn local_sockaddr(fd: RawFd) -> Result<(libc::sockaddr_storage, libc::socklen_t)
     // SAFETY: sockaddr_storage is plain old data.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: ss/len form a valid output buffer.
     cvt(
+        // SAFETY: ss/len form a valid output buffer.
         unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) },
         || "getsockname".into(),
     )?;
@@ -470,7 +470,7 @@ mod tests {
         assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
         // Someone listens: refused.
         let err = bind_listener(&addr, 0, &own()).unwrap_err();
-        assert_eq!(err.errno(), Some(libc::EADDRINUSE), "{err:?}");
+        assert_eq!(err.errno, Some(libc::EADDRINUSE), "{err:?}");
         drop(live);
         // Stale socket file: replaced.
         let again = bind_listener(&addr, 0, &own()).unwrap();

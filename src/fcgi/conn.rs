@@ -456,8 +456,8 @@ mod tests {
 
     fn conn() -> (Conn, OwnedFd) {
         let mut fds = [0; 2];
-        // SAFETY: fds is a valid 2-element array.
         assert_eq!(
+            // SAFETY: fds is a valid 2-element array.
             unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
             0
         );

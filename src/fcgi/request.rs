@@ -11,7 +11,9 @@ use super::io::send_all;
 use super::limits::Limits;
 use super::record::{self as rec, PairSpan};
 use super::scgi::Protocol;
+use crate::response::header::Lines;
 use crate::status::{Error, Result, SMISK_ERR_ABORTED};
+use std::any::Any;
 
 /// Buffered output is sent once it reaches this size.
 const OUT_FLUSH_AT: usize = 64 * 1024;
@@ -27,99 +29,16 @@ pub struct Request {
     open: Option<(usize, u8)>,
     wrote_stdout: bool,
     wrote_stderr: bool,
-    headers: Vec<u8>,
-    /// A "Status: 204" or "Status: 304" line was added: the header block
-    /// goes out without Content-Length lines.
-    bodiless_status: bool,
+    headers: Lines,
     began: bool,
     finished: bool,
     /// The connection may be kept for another request if the web server
     /// asked (false: the server gives this connection up after the answer).
     may_keep: bool,
-}
-
-/// RFC 9110 token characters.
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    t
-};
-
-/// Whether a validated header line is named `name` (ASCII, any case).
-fn header_is(line: &[u8], name: &[u8]) -> bool {
-    line.len() > name.len()
-        && line[name.len()] == b':'
-        && line[..name.len()].eq_ignore_ascii_case(name)
-}
-
-/// Whether a validated header line is the status of an answer that has no
-/// body and must not carry Content-Length (RFC 9110 §8.6: 204; §15.4.5:
-/// 304, whose length would be the 200's, which the application did not
-/// mean when it wrote one).
-fn is_bodiless_status(line: &[u8]) -> bool {
-    if !header_is(line, b"Status") {
-        return false;
-    }
-    let value = &line[7..];
-    let value = &value[value.iter().take_while(|b| **b == b' ').count()..];
-    matches!(value.get(..3), Some(b"204") | Some(b"304"))
-        && value.get(3).map_or(true, |b| *b == b' ')
-}
-
-/// Checks one response header line ("Name: value", no line terminator):
-/// a token name, a colon, and no CR, LF or NUL anywhere.
-pub fn validate_header_line(line: &[u8]) -> Result<()> {
-    // Every response pays for this: vectorised scans and a table lookup.
-    if let Some(i) = memchr::memchr3(b'\r', b'\n', 0, line) {
-        return Err(Error::invalid(format!(
-            "header line contains a forbidden byte 0x{:02x} (CR, LF and NUL are not allowed)",
-            line[i]
-        )));
-    }
-    let colon = memchr::memchr(b':', line)
-        .ok_or_else(|| Error::invalid("header line has no ':' (expected \"Name: value\")"))?;
-    let name = &line[..colon];
-    if name.is_empty() || !name.iter().all(|b| TCHAR[usize::from(*b)]) {
-        return Err(Error::invalid(format!(
-            "invalid header name {:?}",
-            String::from_utf8_lossy(name)
-        )));
-    }
-    Ok(())
-}
-
-/// Removes the Content-Length lines from a block of CRLF-terminated header
-/// lines (rare: only answers with a bodiless status pay for it).
-fn drop_content_length(block: &mut Vec<u8>) {
-    let mut kept = Vec::with_capacity(block.len());
-    for line in block.split_inclusive(|b| *b == b'\n') {
-        if !header_is(line, b"Content-Length") {
-            kept.extend_from_slice(line);
-        }
-    }
-    *block = kept;
+    /// Dropped right after the answer is complete (the temp files of a
+    /// parsed form: the client need not wait for their removal). Send: a
+    /// request may be served on another thread.
+    after_finish: Vec<Box<dyn Any + Send>>,
 }
 
 impl Request {
@@ -132,11 +51,11 @@ impl Request {
             open: None,
             wrote_stdout: false,
             wrote_stderr: false,
-            headers: Vec::new(),
-            bodiless_status: false,
+            headers: Lines::default(),
             began: false,
             finished: true,
             may_keep: true,
+            after_finish: Vec::new(),
         }
     }
 
@@ -150,9 +69,9 @@ impl Request {
         self.wrote_stdout = false;
         self.wrote_stderr = false;
         self.headers.clear();
-        self.bodiless_status = false;
         self.began = false;
         self.finished = false;
+        self.after_finish.clear();
     }
 
     fn conn(&self) -> Result<&Conn> {
@@ -427,49 +346,73 @@ impl Request {
     /// Appends a response header line ("Name: value", without CRLF) after
     /// validating it. Not allowed once the response has begun.
     pub fn add_header(&mut self, line: &[u8]) -> Result<()> {
+        self.check_headers_open()?;
+        self.headers.push_checked(line)
+    }
+
+    fn check_headers_open(&self) -> Result<()> {
         self.conn()?;
         if self.began {
             return Err(Error::state(
                 "output has already begun; headers can no longer change",
             ));
         }
-        validate_header_line(line)?;
-        if is_bodiless_status(line) {
-            self.bodiless_status = true;
-        }
-        self.headers.extend_from_slice(line);
-        self.headers.extend_from_slice(b"\r\n");
         Ok(())
     }
 
     /// Drops the header lines added so far (before `begin`).
     pub fn clear_headers(&mut self) -> Result<()> {
-        self.conn()?;
-        if self.began {
-            return Err(Error::state(
-                "output has already begun; headers can no longer change",
-            ));
-        }
+        self.check_headers_open()?;
         self.headers.clear();
-        self.bodiless_status = false;
         Ok(())
+    }
+
+    /// The header list as a list the application edits: lines are stored
+    /// as given and validated by `begin`. Edits after `begin` are kept but
+    /// change nothing that is sent (the block is out).
+    pub fn header_lines_mut(&mut self) -> Result<&mut Lines> {
+        self.conn()?;
+        Ok(&mut self.headers)
+    }
+
+    /// Appends a line to the header list as given (validated by `begin`).
+    pub fn push_header(&mut self, line: &[u8]) -> Result<()> {
+        self.header_lines_mut()?.push(line);
+        Ok(())
+    }
+
+    /// The header lines set so far (also after `begin`).
+    pub fn header_lines(&self) -> Result<&Lines> {
+        self.conn()?;
+        Ok(&self.headers)
     }
 
     /// Sends the header block: the header lines, then one blank line.
     pub fn begin(&mut self) -> Result<()> {
+        self.begin_with(None)
+    }
+
+    /// Sends the header block with `first` (a line smisk made, such as the
+    /// session cookie) before the header lines. Every line is validated
+    /// first; an invalid one is an error and nothing is sent.
+    pub fn begin_with(&mut self, first: Option<&[u8]>) -> Result<()> {
         self.conn()?;
         if self.began {
             return Err(Error::state("output has already begun"));
         }
-        self.began = true;
-        let mut block = std::mem::take(&mut self.headers);
-        if self.bodiless_status {
-            drop_content_length(&mut block);
+        // The block goes straight into the output buffer: the lines are
+        // checked first, so an invalid one leaves nothing written.
+        let mut headers = std::mem::take(&mut self.headers);
+        let mut began = false;
+        let result = headers.emit_block(first, |piece| {
+            began = true;
+            self.write_stdout(piece)
+        });
+        self.headers = headers;
+        self.began |= began;
+        if result.is_ok() {
+            self.began = true;
         }
-        block.extend_from_slice(b"\r\n");
-        let result = self.write_stdout(&block);
-        block.clear();
-        self.headers = block;
         result
     }
 
@@ -520,6 +463,13 @@ impl Request {
             } else {
                 if !self.began && !self.wrote_stdout {
                     result = self.begin();
+                    if result.is_err() && !self.began {
+                        // A header line nobody validated before the end:
+                        // answer 500 rather than no header block at all.
+                        self.headers.clear();
+                        let _ = self.add_header(b"Status: 500 Internal Server Error");
+                        let _ = self.begin();
+                    }
                 }
                 rec::put_stream(&mut self.out, rec::STDOUT, id, b"");
                 if self.wrote_stderr {
@@ -540,7 +490,17 @@ impl Request {
             c.after_answer(&self.limits, self.may_keep);
         }
         self.finished = true;
+        self.after_finish.clear();
         result
+    }
+
+    /// Keeps `value` until the answer is complete and drops it then (the one
+    /// place a request is finished decides when). Dropped at once when the
+    /// request is no longer active.
+    pub fn drop_after_finish(&mut self, value: Box<dyn Any + Send>) {
+        if self.is_active() {
+            self.after_finish.push(value);
+        }
     }
 
     /// Takes the connection back (server side, after `finish`).
@@ -554,72 +514,5 @@ impl Request {
 impl crate::form::BodySource for Request {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         self.read_some(buf)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodiless_statuses_are_recognised() {
-        for yes in [
-            &b"Status: 204 No Content"[..],
-            b"status: 304 Not Modified",
-            b"Status:204",
-            b"STATUS:  304",
-        ] {
-            assert!(
-                is_bodiless_status(yes),
-                "{:?}",
-                String::from_utf8_lossy(yes)
-            );
-        }
-        for no in [
-            &b"Status: 200 OK"[..],
-            b"Status: 2040 x",
-            b"X-Status: 204",
-            b"Statuses: 204",
-            b"Content-Type: 204",
-        ] {
-            assert!(!is_bodiless_status(no), "{:?}", String::from_utf8_lossy(no));
-        }
-        let mut block = b"Status: 204\r\ncontent-length: 0\r\nX-A: 1\r\nContent-Length:5\r\nContent-Lengthy: 2\r\n".to_vec();
-        drop_content_length(&mut block);
-        assert_eq!(block, b"Status: 204\r\nX-A: 1\r\nContent-Lengthy: 2\r\n");
-    }
-
-    #[test]
-    fn header_lines_are_validated() {
-        assert!(validate_header_line(b"Content-Type: text/plain").is_ok());
-        assert!(validate_header_line(b"X-Empty:").is_ok());
-        assert!(validate_header_line(b"X-Latin1: \xe5").is_ok());
-        for bad in [
-            &b"No colon"[..],
-            b": no name",
-            b"Bad Name: x",
-            b"X: a\r\nInjected: 1",
-            b"X: a\nb",
-            b"X: a\0b",
-            b"(x): y",
-        ] {
-            assert!(
-                validate_header_line(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        // Every byte as a one-byte name: exactly RFC 9110's tchars pass.
-        for b in 0..=255u8 {
-            let want = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            assert_eq!(
-                validate_header_line(&[b, b':', b' ', b'v']).is_ok(),
-                want,
-                "{b:#04x}"
-            );
-            // and as a byte of the value, where only CR, LF and NUL fail
-            let ok = validate_header_line(&[b'X', b':', b' ', b]).is_ok();
-            assert_eq!(ok, !matches!(b, b'\r' | b'\n' | 0), "{b:#04x}");
-        }
     }
 }

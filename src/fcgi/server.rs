@@ -1270,6 +1270,20 @@ mod tests {
         false
     }
 
+    /// A server bound to a unix socket in a scratch dir, and a client
+    /// connected to it (5 s read timeout).
+    fn bound_with_client(name: &str) -> (std::path::PathBuf, Server, UnixStream) {
+        let dir = crate::fsutil::scratch_dir(name);
+        let path = dir.join("s.sock");
+        let mut server = Server::new();
+        server.bind(path.to_str().unwrap(), 8).unwrap();
+        let client = UnixStream::connect(&path).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (dir, server, client)
+    }
+
     fn serve_one(server: &mut Server, client: &mut UnixStream) {
         let req = server.accept(5000).expect("a request");
         req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
@@ -1284,14 +1298,7 @@ mod tests {
     /// serves requests already sent) instead of closing the connection.
     #[test]
     fn drain_finds_a_request_whose_edge_is_not_collected_yet() {
-        let dir = crate::fsutil::scratch_dir("drain");
-        let path = dir.join("s.sock");
-        let mut server = Server::new();
-        server.bind(path.to_str().unwrap(), 8).unwrap();
-        let mut client = UnixStream::connect(&path).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let (dir, mut server, mut client) = bound_with_client("drain");
         // The first request registers the connection with epoll; after the
         // second, its buffered empty STDIN is consumed without a read.
         for id in 1..=2 {
@@ -1436,10 +1443,8 @@ mod tests {
         c.write_all(&get_request(1)).unwrap();
         let one: u64 = 1;
         // SAFETY: 8 bytes from a valid u64 to our eventfd.
-        assert_eq!(
-            unsafe { libc::write(efd.as_raw_fd(), (&one as *const u64).cast(), 8) },
-            8
-        );
+        let wrote = unsafe { libc::write(efd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        assert_eq!(wrote, 8);
         std::thread::sleep(Duration::from_millis(20));
         // The request that is there is served first ...
         server.accept(1000).expect("the request").finish(0).unwrap();
@@ -1521,6 +1526,43 @@ mod tests {
         req.drop_connection();
         assert!(!req.is_active());
         assert_eq!(answer(&mut c), None, "EOF without an answer");
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What a request keeps until its answer is complete (a parsed form's
+    /// temp files) is dropped by finish, after the last byte was sent, and
+    /// not before.
+    #[test]
+    fn finish_drops_what_waits_for_the_answer_after_sending_it() {
+        struct Flag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let (dir, mut server, mut client) = bound_with_client("after-finish");
+        client.write_all(&get_request(1)).unwrap();
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let req = server.accept(5000).expect("a request");
+        req.drop_after_finish(Box::new(Flag(dropped.clone())));
+        req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
+        req.flush().unwrap();
+        assert!(
+            !dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "kept while the request is active"
+        );
+        req.finish(0).unwrap();
+        assert!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "dropped once the answer is complete"
+        );
+        assert!(answered(&mut client));
+        // A finished request drops at once.
+        let late = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        req.drop_after_finish(Box::new(Flag(late.clone())));
+        assert!(late.load(std::sync::atomic::Ordering::SeqCst));
+        server.release_request();
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }

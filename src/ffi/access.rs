@@ -55,28 +55,36 @@ pub unsafe extern "C" fn smisk_server_set_allow(
     list: *const c_char,
     list_len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        if list.is_null() {
-            return Err(crate::Error::new(
-                crate::status::SMISK_ERR_NULL,
-                "list is NULL (smisk_server_clear_allow() removes a list)",
-            ));
-        }
-        let text = arg_str(list.cast(), list_len, "list")?;
-        server.set_allow(Some(AllowList::parse(text)?));
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` and `list` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            if list.is_null() {
+                return Err(crate::Error::new(
+                    crate::status::SMISK_ERR_NULL,
+                    "list is NULL (smisk_server_clear_allow() removes a list)",
+                ));
+            }
+            let text = arg_str(list.cast(), list_len, "list")?;
+            server.set_allow(Some(AllowList::parse(text)?));
+            Ok(())
+        })
+    }
 }
 
 /// Removes a list set with smisk_server_set_allow(): FCGI_WEB_SERVER_ADDRS,
 /// else the loopback-only default, applies again from the next accept.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_clear_allow(server: *mut Server) -> crate::smisk_status {
-    guard(|| {
-        arg_mut(server, "server")?.set_allow(None);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_mut(server, "server")?.set_allow(None);
+            Ok(())
+        })
+    }
 }
 
 /// Writes the allow-list that applies (or will at the next accept) into buf
@@ -94,19 +102,24 @@ pub unsafe extern "C" fn smisk_server_get_allow(
     out_len: *mut usize,
     out_source: *mut smisk_allow_source,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_ref(server, "server")?;
-        let (list, source) = server.allow_list()?;
-        copy_out(list.to_string().as_bytes(), buf.cast(), cap, out_len)?;
-        if let Some(out) = out_source.as_mut() {
-            *out = match source {
-                Source::Set => smisk_allow_source::SMISK_ALLOW_SOURCE_SET,
-                Source::Env => smisk_allow_source::SMISK_ALLOW_SOURCE_ENV,
-                Source::Default => smisk_allow_source::SMISK_ALLOW_SOURCE_DEFAULT,
-            };
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server`, `buf`, `out_len` and
+    // `out_source` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_ref(server, "server")?;
+            let (list, source) = server.allow_list()?;
+            copy_out(list.to_string().as_bytes(), buf.cast(), cap, out_len)?;
+            if let Some(out) = out_source.as_mut() {
+                *out = match source {
+                    Source::Set => smisk_allow_source::SMISK_ALLOW_SOURCE_SET,
+                    Source::Env => smisk_allow_source::SMISK_ALLOW_SOURCE_ENV,
+                    Source::Default => smisk_allow_source::SMISK_ALLOW_SOURCE_DEFAULT,
+                };
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Sets the mode, owner and group of the unix socket file that the next
@@ -141,16 +154,21 @@ pub unsafe extern "C" fn smisk_server_set_socket_ownership(
     group: *const c_char,
     group_len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        let owner = arg_str(owner.cast(), owner_len, "owner")?;
-        let group = arg_str(group.cast(), group_len, "group")?;
-        let own = SocketOwnership::new(
-            u32::try_from(mode).ok(),
-            (!owner.is_empty()).then_some(owner),
-            (!group.is_empty()).then_some(group),
-        )?;
-        server.set_socket_ownership(own);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server`, `owner` and `group` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            let owner = arg_str(owner.cast(), owner_len, "owner")?;
+            let group = arg_str(group.cast(), group_len, "group")?;
+            let own = SocketOwnership::new(
+                u32::try_from(mode).ok(),
+                (!owner.is_empty()).then_some(owner),
+                (!group.is_empty()).then_some(group),
+            )?;
+            server.set_socket_ownership(own);
+            Ok(())
+        })
+    }
 }

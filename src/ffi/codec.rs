@@ -96,6 +96,11 @@ fn component(index: i32) -> Result<Component> {
         .ok_or_else(|| Error::invalid(format!("unknown URL component index {index}")))
 }
 
+/// The shared body of the bytes-to-bytes codec functions.
+///
+/// # Safety
+/// `input` is NULL or `input_len` readable bytes; `out` and `out_len` are
+/// NULL or writable.
 unsafe fn transform(
     input: *const u8,
     input_len: usize,
@@ -103,13 +108,17 @@ unsafe fn transform(
     out_len: *mut usize,
     f: fn(&[u8]) -> Cow<'_, [u8]>,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let data = arg_bytes(input, input_len, "input")?;
-        // Check the outputs before working, so a NULL is reported cheaply.
-        arg_mut(out, "out")?;
-        arg_mut(out_len, "out_len")?;
-        give_bytes(f(data).into_owned(), out, out_len)
-    })
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        guard(|| {
+            let data = arg_bytes(input, input_len, "input")?;
+            // Check the outputs before working, so a NULL is reported cheaply.
+            arg_mut(out, "out")?;
+            arg_mut(out_len, "out_len")?;
+            give_bytes(f(data).into_owned(), out, out_len)
+        })
+    }
 }
 
 /// URL-encodes `input_len` bytes at `input` (`URL.encode`): every reserved
@@ -126,7 +135,10 @@ pub unsafe extern "C" fn smisk_url_encode(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    transform(input, input_len, out, out_len, codec::encode)
+    // SAFETY: the C caller keeps the contract documented above: `input`, `out` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { transform(input, input_len, out, out_len, codec::encode) }
 }
 
 /// URL-escapes `input_len` bytes at `input` (`URL.escape`): only the unsafe
@@ -141,7 +153,10 @@ pub unsafe extern "C" fn smisk_url_escape(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    transform(input, input_len, out, out_len, codec::escape)
+    // SAFETY: the C caller keeps the contract documented above: `input`, `out` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { transform(input, input_len, out, out_len, codec::escape) }
 }
 
 /// Form-decodes `input_len` bytes at `input` (`URL.decode`, `URL.unescape`):
@@ -157,7 +172,10 @@ pub unsafe extern "C" fn smisk_url_decode(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    transform(input, input_len, out, out_len, codec::decode)
+    // SAFETY: the C caller keeps the contract documented above: `input`, `out` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { transform(input, input_len, out, out_len, codec::decode) }
 }
 
 /// Escapes `& < > " '` as `&amp; &lt; &gt; &quot; &#39;` (`xml.escape`).
@@ -170,7 +188,10 @@ pub unsafe extern "C" fn smisk_xml_escape(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    transform(input, input_len, out, out_len, codec::xml::escape)
+    // SAFETY: the C caller keeps the contract documented above: `input`, `out` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { transform(input, input_len, out, out_len, codec::xml::escape) }
 }
 
 /// Replaces the entities `&amp; &lt; &gt; &quot; &apos;` and numeric
@@ -185,9 +206,17 @@ pub unsafe extern "C" fn smisk_xml_unescape(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    transform(input, input_len, out, out_len, codec::xml::unescape)
+    // SAFETY: the C caller keeps the contract documented above: `input`, `out` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { transform(input, input_len, out, out_len, codec::xml::unescape) }
 }
 
+/// The shared body of smisk_parse_query and smisk_parse_cookies.
+///
+/// # Safety
+/// `input` is NULL or `input_len` readable bytes; `callback` (when given)
+/// may be called with `ctx` as its documentation says.
 unsafe fn parse_with(
     input: *const u8,
     input_len: usize,
@@ -196,36 +225,40 @@ unsafe fn parse_with(
     ctx: *mut c_void,
     sep: Separator,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let data = arg_bytes(input, input_len, "input")?;
-        let callback = callback
-            .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "callback is NULL"))?;
-        codec::parse_pairs_with(data, sep, max_fields, |key, value| {
-            // Never hand C a NULL for present text, even when it is empty.
-            let nonnull = |s: &[u8]| {
-                if s.is_empty() {
-                    b"".as_ptr()
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        guard(|| {
+            let data = arg_bytes(input, input_len, "input")?;
+            let callback = callback
+                .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "callback is NULL"))?;
+            codec::parse_pairs_with(data, sep, max_fields, |key, value| {
+                // Never hand C a NULL for present text, even when it is empty.
+                let nonnull = |s: &[u8]| {
+                    if s.is_empty() {
+                        b"".as_ptr()
+                    } else {
+                        s.as_ptr()
+                    }
+                };
+                let (vptr, vlen) = match &value {
+                    Some(v) => (nonnull(v), v.len()),
+                    None => (std::ptr::null(), 0),
+                };
+                // SAFETY: the caller promised a valid function; the pointers
+                // stay valid for the duration of the call.
+                let rc = callback(ctx, nonnull(&key), key.len(), vptr, vlen, value.is_some());
+                if rc == 0 {
+                    Ok(())
                 } else {
-                    s.as_ptr()
+                    Err(Error::new(
+                        SMISK_ERR_STOPPED,
+                        format!("callback returned {rc}"),
+                    ))
                 }
-            };
-            let (vptr, vlen) = match &value {
-                Some(v) => (nonnull(v), v.len()),
-                None => (std::ptr::null(), 0),
-            };
-            // SAFETY: the caller promised a valid function; the pointers
-            // stay valid for the duration of the call.
-            let rc = callback(ctx, nonnull(&key), key.len(), vptr, vlen, value.is_some());
-            if rc == 0 {
-                Ok(())
-            } else {
-                Err(Error::new(
-                    SMISK_ERR_STOPPED,
-                    format!("callback returned {rc}"),
-                ))
-            }
+            })
         })
-    })
+    }
 }
 
 /// Parses a query string or an application/x-www-form-urlencoded body:
@@ -249,14 +282,19 @@ pub unsafe extern "C" fn smisk_parse_query(
     callback: smisk_pair_fn,
     ctx: *mut c_void,
 ) -> crate::status::smisk_status {
-    parse_with(
-        input,
-        input_len,
-        max_fields,
-        callback,
-        ctx,
-        Separator::Query,
-    )
+    // SAFETY: the C caller keeps the contract documented above: `input`, `callback` and `ctx` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        parse_with(
+            input,
+            input_len,
+            max_fields,
+            callback,
+            ctx,
+            Separator::Query,
+        )
+    }
 }
 
 /// Parses a Cookie header value: fields split on ";", leading whitespace
@@ -274,14 +312,19 @@ pub unsafe extern "C" fn smisk_parse_cookies(
     callback: smisk_pair_fn,
     ctx: *mut c_void,
 ) -> crate::status::smisk_status {
-    parse_with(
-        input,
-        input_len,
-        max_fields,
-        callback,
-        ctx,
-        Separator::Cookie,
-    )
+    // SAFETY: the C caller keeps the contract documented above: `input`, `callback` and `ctx` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        parse_with(
+            input,
+            input_len,
+            max_fields,
+            callback,
+            ctx,
+            Separator::Cookie,
+        )
+    }
 }
 
 /// A new unique id: SHA-1 over 32 bytes from the OS random generator
@@ -303,23 +346,28 @@ pub unsafe extern "C" fn smisk_uid(
     buf_cap: usize,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let node = arg_bytes(node, node_len, "node")?;
-        let raw = matches!(nbits, 0 | -1);
-        if !raw {
-            let bits = u32::try_from(nbits).unwrap_or(0);
-            if !(4..=6).contains(&bits) {
-                return Err(Error::invalid(format!("Invalid number of bits: {nbits}")));
+    // SAFETY: the C caller keeps the contract documented above: `node`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let node = arg_bytes(node, node_len, "node")?;
+            let raw = matches!(nbits, 0 | -1);
+            if !raw {
+                let bits = u32::try_from(nbits).unwrap_or(0);
+                if !(4..=6).contains(&bits) {
+                    return Err(Error::invalid(format!("Invalid number of bits: {nbits}")));
+                }
             }
-        }
-        let digest = crate::uid::uid_bytes(node)?;
-        if raw {
-            copy_out(&digest, buf, buf_cap, out_len)
-        } else {
-            let text = crate::uid::pack(&digest, nbits as u32)?;
-            copy_out(text.as_bytes(), buf, buf_cap, out_len)
-        }
-    })
+            let digest = crate::uid::uid_bytes(node)?;
+            if raw {
+                copy_out(&digest, buf, buf_cap, out_len)
+            } else {
+                let text = crate::uid::pack(&digest, nbits as u32)?;
+                copy_out(text.as_bytes(), buf, buf_cap, out_len)
+            }
+        })
+    }
 }
 
 /// Packs `data_len` bytes at `data` as text with `nbits` (4, 5 or 6) bits
@@ -341,31 +389,36 @@ pub unsafe extern "C" fn smisk_pack(
     buf_cap: usize,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let data = arg_bytes(data, data_len, "data")?;
-        let bits = u32::try_from(nbits).unwrap_or(0);
-        if !(4..=6).contains(&bits) {
-            return Err(Error::invalid(format!("Invalid number of bits: {nbits}")));
-        }
-        // Check the size before doing the work (and before 8 * len could
-        // overflow: arg_bytes bounds len by isize::MAX).
-        let needed = data
-            .len()
-            .checked_mul(8)
-            .map(|b| b.div_ceil(bits as usize))
-            .ok_or_else(|| Error::too_large("input too large to pack"))?;
-        let out_len_ref = arg_mut(out_len, "out_len")?;
-        if needed > buf_cap {
-            *out_len_ref = needed;
-            return Err(Error::new(
-                crate::status::SMISK_ERR_BUFFER_TOO_SMALL,
-                format!("output needs {needed} bytes, buffer has {buf_cap}"),
-            ));
-        }
-        let mut text = Vec::with_capacity(needed);
-        crate::uid::pack_into(data, bits, &mut text)?;
-        copy_out(&text, buf, buf_cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `data`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let data = arg_bytes(data, data_len, "data")?;
+            let bits = u32::try_from(nbits).unwrap_or(0);
+            if !(4..=6).contains(&bits) {
+                return Err(Error::invalid(format!("Invalid number of bits: {nbits}")));
+            }
+            // Check the size before doing the work (and before 8 * len could
+            // overflow: arg_bytes bounds len by isize::MAX).
+            let needed = data
+                .len()
+                .checked_mul(8)
+                .map(|b| b.div_ceil(bits as usize))
+                .ok_or_else(|| Error::too_large("input too large to pack"))?;
+            let out_len_ref = arg_mut(out_len, "out_len")?;
+            if needed > buf_cap {
+                *out_len_ref = needed;
+                return Err(Error::new(
+                    crate::status::SMISK_ERR_BUFFER_TOO_SMALL,
+                    format!("output needs {needed} bytes, buffer has {buf_cap}"),
+                ));
+            }
+            let mut text = Vec::with_capacity(needed);
+            crate::uid::pack_into(data, bits, &mut text)?;
+            copy_out(&text, buf, buf_cap, out_len)
+        })
+    }
 }
 
 /// A new empty URL (every component absent, port 0). Never NULL (the
@@ -378,7 +431,9 @@ pub extern "C" fn smisk_url_new() -> *mut smisk_url {
 /// Releases a URL. smisk_url_free(NULL) is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_url_free(url: *mut smisk_url) {
-    super::guard_value((), || free_handle(url))
+    // SAFETY: the C caller keeps the contract documented above: `url` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { super::guard_value((), || free_handle(url)) }
 }
 
 /// Parses `input_len` bytes at `input` as a URL (the original Smisk grammar:
@@ -395,13 +450,17 @@ pub unsafe extern "C" fn smisk_url_parse(
     input_len: usize,
     out: *mut *mut smisk_url,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let data = arg_bytes(input, input_len, "input")?;
-        let out = arg_mut(out, "out")?;
-        let url = Url::parse(data)?;
-        *out = into_handle(smisk_url { url });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `input` and `out` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let data = arg_bytes(input, input_len, "input")?;
+            let out = arg_mut(out, "out")?;
+            let url = Url::parse(data)?;
+            *out = into_handle(smisk_url { url });
+            Ok(())
+        })
+    }
 }
 
 /// A copy of `url` in `*out` (owned by the caller, release with
@@ -411,14 +470,18 @@ pub unsafe extern "C" fn smisk_url_clone(
     url: *const smisk_url,
     out: *mut *mut smisk_url,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_ref(url, "url")?;
-        let out = arg_mut(out, "out")?;
-        *out = into_handle(smisk_url {
-            url: url.url.clone(),
-        });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url` and `out` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_ref(url, "url")?;
+            let out = arg_mut(out, "out")?;
+            *out = into_handle(smisk_url {
+                url: url.url.clone(),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Reads component `component` (SMISK_URL_SCHEME ... SMISK_URL_FRAGMENT) of
@@ -436,26 +499,31 @@ pub unsafe extern "C" fn smisk_url_get(
     out_len: *mut usize,
     present: *mut bool,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_ref(url, "url")?;
-        let c = self::component(component)?;
-        let out = arg_mut(out, "out")?;
-        let out_len = arg_mut(out_len, "out_len")?;
-        let present = arg_mut(present, "present")?;
-        match url.url.get(c) {
-            Some(v) => {
-                *out = v.as_ptr();
-                *out_len = v.len();
-                *present = true;
+    // SAFETY: the C caller keeps the contract documented above: `url`, `out`, `out_len` and
+    // `present` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_ref(url, "url")?;
+            let c = self::component(component)?;
+            let out = arg_mut(out, "out")?;
+            let out_len = arg_mut(out_len, "out_len")?;
+            let present = arg_mut(present, "present")?;
+            match url.url.get(c) {
+                Some(v) => {
+                    *out = v.as_ptr();
+                    *out_len = v.len();
+                    *present = true;
+                }
+                None => {
+                    *out = std::ptr::null();
+                    *out_len = 0;
+                    *present = false;
+                }
             }
-            None => {
-                *out = std::ptr::null();
-                *out_len = 0;
-                *present = false;
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    }
 }
 
 /// Sets component `component` of `url` to a copy of the `value_len` bytes at
@@ -470,17 +538,21 @@ pub unsafe extern "C" fn smisk_url_set(
     value_len: usize,
     present: bool,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_mut(url, "url")?;
-        let c = self::component(component)?;
-        let value = if present {
-            Some(arg_bytes(value, value_len, "value")?)
-        } else {
-            None
-        };
-        url.url.set(c, value);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url` and `value` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_mut(url, "url")?;
+            let c = self::component(component)?;
+            let value = if present {
+                Some(arg_bytes(value, value_len, "value")?)
+            } else {
+                None
+            };
+            url.url.set(c, value);
+            Ok(())
+        })
+    }
 }
 
 /// The port of `url` in `*port` (0 when not given).
@@ -489,11 +561,15 @@ pub unsafe extern "C" fn smisk_url_get_port(
     url: *const smisk_url,
     port: *mut u32,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_ref(url, "url")?;
-        *arg_mut(port, "port")? = u32::from(url.url.port);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url` and `port` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_ref(url, "url")?;
+            *arg_mut(port, "port")? = u32::from(url.url.port);
+            Ok(())
+        })
+    }
 }
 
 /// Sets the port of `url` (0 means "not given"); values above 65535 fail
@@ -503,12 +579,16 @@ pub unsafe extern "C" fn smisk_url_set_port(
     url: *mut smisk_url,
     port: u32,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_mut(url, "url")?;
-        url.url.port = u16::try_from(port)
-            .map_err(|_| Error::invalid(format!("port {port} out of range (0-65535)")))?;
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_mut(url, "url")?;
+            url.url.port = u16::try_from(port)
+                .map_err(|_| Error::invalid(format!("port {port} out of range (0-65535)")))?;
+            Ok(())
+        })
+    }
 }
 
 /// Fills `*format` with the defaults of smisk_url_to_s: every component and
@@ -517,48 +597,63 @@ pub unsafe extern "C" fn smisk_url_set_port(
 pub unsafe extern "C" fn smisk_url_format_init(
     format: *mut smisk_url_format,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let format = arg_mut(format, "format")?;
-        *format = smisk_url_format {
-            mode: [SMISK_URL_USE; 7],
-            text: [std::ptr::null(); 7],
-            text_len: [0; 7],
-            port_mode: SMISK_URL_USE,
-            port: 0,
-            port80: false,
-        };
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `format` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let format = arg_mut(format, "format")?;
+            *format = smisk_url_format {
+                mode: [SMISK_URL_USE; 7],
+                text: [std::ptr::null(); 7],
+                text_len: [0; 7],
+                port_mode: SMISK_URL_USE,
+                port: 0,
+                port80: false,
+            };
+            Ok(())
+        })
+    }
 }
 
+/// The Rust format for a C `smisk_url_format`.
+///
+/// # Safety
+/// Each `text[i]` of `f` is NULL or `text_len[i]` readable bytes that live
+/// as long as `f`.
 unsafe fn read_format(f: &smisk_url_format) -> Result<Format<'_>> {
-    let mut fmt = Format {
-        port80: f.port80,
-        ..Format::default()
-    };
-    for c in Component::ALL {
-        let i = c as usize;
-        *fmt.part_mut(c) = match f.mode[i] {
-            SMISK_URL_USE => Part::Use,
-            SMISK_URL_OMIT => Part::Omit,
-            SMISK_URL_REPLACE => Part::Replace(arg_bytes(f.text[i], f.text_len[i], "format text")?),
-            other => {
-                return Err(Error::invalid(format!(
-                    "unknown format mode {other} for component {i}"
-                )))
-            }
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        let mut fmt = Format {
+            port80: f.port80,
+            ..Format::default()
         };
+        for c in Component::ALL {
+            let i = c as usize;
+            *fmt.part_mut(c) = match f.mode[i] {
+                SMISK_URL_USE => Part::Use,
+                SMISK_URL_OMIT => Part::Omit,
+                SMISK_URL_REPLACE => {
+                    Part::Replace(arg_bytes(f.text[i], f.text_len[i], "format text")?)
+                }
+                other => {
+                    return Err(Error::invalid(format!(
+                        "unknown format mode {other} for component {i}"
+                    )))
+                }
+            };
+        }
+        fmt.port =
+            match f.port_mode {
+                SMISK_URL_USE => PortPart::Use,
+                SMISK_URL_OMIT => PortPart::Omit,
+                SMISK_URL_REPLACE => PortPart::Replace(u16::try_from(f.port).map_err(|_| {
+                    Error::invalid(format!("port {} out of range (0-65535)", f.port))
+                })?),
+                other => return Err(Error::invalid(format!("unknown port mode {other}"))),
+            };
+        Ok(fmt)
     }
-    fmt.port = match f.port_mode {
-        SMISK_URL_USE => PortPart::Use,
-        SMISK_URL_OMIT => PortPart::Omit,
-        SMISK_URL_REPLACE => PortPart::Replace(
-            u16::try_from(f.port)
-                .map_err(|_| Error::invalid(format!("port {} out of range (0-65535)", f.port)))?,
-        ),
-        other => return Err(Error::invalid(format!("unknown port mode {other}"))),
-    };
-    Ok(fmt)
 }
 
 /// Writes `url` as text (`URL.to_s`): `scheme "://"`, `user [":" password]
@@ -579,16 +674,21 @@ pub unsafe extern "C" fn smisk_url_to_s(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_ref(url, "url")?;
-        let fmt = match format.as_ref() {
-            Some(f) => read_format(f)?,
-            None => Format::default(),
-        };
-        arg_mut(out, "out")?;
-        arg_mut(out_len, "out_len")?;
-        give_bytes(url.url.to_s(&fmt), out, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url`, `format`, `out` and
+    // `out_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_ref(url, "url")?;
+            let fmt = match format.as_ref() {
+                Some(f) => read_format(f)?,
+                None => Format::default(),
+            };
+            arg_mut(out, "out")?;
+            arg_mut(out_len, "out_len")?;
+            give_bytes(url.url.to_s(&fmt), out, out_len)
+        })
+    }
 }
 
 /// The request URI of `url` (`URL.uri`): path, `"?" query` when the query is
@@ -603,15 +703,20 @@ pub unsafe extern "C" fn smisk_url_uri(
     out_len: *mut usize,
     present: *mut bool,
 ) -> crate::status::smisk_status {
-    guard(|| {
-        let url = arg_ref(url, "url")?;
-        arg_mut(out, "out")?;
-        arg_mut(out_len, "out_len")?;
-        let present = arg_mut(present, "present")?;
-        let uri = url.url.uri();
-        *present = uri.is_some();
-        give_bytes(uri.unwrap_or_default(), out, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `url`, `out`, `out_len` and
+    // `present` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let url = arg_ref(url, "url")?;
+            arg_mut(out, "out")?;
+            arg_mut(out_len, "out_len")?;
+            let present = arg_mut(present, "present")?;
+            let uri = url.url.uri();
+            *present = uri.is_some();
+            give_bytes(uri.unwrap_or_default(), out, out_len)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -640,17 +745,24 @@ mod tests {
         value_len: usize,
         has_value: bool,
     ) -> i32 {
-        let out = &mut *(ctx as *mut Vec<(Vec<u8>, Option<Vec<u8>>)>);
-        let k = std::slice::from_raw_parts(key, key_len).to_vec();
-        let v = has_value.then(|| std::slice::from_raw_parts(value, value_len).to_vec());
-        out.push((k, v));
-        i32::from(out.len() >= 3)
+        // SAFETY: the C caller keeps the contract documented above: `ctx`, `key` and `value` are
+        // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+        // SMISK_ERR_NULL.
+        unsafe {
+            let out = &mut *(ctx as *mut Vec<(Vec<u8>, Option<Vec<u8>>)>);
+            let k = std::slice::from_raw_parts(key, key_len).to_vec();
+            let v = has_value.then(|| std::slice::from_raw_parts(value, value_len).to_vec());
+            out.push((k, v));
+            i32::from(out.len() >= 3)
+        }
     }
 
     #[test]
     fn parse_callbacks_and_stop() {
         let mut got: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         let input = b"a=1&b&=&c=x+y";
+        // SAFETY: input is a live buffer of input.len() bytes; got outlives
+        // the call, and collect reads ctx as that Vec.
         let st = unsafe {
             smisk_parse_query(
                 input.as_ptr(),
@@ -669,6 +781,7 @@ mod tests {
                 (b"".to_vec(), Some(b"".to_vec()))
             ]
         );
+        // SAFETY: the callback is NULL, which is refused before input is read.
         let st = unsafe {
             smisk_parse_cookies(input.as_ptr(), input.len(), 10, None, std::ptr::null_mut())
         };

@@ -1,6 +1,6 @@
 //! Library-wide C functions: version, status text, last error, buffer release.
 
-use super::{guard_value, last_error_ptr, take_bytes};
+use super::{guard_value, last_errno, last_error_ptr, take_bytes};
 use crate::status::smisk_status;
 use libc::c_char;
 
@@ -47,6 +47,23 @@ pub extern "C" fn smisk_status_str(status: i32) -> *const c_char {
     )
 }
 
+/// The C name of a status code as a NUL-terminated string, such as
+/// "SMISK_ERR_IO" for SMISK_ERR_IO (any integer is accepted; unknown values
+/// give "SMISK_UNKNOWN_STATUS"). The names and the texts of
+/// smisk_status_str() come from one table in the library.
+///
+/// Ownership: static storage; never NULL, never free it.
+#[no_mangle]
+pub extern "C" fn smisk_status_name(status: i32) -> *const c_char {
+    guard_value(
+        c"SMISK_UNKNOWN_STATUS".as_ptr(),
+        || match smisk_status::from_raw(status) {
+            Some(s) => s.name_c().as_ptr(),
+            None => c"SMISK_UNKNOWN_STATUS".as_ptr(),
+        },
+    )
+}
+
 /// The message of the most recent failing smisk call on the calling thread,
 /// as a NUL-terminated UTF-8 string ("" if no call has failed yet).
 ///
@@ -57,6 +74,15 @@ pub extern "C" fn smisk_last_error() -> *const c_char {
     guard_value(c"".as_ptr(), last_error_ptr)
 }
 
+/// The OS error number (errno) behind the most recent failing smisk call on
+/// the calling thread, or 0 when that failure did not come from the
+/// operating system (or no call has failed yet). A binding raises the
+/// matching OS error from it (Python: OSError(errno, smisk_last_error())).
+#[no_mangle]
+pub extern "C" fn smisk_last_errno() -> i32 {
+    guard_value(0, last_errno)
+}
+
 /// Releases a byte buffer that a smisk function allocated and returned through
 /// an `(uint8_t **out_ptr, size_t *out_len)` pair. Pass the same pointer and
 /// length. smisk_bytes_free(NULL, 0) is a no-op. Each buffer must be released
@@ -64,7 +90,9 @@ pub extern "C" fn smisk_last_error() -> *const c_char {
 /// caller may be passed here.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_bytes_free(ptr: *mut u8, len: usize) {
-    guard_value((), || take_bytes(ptr, len))
+    // SAFETY: the C caller keeps the contract documented above: `ptr` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || take_bytes(ptr, len)) }
 }
 
 #[cfg(test)]
@@ -85,6 +113,7 @@ mod tests {
             SMISK_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
         );
+        // SAFETY: smisk_version returns a static NUL-terminated string.
         let text = unsafe { std::ffi::CStr::from_ptr(smisk_version()) };
         assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }

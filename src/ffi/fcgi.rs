@@ -13,6 +13,7 @@ use super::{
 };
 use crate::fcgi::scgi::Protocol;
 use crate::fcgi::{Limits, Request, Server};
+use crate::response::header::Lines;
 use crate::status::{Error, Result, SMISK_ERR_NOT_FOUND};
 use libc::{c_char, c_void};
 
@@ -54,11 +55,15 @@ pub enum smisk_limit {
 /// with smisk_server_free().
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_new(out_server: *mut *mut Server) -> crate::smisk_status {
-    guard(|| {
-        let out = arg_mut(out_server, "out_server")?;
-        *out = into_handle(Server::new());
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `out_server` is NULL or valid for
+    // the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let out = arg_mut(out_server, "out_server")?;
+            *out = into_handle(Server::new());
+            Ok(())
+        })
+    }
 }
 
 /// Releases a server: finishes a request still in progress, closes every
@@ -67,7 +72,9 @@ pub unsafe extern "C" fn smisk_server_new(out_server: *mut *mut Server) -> crate
 /// NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_free(server: *mut Server) {
-    guard_value((), || free_handle(server))
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || free_handle(server)) }
 }
 
 fn limit_value(which: i32, value: i64) -> Result<(smisk_limit, u64)> {
@@ -104,23 +111,27 @@ pub unsafe extern "C" fn smisk_server_set_limit(
     which: i32,
     value: i64,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        let (kind, v) = limit_value(which, value)?;
-        let mut l: Limits = *server.limits();
-        match kind {
-            smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes = v as usize,
-            smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params = v as usize,
-            smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns = v as usize,
-            smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms = v,
-            smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms = v,
-            smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms = v,
-            smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms = v,
-            smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes = v,
-        }
-        server.set_limits(l);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            let (kind, v) = limit_value(which, value)?;
+            let mut l: Limits = *server.limits();
+            match kind {
+                smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes = v as usize,
+                smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params = v as usize,
+                smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns = v as usize,
+                smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms = v,
+                smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms = v,
+                smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms = v,
+                smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms = v,
+                smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes = v,
+            }
+            server.set_limits(l);
+            Ok(())
+        })
+    }
 }
 
 /// Reads one limit (which is a smisk_limit value) into *out_value.
@@ -130,24 +141,29 @@ pub unsafe extern "C" fn smisk_server_get_limit(
     which: i32,
     out_value: *mut i64,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_ref(server, "server")?;
-        let out = arg_mut(out_value, "out_value")?;
-        let (kind, _) = limit_value(which, 1)?;
-        let l = server.limits();
-        let v = match kind {
-            smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes as u64,
-            smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params as u64,
-            smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns as u64,
-            smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms,
-            smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms,
-            smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms,
-            smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms,
-            smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes,
-        };
-        *out = v.min(i64::MAX as u64) as i64;
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` and `out_value` are NULL
+    // or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_ref(server, "server")?;
+            let out = arg_mut(out_value, "out_value")?;
+            let (kind, _) = limit_value(which, 1)?;
+            let l = server.limits();
+            let v = match kind {
+                smisk_limit::SMISK_LIMIT_MAX_PARAMS_BYTES => l.max_params_bytes as u64,
+                smisk_limit::SMISK_LIMIT_MAX_PARAMS => l.max_params as u64,
+                smisk_limit::SMISK_LIMIT_MAX_CONNS => l.max_conns as u64,
+                smisk_limit::SMISK_LIMIT_READ_TIMEOUT_MS => l.read_timeout_ms,
+                smisk_limit::SMISK_LIMIT_WRITE_TIMEOUT_MS => l.write_timeout_ms,
+                smisk_limit::SMISK_LIMIT_KEEPALIVE_TIMEOUT_MS => l.keepalive_timeout_ms,
+                smisk_limit::SMISK_LIMIT_LINGER_TIMEOUT_MS => l.linger_timeout_ms,
+                smisk_limit::SMISK_LIMIT_LINGER_MAX_BYTES => l.linger_max_bytes,
+            };
+            *out = v.min(i64::MAX as u64) as i64;
+            Ok(())
+        })
+    }
 }
 
 /// smisk_server_set_protocol(): FastCGI 1.0 (the default).
@@ -166,19 +182,21 @@ pub unsafe extern "C" fn smisk_server_set_protocol(
     server: *mut Server,
     protocol: i32,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        server.set_protocol(match protocol {
-            SMISK_PROTOCOL_FASTCGI => Protocol::FastCgi,
-            SMISK_PROTOCOL_SCGI => Protocol::Scgi,
-            _ => {
-                return Err(Error::invalid(format!(
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            server.set_protocol(match protocol {
+                SMISK_PROTOCOL_FASTCGI => Protocol::FastCgi,
+                SMISK_PROTOCOL_SCGI => Protocol::Scgi,
+                _ => return Err(Error::invalid(format!(
                     "unknown protocol {protocol} (SMISK_PROTOCOL_FASTCGI or SMISK_PROTOCOL_SCGI)"
-                )))
-            }
-        });
-        Ok(())
-    })
+                ))),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Writes the protocol smisk_server_set_protocol() chose into *out_protocol.
@@ -187,15 +205,19 @@ pub unsafe extern "C" fn smisk_server_get_protocol(
     server: *const Server,
     out_protocol: *mut i32,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_ref(server, "server")?;
-        let out = arg_mut(out_protocol, "out_protocol")?;
-        *out = match server.protocol() {
-            Protocol::FastCgi => SMISK_PROTOCOL_FASTCGI,
-            Protocol::Scgi => SMISK_PROTOCOL_SCGI,
-        };
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_ref(server, "server")?;
+            let out = arg_mut(out_protocol, "out_protocol")?;
+            *out = match server.protocol() {
+                Protocol::FastCgi => SMISK_PROTOCOL_FASTCGI,
+                Protocol::Scgi => SMISK_PROTOCOL_SCGI,
+            };
+            Ok(())
+        })
+    }
 }
 
 /// Binds the server to an address and listens. address (address_len bytes,
@@ -222,25 +244,33 @@ pub unsafe extern "C" fn smisk_server_bind(
     address_len: usize,
     backlog: i32,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        let address = arg_str(address.cast(), address_len, "address")?;
-        server.bind(address, backlog)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` and `address` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            let address = arg_str(address.cast(), address_len, "address")?;
+            server.bind(address, backlog)
+        })
+    }
 }
 
 /// Closes the socket made by smisk_server_bind() and removes the unix socket
 /// file this process created. Does nothing when not bound.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_unbind(server: *mut Server) -> crate::smisk_status {
-    guard(|| arg_mut(server, "server")?.unbind())
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard(|| arg_mut(server, "server")?.unbind()) }
 }
 
 /// True when smisk_server_bind() or smisk_server_adopt_fd() gave the server a
 /// socket (false for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_is_bound(server: *const Server) -> bool {
-    guard_value(false, || server.as_ref().is_some_and(|s| s.is_bound()))
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(false, || server.as_ref().is_some_and(|s| s.is_bound())) }
 }
 
 /// Writes the bound address into buf (not NUL-terminated; *out_len receives
@@ -255,11 +285,16 @@ pub unsafe extern "C" fn smisk_server_listening(
     cap: usize,
     out_len: *mut usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_ref(server, "server")?;
-        let text = server.listening()?;
-        copy_out(text.as_bytes(), buf.cast(), cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_ref(server, "server")?;
+            let text = server.listening()?;
+            copy_out(text.as_bytes(), buf.cast(), cap, out_len)
+        })
+    }
 }
 
 /// Makes the server accept on an already listening socket fd (for example
@@ -271,7 +306,9 @@ pub unsafe extern "C" fn smisk_server_adopt_fd(
     server: *mut Server,
     fd: i32,
 ) -> crate::smisk_status {
-    guard(|| arg_mut(server, "server")?.adopt_listener(fd))
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard(|| arg_mut(server, "server")?.adopt_listener(fd)) }
 }
 
 /// Writes the listening descriptor in use (bound, adopted, or the fd 0 handed
@@ -283,14 +320,18 @@ pub unsafe extern "C" fn smisk_server_listen_fd(
     server: *const Server,
     out_fd: *mut i32,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_ref(server, "server")?;
-        let out = arg_mut(out_fd, "out_fd")?;
-        *out = server
-            .listener_fd()
-            .ok_or_else(|| Error::new(SMISK_ERR_NOT_FOUND, "no listening socket yet"))?;
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` and `out_fd` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_ref(server, "server")?;
+            let out = arg_mut(out_fd, "out_fd")?;
+            *out = server
+                .listener_fd()
+                .ok_or_else(|| Error::new(SMISK_ERR_NOT_FOUND, "no listening socket yet"))?;
+            Ok(())
+        })
+    }
 }
 
 /// True when fd is a listening stream socket. A program started by a web
@@ -308,10 +349,14 @@ pub extern "C" fn smisk_fd_is_listening_socket(fd: i32) -> bool {
 /// child's first smisk_server_accept().
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_reset_after_fork(server: *mut Server) -> crate::smisk_status {
-    guard(|| {
-        arg_mut(server, "server")?.reset_after_fork();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_mut(server, "server")?.reset_after_fork();
+            Ok(())
+        })
+    }
 }
 
 /// Waits for the next request and stores its handle in *out_request. The
@@ -331,20 +376,27 @@ pub unsafe extern "C" fn smisk_server_accept(
     timeout_ms: i64,
     out_request: *mut *mut Request,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        let out = arg_mut(out_request, "out_request")?;
-        let req = server.accept(timeout_ms)?;
-        *out = req as *mut Request;
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server` and `out_request` are NULL
+    // or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            let out = arg_mut(out_request, "out_request")?;
+            let req = server.accept(timeout_ms)?;
+            *out = req as *mut Request;
+            Ok(())
+        })
+    }
 }
 
 /// Number of connections from web servers currently open on this server
 /// (including the one of the request being served). 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_server_connection_count(server: *const Server) -> usize {
-    guard_value(0, || server.as_ref().map_or(0, |s| s.connection_count()))
+    // SAFETY: the C caller keeps the contract documented above: `server` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || server.as_ref().map_or(0, |s| s.connection_count())) }
 }
 
 fn req<'a>(request: *mut Request) -> Result<&'a mut Request> {
@@ -355,6 +407,10 @@ fn req<'a>(request: *mut Request) -> Result<&'a mut Request> {
 
 /// The shared body of the read functions: checks the arguments, reads with
 /// `read`, stores the count.
+///
+/// # Safety
+/// `request` is NULL or a live request handle, `buf` NULL or `cap` writable
+/// bytes, `out_len` NULL or writable.
 unsafe fn read_into(
     request: *mut Request,
     buf: *mut c_void,
@@ -362,23 +418,35 @@ unsafe fn read_into(
     out_len: *mut usize,
     read: fn(&mut Request, &mut [u8]) -> Result<usize>,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let out = arg_mut(out_len, "out_len")?;
-        let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
-        *out = read(r, buf)?;
-        Ok(())
-    })
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let out = arg_mut(out_len, "out_len")?;
+            let buf = arg_bytes_mut(buf.cast(), cap, "buf")?;
+            *out = read(r, buf)?;
+            Ok(())
+        })
+    }
 }
 
-/// The shared body of the write functions.
+/// The shared body of the functions that hand the request bytes (writes,
+/// header lines).
+///
+/// # Safety
+/// `request` is NULL or a live request handle, `data` NULL or `len`
+/// readable bytes.
 unsafe fn write_from(
     request: *mut Request,
     data: *const c_void,
     len: usize,
+    what: &str,
     write: fn(&mut Request, &[u8]) -> Result<()>,
 ) -> crate::smisk_status {
-    guard(|| write(req(request)?, arg_bytes(data.cast(), len, "data")?))
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe { guard(|| write(req(request)?, arg_bytes(data.cast(), len, what)?)) }
 }
 
 /// Looks up a FastCGI param (CGI variable) by exact, case-sensitive name.
@@ -393,31 +461,38 @@ pub unsafe extern "C" fn smisk_request_param(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let name = arg_bytes(name.cast(), name_len, "name")?;
-        let value = arg_mut(value, "value")?;
-        let value_len = arg_mut(value_len, "value_len")?;
-        if !r.is_active() {
-            return Err(Error::state("the request has finished"));
-        }
-        let v = r.param(name).ok_or_else(|| {
-            Error::new(
-                SMISK_ERR_NOT_FOUND,
-                format!("no param named {:?}", String::from_utf8_lossy(name)),
-            )
-        })?;
-        *value = v.as_ptr().cast();
-        *value_len = v.len();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `name`, `value` and
+    // `value_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let name = arg_bytes(name.cast(), name_len, "name")?;
+            let value = arg_mut(value, "value")?;
+            let value_len = arg_mut(value_len, "value_len")?;
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let v = r.param(name).ok_or_else(|| {
+                Error::new(
+                    SMISK_ERR_NOT_FOUND,
+                    format!("no param named {:?}", String::from_utf8_lossy(name)),
+                )
+            })?;
+            *value = v.as_ptr().cast();
+            *value_len = v.len();
+            Ok(())
+        })
+    }
 }
 
 /// Number of params of the request, in the order the web server sent them
 /// (0 for NULL or a finished request).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_param_count(request: *const Request) -> usize {
-    guard_value(0, || request.as_ref().map_or(0, |r| r.param_count()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || request.as_ref().map_or(0, |r| r.param_count())) }
 }
 
 /// The index-th param (0-based): name and value pointers and lengths, valid
@@ -431,48 +506,61 @@ pub unsafe extern "C" fn smisk_request_param_at(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        let (name, name_len) = (arg_mut(name, "name")?, arg_mut(name_len, "name_len")?);
-        let (value, value_len) = (arg_mut(value, "value")?, arg_mut(value_len, "value_len")?);
-        if !r.is_active() {
-            return Err(Error::state("the request has finished"));
-        }
-        let (n, v) = r
-            .param_at(index)
-            .ok_or_else(|| Error::new(SMISK_ERR_NOT_FOUND, format!("no param at index {index}")))?;
-        *name = n.as_ptr().cast();
-        *name_len = n.len();
-        *value = v.as_ptr().cast();
-        *value_len = v.len();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `name`, `name_len`,
+    // `value` and `value_len` are NULL or valid for the stated lengths and lifetimes; the arg_*
+    // helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let (name, name_len) = (arg_mut(name, "name")?, arg_mut(name_len, "name_len")?);
+            let (value, value_len) = (arg_mut(value, "value")?, arg_mut(value_len, "value_len")?);
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let (n, v) = r.param_at(index).ok_or_else(|| {
+                Error::new(SMISK_ERR_NOT_FOUND, format!("no param at index {index}"))
+            })?;
+            *name = n.as_ptr().cast();
+            *name_len = n.len();
+            *value = v.as_ptr().cast();
+            *value_len = v.len();
+            Ok(())
+        })
+    }
 }
 
 /// The FastCGI request id (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_id(request: *const Request) -> u16 {
-    guard_value(0, || request.as_ref().map_or(0, |r| r.id()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || request.as_ref().map_or(0, |r| r.id())) }
 }
 
 /// True when the web server asked to keep the connection open after this
 /// request (FCGI_KEEP_CONN).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_keep_conn(request: *const Request) -> bool {
-    guard_value(false, || request.as_ref().is_some_and(|r| r.keep_conn()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(false, || request.as_ref().is_some_and(|r| r.keep_conn())) }
 }
 
 /// True once the web server aborted the request (FCGI_ABORT_REQUEST) or hung
 /// up. Reads and writes then fail with SMISK_ERR_ABORTED.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_is_aborted(request: *const Request) -> bool {
-    guard_value(false, || request.as_ref().is_some_and(|r| r.is_aborted()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(false, || request.as_ref().is_some_and(|r| r.is_aborted())) }
 }
 
 /// True between smisk_server_accept() and smisk_request_finish().
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_is_active(request: *const Request) -> bool {
-    guard_value(false, || request.as_ref().is_some_and(|r| r.is_active()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(false, || request.as_ref().is_some_and(|r| r.is_active())) }
 }
 
 /// Reads request body bytes (FastCGI STDIN) into buf, filling it unless the
@@ -487,7 +575,10 @@ pub unsafe extern "C" fn smisk_request_read(
     cap: usize,
     out_len: *mut usize,
 ) -> crate::smisk_status {
-    read_into(request, buf, cap, out_len, Request::read)
+    // SAFETY: the C caller keeps the contract documented above: `request`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { read_into(request, buf, cap, out_len, Request::read) }
 }
 
 /// Reads one line of the body: bytes up to and including the next '\n', or
@@ -500,7 +591,10 @@ pub unsafe extern "C" fn smisk_request_readline(
     cap: usize,
     out_len: *mut usize,
 ) -> crate::smisk_status {
-    read_into(request, buf, cap, out_len, Request::readline)
+    // SAFETY: the C caller keeps the contract documented above: `request`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe { read_into(request, buf, cap, out_len, Request::readline) }
 }
 
 /// Writes raw bytes to the response stream (FastCGI STDOUT), bypassing the
@@ -512,7 +606,9 @@ pub unsafe extern "C" fn smisk_request_write_stdout(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    write_from(request, data, len, Request::write_stdout)
+    // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { write_from(request, data, len, "data", Request::write_stdout) }
 }
 
 /// Writes bytes to FastCGI STDERR (the web server's error log).
@@ -522,7 +618,9 @@ pub unsafe extern "C" fn smisk_request_write_stderr(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    write_from(request, data, len, Request::write_stderr)
+    // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { write_from(request, data, len, "data", Request::write_stderr) }
 }
 
 /// Sends buffered output to the web server now.
@@ -544,19 +642,138 @@ pub unsafe extern "C" fn smisk_request_finish(
     guard(|| req(request)?.finish(app_status))
 }
 
-/// Appends a response header line "Name: value" (line_len bytes, no CRLF).
-/// The name must be an HTTP token; CR, LF and NUL are rejected
-/// (SMISK_ERR_INVALID). SMISK_ERR_STATE once the response has begun.
+/// Appends a response header line "Name: value" (line_len bytes, no CRLF),
+/// checked at once: the name must be an HTTP token; CR, LF and NUL are
+/// rejected (SMISK_ERR_INVALID, and the line is not added). SMISK_ERR_STATE
+/// once the response has begun.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_add_header(
     request: *mut Request,
     line: *const c_char,
     line_len: usize,
 ) -> crate::smisk_status {
-    guard(|| {
-        let r = req(request)?;
-        r.add_header(arg_bytes(line.cast(), line_len, "line")?)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request` and `line` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { write_from(request, line.cast(), line_len, "line", Request::add_header) }
+}
+
+/// A byte string passed with its length (not NUL-terminated); `ptr` may
+/// be NULL when `len` is 0.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct smisk_slice {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// Appends a header line to the response's header list as given (line_len
+/// bytes, no CRLF), without checking it: every line is validated when the
+/// header block is sent (smisk_response_begin fails with SMISK_ERR_INVALID
+/// for the first invalid one, and nothing is sent). This is the list an
+/// application edits freely until it begins (Python's Response.headers);
+/// use smisk_response_add_header to have a line refused at once. After the
+/// response has begun the list still changes, but nothing more is sent.
+/// SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_push_header(
+    request: *mut Request,
+    line: *const c_char,
+    line_len: usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `line` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { write_from(request, line.cast(), line_len, "line", Request::push_header) }
+}
+
+/// Replaces the whole header list by the count lines of `lines` (lines may
+/// be NULL when count is 0), stored as smisk_response_push_header stores
+/// them (validated when the block is sent). Nothing changes when an
+/// argument is bad. SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_set_headers(
+    request: *mut Request,
+    lines: *const smisk_slice,
+    count: usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `lines` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let slices: &[smisk_slice] = if count == 0 {
+                &[]
+            } else if lines.is_null() {
+                return Err(Error::new(crate::status::SMISK_ERR_NULL, "lines is NULL"));
+            } else {
+                std::slice::from_raw_parts(lines, count)
+            };
+            // Every slice is checked before the list changes.
+            for l in slices {
+                arg_bytes(l.ptr, l.len, "lines[i]")?;
+            }
+            let lines = r.header_lines_mut()?;
+            lines.clear();
+            for l in slices {
+                lines.push(arg_bytes(l.ptr, l.len, "lines[i]")?);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The header list of a request handle that may be NULL or finished.
+///
+/// # Safety
+/// `request` is NULL or a live request handle.
+unsafe fn lines_of<'a>(request: *const Request) -> Option<&'a Lines> {
+    // SAFETY: as this function requires.
+    unsafe { request.as_ref() }.and_then(|r| r.header_lines().ok())
+}
+
+/// Number of lines in the response's header list (0 for NULL or a finished
+/// request).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_header_count(request: *const Request) -> usize {
+    // SAFETY: the C caller passes NULL or a live request handle.
+    guard_value(0, || unsafe { lines_of(request) }.map_or(0, Lines::len))
+}
+
+/// Bytes the header block of the current list takes (each line with its
+/// CRLF, without the final blank line; 0 for NULL or a finished request).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_headers_size(request: *const Request) -> usize {
+    // SAFETY: the C caller passes NULL or a live request handle.
+    guard_value(0, || unsafe { lines_of(request) }.map_or(0, Lines::bytes))
+}
+
+/// The index-th line of the header list: *line / *line_len receive it (no
+/// CRLF, not NUL-terminated), valid until the list or the request changes.
+/// SMISK_ERR_NOT_FOUND when index is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_header_at(
+    request: *const Request,
+    index: usize,
+    line: *mut *const u8,
+    line_len: *mut usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request`, `line` and `line_len`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_ref(request, "request")?;
+            let (line, line_len) = (arg_mut(line, "line")?, arg_mut(line_len, "line_len")?);
+            let l = r.header_lines()?.get(index).ok_or_else(|| {
+                Error::new(
+                    SMISK_ERR_NOT_FOUND,
+                    format!("no header line at index {index}"),
+                )
+            })?;
+            *line = l.as_ptr();
+            *line_len = l.len();
+            Ok(())
+        })
+    }
 }
 
 /// Removes the header lines added so far. SMISK_ERR_STATE once the response
@@ -568,7 +785,10 @@ pub unsafe extern "C" fn smisk_response_clear_headers(
     guard(|| req(request)?.clear_headers())
 }
 
-/// Sends the header block: every added header line, then one blank line.
+/// Sends the header block: every header line, then one blank line. Every
+/// line is validated first (a token name, a colon, no CR, LF or NUL); an
+/// invalid one is SMISK_ERR_INVALID and nothing is sent. A "Status: 204" or
+/// "Status: 304" line makes the block go out without Content-Length lines.
 /// SMISK_ERR_STATE if the response has already begun.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_begin(request: *mut Request) -> crate::smisk_status {
@@ -579,7 +799,9 @@ pub unsafe extern "C" fn smisk_response_begin(request: *mut Request) -> crate::s
 /// smisk_response_write()).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_response_has_begun(request: *const Request) -> bool {
-    guard_value(false, || request.as_ref().is_some_and(|r| r.has_begun()))
+    // SAFETY: the C caller keeps the contract documented above: `request` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(false, || request.as_ref().is_some_and(|r| r.has_begun())) }
 }
 
 /// Writes response body bytes, sending the header block first if it has not
@@ -590,5 +812,7 @@ pub unsafe extern "C" fn smisk_response_write(
     data: *const c_void,
     len: usize,
 ) -> crate::smisk_status {
-    write_from(request, data, len, Request::write)
+    // SAFETY: the C caller keeps the contract documented above: `request` and `data` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { write_from(request, data, len, "data", Request::write) }
 }

@@ -24,12 +24,13 @@ pub mod response;
 pub mod session;
 
 use crate::status::{smisk_status, Error, Result, SMISK_ERR_NULL, SMISK_ERR_PANIC, SMISK_OK};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERRNO: Cell<i32> = const { Cell::new(0) };
 }
 
 /// Stores `message` as this thread's last error (NUL bytes are replaced so the
@@ -38,6 +39,17 @@ pub(crate) fn set_last_error(message: &str) {
     let clean = message.replace('\0', "\\0");
     let c = CString::new(clean).unwrap_or_default();
     LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+    LAST_ERRNO.with(|slot| slot.set(0));
+}
+
+/// Stores `err` as this thread's last error: its message and its errno.
+fn set_last(err: &Error) {
+    set_last_error(&err.message);
+    LAST_ERRNO.with(|slot| slot.set(err.errno.unwrap_or(0)));
+}
+
+pub(crate) fn last_errno() -> i32 {
+    LAST_ERRNO.with(Cell::get)
 }
 
 pub(crate) fn last_error_ptr() -> *const libc::c_char {
@@ -65,7 +77,7 @@ where
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => SMISK_OK,
         Ok(Err(err)) => {
-            set_last_error(&err.message);
+            set_last(&err);
             err.status
         }
         Err(payload) => {
@@ -102,13 +114,16 @@ fn null(what: &str) -> Error {
 /// # Safety
 /// `ptr` is NULL or points to a live `T` not mutably aliased for `'a`.
 pub(crate) unsafe fn arg_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T> {
-    ptr.as_ref().ok_or_else(|| null(what))
+    // SAFETY: a non-NULL ptr points to a live T for 'a (this function's contract).
+    unsafe { ptr.as_ref() }.ok_or_else(|| null(what))
 }
 
 /// # Safety
 /// `ptr` is NULL or points to a live `T` not aliased for `'a`.
 pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
-    ptr.as_mut().ok_or_else(|| null(what))
+    // SAFETY: a non-NULL ptr points to a live, unaliased T for 'a (this
+    // function's contract).
+    unsafe { ptr.as_mut() }.ok_or_else(|| null(what))
 }
 
 /// A `(pointer, length)` input buffer. NULL is accepted when `len == 0`.
@@ -125,7 +140,9 @@ pub(crate) unsafe fn arg_bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Re
     if len > isize::MAX as usize {
         return Err(Error::invalid(format!("{what}: length {len} is too large")));
     }
-    Ok(std::slice::from_raw_parts(ptr, len))
+    // SAFETY: ptr is not NULL and points to len readable bytes valid for 'a
+    // (this function's contract); len fits an isize (checked above).
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// A `(pointer, capacity)` output buffer. NULL is accepted when `cap == 0`.
@@ -148,7 +165,9 @@ pub(crate) unsafe fn arg_bytes_mut<'a>(
             "{what}: capacity {cap} is too large"
         )));
     }
-    Ok(std::slice::from_raw_parts_mut(ptr, cap))
+    // SAFETY: ptr is not NULL and points to cap writable bytes valid for 'a
+    // (this function's contract); cap fits an isize (checked above).
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, cap) })
 }
 
 /// A `(pointer, length)` input that must be UTF-8 text (addresses, names).
@@ -156,7 +175,8 @@ pub(crate) unsafe fn arg_bytes_mut<'a>(
 /// # Safety
 /// As for [`arg_bytes`].
 pub(crate) unsafe fn arg_str<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
-    let bytes = arg_bytes(ptr, len, what)?;
+    // SAFETY: the contract of arg_bytes is this function's own.
+    let bytes = unsafe { arg_bytes(ptr, len, what) }?;
     std::str::from_utf8(bytes).map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
 }
 
@@ -172,7 +192,8 @@ pub(crate) unsafe fn copy_out(
     cap: usize,
     out_len: *mut usize,
 ) -> Result<()> {
-    let out_len = arg_mut(out_len, "out_len")?;
+    // SAFETY: out_len is NULL or writable (this function's contract).
+    let out_len = unsafe { arg_mut(out_len, "out_len") }?;
     if src.len() > cap {
         *out_len = src.len();
         return Err(Error::new(
@@ -180,7 +201,8 @@ pub(crate) unsafe fn copy_out(
             format!("output needs {} bytes, buffer has {cap}", src.len()),
         ));
     }
-    let dst = arg_bytes_mut(buf, cap, "buf")?;
+    // SAFETY: buf is as arg_bytes_mut requires (this function's contract).
+    let dst = unsafe { arg_bytes_mut(buf, cap, "buf") }?;
     dst[..src.len()].copy_from_slice(src);
     *out_len = src.len();
     Ok(())
@@ -197,8 +219,10 @@ pub(crate) unsafe fn give_bytes(
     out_ptr: *mut *mut u8,
     out_len: *mut usize,
 ) -> Result<()> {
-    let out_ptr = arg_mut(out_ptr, "out_ptr")?;
-    let out_len = arg_mut(out_len, "out_len")?;
+    // SAFETY: out_ptr and out_len are NULL or writable (this function's
+    // contract).
+    let (out_ptr, out_len) =
+        unsafe { (arg_mut(out_ptr, "out_ptr")?, arg_mut(out_len, "out_len")?) };
     if data.is_empty() {
         *out_ptr = std::ptr::null_mut();
         *out_len = 0;
@@ -216,7 +240,9 @@ pub(crate) unsafe fn give_bytes(
 /// `(ptr, len)` came from [`give_bytes`] and is released once.
 pub(crate) unsafe fn take_bytes(ptr: *mut u8, len: usize) {
     if !ptr.is_null() {
-        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)));
+        // SAFETY: (ptr, len) is a Box<[u8]> that give_bytes leaked and that
+        // is released once (this function's contract).
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
     }
 }
 
@@ -231,7 +257,9 @@ pub(crate) fn into_handle<T>(value: T) -> *mut T {
 /// `ptr` is NULL or came from `into_handle::<T>` and is freed once.
 pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
     if !ptr.is_null() {
-        drop(Box::from_raw(ptr));
+        // SAFETY: ptr came from into_handle::<T> (a leaked Box<T>) and is
+        // freed once (this function's contract).
+        drop(unsafe { Box::from_raw(ptr) });
     }
 }
 
@@ -278,6 +306,8 @@ mod tests {
             guard(|| Err(Error::invalid("bad thing"))),
             SMISK_ERR_INVALID
         );
+        // SAFETY: last_error_ptr is a NUL-terminated string alive until the
+        // next failing call on this thread.
         let msg = unsafe { std::ffi::CStr::from_ptr(last_error_ptr()) };
         assert_eq!(msg.to_str().unwrap(), "bad thing");
         let prev = std::panic::take_hook();
@@ -285,6 +315,7 @@ mod tests {
         let st = guard(|| panic!("boom"));
         std::panic::set_hook(prev);
         assert_eq!(st, SMISK_ERR_PANIC);
+        // SAFETY: as above.
         let msg = unsafe { std::ffi::CStr::from_ptr(last_error_ptr()) };
         assert!(msg.to_str().unwrap().contains("boom"));
     }
@@ -293,10 +324,12 @@ mod tests {
     fn copy_out_reports_needed_size() {
         let mut buf = [0u8; 3];
         let mut n = 0usize;
+        // SAFETY: buf and n are live locals of the stated sizes.
         let st = guard(|| unsafe { copy_out(b"hello", buf.as_mut_ptr(), buf.len(), &mut n) });
         assert_eq!(st, SMISK_ERR_BUFFER_TOO_SMALL);
         assert_eq!(n, 5);
         let mut big = [0u8; 8];
+        // SAFETY: big and n are live locals of the stated sizes.
         let st = guard(|| unsafe { copy_out(b"hello", big.as_mut_ptr(), big.len(), &mut n) });
         assert_eq!(st, SMISK_OK);
         assert_eq!(&big[..n], b"hello");
@@ -304,8 +337,10 @@ mod tests {
 
     #[test]
     fn null_arguments_are_errors() {
+        // SAFETY: NULL is refused before it is read.
         let st = guard(|| unsafe { arg_bytes(std::ptr::null(), 4, "data").map(|_| ()) });
         assert_eq!(st, SMISK_ERR_NULL);
+        // SAFETY: a zero length never reads the pointer.
         let st = guard(|| unsafe { arg_bytes(std::ptr::null(), 0, "data").map(|_| ()) });
         assert_eq!(st, SMISK_OK);
     }

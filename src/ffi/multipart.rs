@@ -106,15 +106,20 @@ pub unsafe extern "C" fn smisk_multipart_boundary(
     offset: *mut usize,
     boundary_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let ct = arg_bytes(content_type, content_type_len, "content_type")?;
-        let offset = arg_mut(offset, "offset")?;
-        let boundary_len = arg_mut(boundary_len, "boundary_len")?;
-        let r = multipart::boundary_range(ct)?;
-        *offset = r.start;
-        *boundary_len = r.len();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `content_type`, `offset` and
+    // `boundary_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let ct = arg_bytes(content_type, content_type_len, "content_type")?;
+            let offset = arg_mut(offset, "offset")?;
+            let boundary_len = arg_mut(boundary_len, "boundary_len")?;
+            let r = multipart::boundary_range(ct)?;
+            *offset = r.start;
+            *boundary_len = r.len();
+            Ok(())
+        })
+    }
 }
 
 /// Creates a multipart parser for `boundary` (`boundary_len` bytes, without
@@ -130,27 +135,31 @@ pub unsafe extern "C" fn smisk_multipart_new(
     max_header_bytes: usize,
     out: *mut *mut smisk_multipart,
 ) -> smisk_status {
-    guard(|| {
-        let boundary = arg_bytes(boundary, boundary_len, "boundary")?;
-        let out = arg_mut(out, "out")?;
-        let defaults = multipart::Limits::default();
-        let limits = multipart::Limits {
-            max_parts: if max_parts == 0 {
-                defaults.max_parts
-            } else {
-                max_parts
-            },
-            max_header_bytes: if max_header_bytes == 0 {
-                defaults.max_header_bytes
-            } else {
-                max_header_bytes
-            },
-        };
-        *out = into_handle(smisk_multipart {
-            parser: Parser::new(boundary, limits)?,
-        });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `boundary` and `out` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let boundary = arg_bytes(boundary, boundary_len, "boundary")?;
+            let out = arg_mut(out, "out")?;
+            let defaults = multipart::Limits::default();
+            let limits = multipart::Limits {
+                max_parts: if max_parts == 0 {
+                    defaults.max_parts
+                } else {
+                    max_parts
+                },
+                max_header_bytes: if max_header_bytes == 0 {
+                    defaults.max_header_bytes
+                } else {
+                    max_header_bytes
+                },
+            };
+            *out = into_handle(smisk_multipart {
+                parser: Parser::new(boundary, limits)?,
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Parses from `input` (`input_len` bytes, any chunking of the body) up to
@@ -169,46 +178,51 @@ pub unsafe extern "C" fn smisk_multipart_next(
     consumed: *mut usize,
     event: *mut smisk_multipart_event,
 ) -> smisk_status {
-    guard(|| {
-        let p = arg_mut(parser, "parser")?;
-        let input = arg_bytes(input, input_len, "input")?;
-        let consumed = arg_mut(consumed, "consumed")?;
-        let event = arg_mut(event, "event")?;
-        let (used, ev) = p.parser.step(input)?;
-        use smisk_multipart_event_kind::*;
-        let out = match ev {
-            None => smisk_multipart_event::empty(SMISK_MULTIPART_NEED_MORE),
-            Some(Event::Data(d)) => smisk_multipart_event {
-                data: d.as_ptr(),
-                data_len: d.len(),
-                ..smisk_multipart_event::empty(SMISK_MULTIPART_DATA)
-            },
-            Some(Event::PartEnd) => smisk_multipart_event::empty(SMISK_MULTIPART_PART_END),
-            Some(Event::End) => smisk_multipart_event::empty(SMISK_MULTIPART_END),
-            Some(Event::PartBegin(h)) => {
-                let (name, name_len, has_name) = opt(&h.name);
-                let (filename, filename_len, has_filename) = opt(&h.filename);
-                let (content_type, content_type_len, has_content_type) = opt(&h.content_type);
-                smisk_multipart_event {
-                    name,
-                    name_len,
-                    has_name,
-                    filename,
-                    filename_len,
-                    has_filename,
-                    content_type,
-                    content_type_len,
-                    has_content_type,
-                    headers: h.raw.as_ptr(),
-                    headers_len: h.raw.len(),
-                    ..smisk_multipart_event::empty(SMISK_MULTIPART_PART_BEGIN)
+    // SAFETY: the C caller keeps the contract documented above: `parser`, `input`, `consumed` and
+    // `event` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let p = arg_mut(parser, "parser")?;
+            let input = arg_bytes(input, input_len, "input")?;
+            let consumed = arg_mut(consumed, "consumed")?;
+            let event = arg_mut(event, "event")?;
+            let (used, ev) = p.parser.step(input)?;
+            use smisk_multipart_event_kind::*;
+            let out = match ev {
+                None => smisk_multipart_event::empty(SMISK_MULTIPART_NEED_MORE),
+                Some(Event::Data(d)) => smisk_multipart_event {
+                    data: d.as_ptr(),
+                    data_len: d.len(),
+                    ..smisk_multipart_event::empty(SMISK_MULTIPART_DATA)
+                },
+                Some(Event::PartEnd) => smisk_multipart_event::empty(SMISK_MULTIPART_PART_END),
+                Some(Event::End) => smisk_multipart_event::empty(SMISK_MULTIPART_END),
+                Some(Event::PartBegin(h)) => {
+                    let (name, name_len, has_name) = opt(&h.name);
+                    let (filename, filename_len, has_filename) = opt(&h.filename);
+                    let (content_type, content_type_len, has_content_type) = opt(&h.content_type);
+                    smisk_multipart_event {
+                        name,
+                        name_len,
+                        has_name,
+                        filename,
+                        filename_len,
+                        has_filename,
+                        content_type,
+                        content_type_len,
+                        has_content_type,
+                        headers: h.raw.as_ptr(),
+                        headers_len: h.raw.len(),
+                        ..smisk_multipart_event::empty(SMISK_MULTIPART_PART_BEGIN)
+                    }
                 }
-            }
-        };
-        *consumed = used;
-        *event = out;
-        Ok(())
-    })
+            };
+            *consumed = used;
+            *event = out;
+            Ok(())
+        })
+    }
 }
 
 /// Declares the end of the body. SMISK_OK if the closing boundary was seen,
@@ -216,13 +230,17 @@ pub unsafe extern "C" fn smisk_multipart_next(
 /// earlier error).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_multipart_finish(parser: *mut smisk_multipart) -> smisk_status {
-    guard(|| arg_mut(parser, "parser")?.parser.finish())
+    // SAFETY: the C caller keeps the contract documented above: `parser` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard(|| arg_mut(parser, "parser")?.parser.finish()) }
 }
 
 /// Releases a parser from smisk_multipart_new(). NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_multipart_free(parser: *mut smisk_multipart) {
-    guard_value((), || free_handle(parser))
+    // SAFETY: the C caller keeps the contract documented above: `parser` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || free_handle(parser)) }
 }
 
 /// Default `smisk_form_limits.max_multipart_size`: 2 GiB, an `int64_t`.
@@ -262,18 +280,22 @@ pub struct smisk_form_limits {
 /// Writes the default limits into `*out`.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_limits_default(out: *mut smisk_form_limits) -> smisk_status {
-    guard(|| {
-        let out = arg_mut(out, "out")?;
-        let d = form::Limits::default();
-        *out = smisk_form_limits {
-            max_multipart_size: d.max_multipart_size,
-            max_formdata_size: d.max_formdata_size,
-            max_parts: d.max_parts,
-            max_part_header_bytes: d.max_part_header_bytes,
-            max_fields: d.max_fields,
-        };
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `out` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let out = arg_mut(out, "out")?;
+            let d = form::Limits::default();
+            *out = smisk_form_limits {
+                max_multipart_size: d.max_multipart_size,
+                max_formdata_size: d.max_formdata_size,
+                max_parts: d.max_parts,
+                max_part_header_bytes: d.max_part_header_bytes,
+                max_fields: d.max_fields,
+            };
+            Ok(())
+        })
+    }
 }
 
 /// A body reader: fill `buf` with up to `cap` bytes and return how many,
@@ -363,57 +385,71 @@ pub unsafe extern "C" fn smisk_form_parse(
     ctx: *mut c_void,
     out: *mut *mut smisk_form,
 ) -> smisk_status {
-    guard(|| {
-        let ct = if content_type.is_null() {
-            None
-        } else {
-            Some(arg_bytes(content_type, content_type_len, "content_type")?)
-        };
-        let cl = if content_length.is_null() {
-            None
-        } else {
-            Some(arg_bytes(
-                content_length,
-                content_length_len,
-                "content_length",
-            )?)
-        };
-        let read = read.ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "read is NULL"))?;
-        let out = arg_mut(out, "out")?;
-        let l = form_limits(limits, upload_dir, upload_dir_len)?;
-        let length = form::parse_content_length(cl)?;
-        let mut source = CallbackSource { read, ctx };
-        let parsed = form::parse(ct, length, &mut source, &l)?;
-        *out = into_handle(smisk_form { form: parsed });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `content_type`, `content_length`,
+    // `limits`, `upload_dir`, `read`, `ctx` and `out` are NULL or valid for the stated lengths and
+    // lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let ct = if content_type.is_null() {
+                None
+            } else {
+                Some(arg_bytes(content_type, content_type_len, "content_type")?)
+            };
+            let cl = if content_length.is_null() {
+                None
+            } else {
+                Some(arg_bytes(
+                    content_length,
+                    content_length_len,
+                    "content_length",
+                )?)
+            };
+            let read =
+                read.ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "read is NULL"))?;
+            let out = arg_mut(out, "out")?;
+            let l = form_limits(limits, upload_dir, upload_dir_len)?;
+            let length = form::parse_content_length(cl)?;
+            let mut source = CallbackSource { read, ctx };
+            let parsed = form::parse(ct, length, &mut source, &l)?;
+            *out = into_handle(smisk_form { form: parsed });
+            Ok(())
+        })
+    }
 }
 
 use std::os::unix::ffi::OsStrExt;
 
 /// The Rust limits for a C `smisk_form_limits` (NULL: defaults) and upload
 /// directory (NULL: the per-process default).
+///
+/// # Safety
+/// `limits` is NULL or a readable `smisk_form_limits`; `upload_dir` NULL or
+/// `upload_dir_len` readable bytes.
 unsafe fn form_limits(
     limits: *const smisk_form_limits,
     upload_dir: *const u8,
     upload_dir_len: usize,
 ) -> Result<form::Limits> {
-    let mut l = form::Limits::default();
-    if let Some(c) = limits.as_ref() {
-        l.max_multipart_size = c.max_multipart_size;
-        l.max_formdata_size = c.max_formdata_size;
-        l.max_parts = c.max_parts;
-        l.max_part_header_bytes = c.max_part_header_bytes;
-        l.max_fields = c.max_fields;
-    }
-    if !upload_dir.is_null() {
-        let dir = arg_bytes(upload_dir, upload_dir_len, "upload_dir")?;
-        if dir.is_empty() {
-            return Err(Error::invalid("upload_dir is empty"));
+    // SAFETY: the callers of this function guarantee its `# Safety` conditions, which are what the
+    // unsafe calls below require.
+    unsafe {
+        let mut l = form::Limits::default();
+        if let Some(c) = limits.as_ref() {
+            l.max_multipart_size = c.max_multipart_size;
+            l.max_formdata_size = c.max_formdata_size;
+            l.max_parts = c.max_parts;
+            l.max_part_header_bytes = c.max_part_header_bytes;
+            l.max_fields = c.max_fields;
         }
-        l.upload_dir = Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir)));
+        if !upload_dir.is_null() {
+            let dir = arg_bytes(upload_dir, upload_dir_len, "upload_dir")?;
+            if dir.is_empty() {
+                return Err(Error::invalid("upload_dir is empty"));
+            }
+            l.upload_dir = Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir)));
+        }
+        Ok(l)
     }
-    Ok(l)
 }
 
 /// Parses the body of a FastCGI request as a form, like smisk_form_parse()
@@ -432,46 +468,86 @@ pub unsafe extern "C" fn smisk_request_parse_form(
     upload_dir_len: usize,
     out: *mut *mut smisk_form,
 ) -> smisk_status {
-    guard(|| {
-        let request = arg_mut(request, "request")?;
-        let out = arg_mut(out, "out")?;
-        let l = form_limits(limits, upload_dir, upload_dir_len)?;
-        if !request.is_active() {
-            return Err(Error::state("the request has finished"));
-        }
-        let content_type = request.param(b"CONTENT_TYPE").map(<[u8]>::to_vec);
-        let length = form::parse_content_length(request.param(b"CONTENT_LENGTH"))?;
-        let parsed = form::parse(content_type.as_deref(), length, request, &l)?;
-        *out = into_handle(smisk_form { form: parsed });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `request`, `limits`, `upload_dir`
+    // and `out` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let request = arg_mut(request, "request")?;
+            let out = arg_mut(out, "out")?;
+            let l = form_limits(limits, upload_dir, upload_dir_len)?;
+            if !request.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let content_type = request.param(b"CONTENT_TYPE").map(<[u8]>::to_vec);
+            let length = form::parse_content_length(request.param(b"CONTENT_LENGTH"))?;
+            let parsed = form::parse(content_type.as_deref(), length, request, &l)?;
+            *out = into_handle(smisk_form { form: parsed });
+            Ok(())
+        })
+    }
+}
+
+/// Hands `form` to `request`, which releases it (removing its temp files
+/// not kept, as smisk_form_free does) right after the answer is complete,
+/// when the request finishes: the client does not wait for the removal of a
+/// large upload, and the caller need not know when that is. The form must
+/// not be used afterwards. A request that is no longer active (or NULL)
+/// releases it at once. NULL form is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_form_free_after_finish(
+    form: *mut smisk_form,
+    request: *mut crate::fcgi::Request,
+) {
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or a form handle
+    // it owns and gives up, `request` NULL or a live request handle.
+    unsafe {
+        guard_value((), || {
+            if form.is_null() {
+                return;
+            }
+            let form = Box::from_raw(form);
+            match request.as_mut() {
+                Some(r) => r.drop_after_finish(form),
+                None => drop(form),
+            }
+        })
+    }
 }
 
 /// How the body was handled (SMISK_FORM_UNPARSED for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_get_kind(form: *const smisk_form) -> smisk_form_kind {
-    guard_value(smisk_form_kind::SMISK_FORM_UNPARSED, || {
-        match form.as_ref() {
-            None => smisk_form_kind::SMISK_FORM_UNPARSED,
-            Some(f) => match f.form.kind {
-                Kind::Unparsed => smisk_form_kind::SMISK_FORM_UNPARSED,
-                Kind::UrlEncoded => smisk_form_kind::SMISK_FORM_URLENCODED,
-                Kind::Multipart => smisk_form_kind::SMISK_FORM_MULTIPART,
-            },
-        }
-    })
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(smisk_form_kind::SMISK_FORM_UNPARSED, || {
+            match form.as_ref() {
+                None => smisk_form_kind::SMISK_FORM_UNPARSED,
+                Some(f) => match f.form.kind {
+                    Kind::Unparsed => smisk_form_kind::SMISK_FORM_UNPARSED,
+                    Kind::UrlEncoded => smisk_form_kind::SMISK_FORM_URLENCODED,
+                    Kind::Multipart => smisk_form_kind::SMISK_FORM_MULTIPART,
+                },
+            }
+        })
+    }
 }
 
 /// Number of body bytes read by smisk_form_parse() (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_bytes_read(form: *const smisk_form) -> u64 {
-    guard_value(0, || form.as_ref().map_or(0, |f| f.form.bytes_read))
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || form.as_ref().map_or(0, |f| f.form.bytes_read)) }
 }
 
 /// Number of text fields (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_field_count(form: *const smisk_form) -> usize {
-    guard_value(0, || form.as_ref().map_or(0, |f| f.form.fields.len()))
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || form.as_ref().map_or(0, |f| f.form.fields.len())) }
 }
 
 /// Text field `index` (0-based, body order, repeated names kept). On success
@@ -490,30 +566,35 @@ pub unsafe extern "C" fn smisk_form_field_at(
     value_len: *mut usize,
     has_value: *mut bool,
 ) -> smisk_status {
-    guard(|| {
-        let f = arg_ref(form, "form")?;
-        let name = arg_mut(name, "name")?;
-        let name_len = arg_mut(name_len, "name_len")?;
-        let value = arg_mut(value, "value")?;
-        let value_len = arg_mut(value_len, "value_len")?;
-        let has_value = arg_mut(has_value, "has_value")?;
-        let field = f.form.fields.get(index).ok_or_else(|| {
-            Error::new(
-                SMISK_ERR_NOT_FOUND,
-                format!(
-                    "field index {index} out of range ({} fields)",
-                    f.form.fields.len()
-                ),
-            )
-        })?;
-        *name = field.name.as_ptr();
-        *name_len = field.name.len();
-        let (v, vl, has) = opt(&field.value);
-        *value = v;
-        *value_len = vl;
-        *has_value = has;
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `form`, `name`, `name_len`,
+    // `value`, `value_len` and `has_value` are NULL or valid for the stated lengths and lifetimes;
+    // the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let f = arg_ref(form, "form")?;
+            let name = arg_mut(name, "name")?;
+            let name_len = arg_mut(name_len, "name_len")?;
+            let value = arg_mut(value, "value")?;
+            let value_len = arg_mut(value_len, "value_len")?;
+            let has_value = arg_mut(has_value, "has_value")?;
+            let field = f.form.fields.get(index).ok_or_else(|| {
+                Error::new(
+                    SMISK_ERR_NOT_FOUND,
+                    format!(
+                        "field index {index} out of range ({} fields)",
+                        f.form.fields.len()
+                    ),
+                )
+            })?;
+            *name = field.name.as_ptr();
+            *name_len = field.name.len();
+            let (v, vl, has) = opt(&field.value);
+            *value = v;
+            *value_len = vl;
+            *has_value = has;
+            Ok(())
+        })
+    }
 }
 
 /// A spooled file part, as returned by smisk_form_file_at(). All pointers
@@ -540,7 +621,9 @@ pub struct smisk_form_file {
 /// Number of file parts (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_file_count(form: *const smisk_form) -> usize {
-    guard_value(0, || form.as_ref().map_or(0, |f| f.form.files.len()))
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value(0, || form.as_ref().map_or(0, |f| f.form.files.len())) }
 }
 
 /// File part `index` (0-based, body order) into `*out`. An index out of
@@ -551,32 +634,36 @@ pub unsafe extern "C" fn smisk_form_file_at(
     index: usize,
     out: *mut smisk_form_file,
 ) -> smisk_status {
-    guard(|| {
-        let f = arg_ref(form, "form")?;
-        let out = arg_mut(out, "out")?;
-        let file = f.form.files.get(index).ok_or_else(|| {
-            Error::new(
-                SMISK_ERR_NOT_FOUND,
-                format!(
-                    "file index {index} out of range ({} files)",
-                    f.form.files.len()
-                ),
-            )
-        })?;
-        let path = file.path_c();
-        *out = smisk_form_file {
-            name: file.name.as_ptr(),
-            name_len: file.name.len(),
-            filename: file.filename.as_ptr(),
-            filename_len: file.filename.len(),
-            content_type: file.content_type.as_ptr(),
-            content_type_len: file.content_type.len(),
-            path: path.as_ptr(),
-            path_len: path.to_bytes().len(),
-            size: file.size,
-        };
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `form` and `out` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let f = arg_ref(form, "form")?;
+            let out = arg_mut(out, "out")?;
+            let file = f.form.files.get(index).ok_or_else(|| {
+                Error::new(
+                    SMISK_ERR_NOT_FOUND,
+                    format!(
+                        "file index {index} out of range ({} files)",
+                        f.form.files.len()
+                    ),
+                )
+            })?;
+            let path = file.path_c();
+            *out = smisk_form_file {
+                name: file.name.as_ptr(),
+                name_len: file.name.len(),
+                filename: file.filename.as_ptr(),
+                filename_len: file.filename.len(),
+                content_type: file.content_type.as_ptr(),
+                content_type_len: file.content_type.len(),
+                path: path.as_ptr(),
+                path_len: path.to_bytes().len(),
+                size: file.size,
+            };
+            Ok(())
+        })
+    }
 }
 
 /// Marks file `index` as the application's: smisk_form_free() will not
@@ -586,14 +673,18 @@ pub unsafe extern "C" fn smisk_form_file_at(
 /// SMISK_ERR_NOT_FOUND.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_file_keep(form: *mut smisk_form, index: usize) -> smisk_status {
-    guard(|| arg_mut(form, "form")?.form.keep(index))
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard(|| arg_mut(form, "form")?.form.keep(index)) }
 }
 
 /// Releases a form and removes every temp file it still owns (all files not
 /// marked with smisk_form_file_keep()). NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_form_free(form: *mut smisk_form) {
-    guard_value((), || free_handle(form))
+    // SAFETY: the C caller keeps the contract documented above: `form` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || free_handle(form)) }
 }
 
 /// True when `status` means a size or count limit was exceeded (HTTP 413):

@@ -101,10 +101,14 @@ fn defaults() -> smisk_run_options {
 pub unsafe extern "C" fn smisk_run_options_init(
     options: *mut smisk_run_options,
 ) -> crate::smisk_status {
-    guard(|| {
-        *arg_mut(options, "options")? = defaults();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `options` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            *arg_mut(options, "options")? = defaults();
+            Ok(())
+        })
+    }
 }
 
 fn non_negative(v: i64, what: &str) -> crate::Result<u64> {
@@ -199,27 +203,32 @@ pub unsafe extern "C" fn smisk_run(
     ctx: *mut c_void,
     out_signal: *mut c_int,
 ) -> crate::smisk_status {
-    guard(|| {
-        let server = arg_mut(server, "server")?;
-        let handler =
-            handler.ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "handler is NULL"))?;
-        let raw = if options.is_null() {
-            defaults()
-        } else {
-            *options
-        };
-        let opts = convert(&raw)?;
-        let mut app = CApp {
-            handler,
-            ctx,
-            hooks: raw,
-        };
-        let outcome = process::run(server, &opts, &mut app)?;
-        if let Some(out) = out_signal.as_mut() {
-            *out = outcome.signal;
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `server`, `options`, `handler`,
+    // `ctx` and `out_signal` are NULL or valid for the stated lengths and lifetimes; the arg_*
+    // helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let server = arg_mut(server, "server")?;
+            let handler = handler
+                .ok_or_else(|| Error::new(crate::status::SMISK_ERR_NULL, "handler is NULL"))?;
+            let raw = if options.is_null() {
+                defaults()
+            } else {
+                *options
+            };
+            let opts = convert(&raw)?;
+            let mut app = CApp {
+                handler,
+                ctx,
+                hooks: raw,
+            };
+            let outcome = process::run(server, &opts, &mut app)?;
+            if let Some(out) = out_signal.as_mut() {
+                *out = outcome.signal;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Asks the run in progress in this process to stop after the current

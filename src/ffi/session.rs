@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 /// Length in characters of a session id (32 characters of [0-9a-v]).
 pub const SMISK_SESSION_ID_LEN: usize = 32;
+/// Default lifetime of a session in seconds (a store's ttl until changed).
+pub const SMISK_SESSION_DEFAULT_TTL: u64 = 900;
 /// smisk_session_state_finish did nothing (session unused, or no data and
 /// nothing stored).
 pub const SMISK_SESSION_NOTHING: i32 = 0;
@@ -79,23 +81,28 @@ pub unsafe extern "C" fn smisk_session_store_new(
     prefix_len: usize,
     out_store: *mut *mut smisk_session_store,
 ) -> smisk_status {
-    guard(|| {
-        let dir = arg_bytes(dir, dir_len, "dir")?;
-        let prefix = arg_bytes(prefix, prefix_len, "prefix")?;
-        let out = arg_mut(out_store, "out_store")?;
-        let store = if dir.is_empty() {
-            Store::open(
-                &crate::session::store::default_dir(),
-                OsStr::from_bytes(prefix),
-            )?
-        } else {
-            Store::open(Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(prefix))?
-        };
-        *out = into_handle(smisk_session_store {
-            inner: Arc::new(store),
-        });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `dir`, `prefix` and `out_store` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let dir = arg_bytes(dir, dir_len, "dir")?;
+            let prefix = arg_bytes(prefix, prefix_len, "prefix")?;
+            let out = arg_mut(out_store, "out_store")?;
+            let store = if dir.is_empty() {
+                Store::open(
+                    &crate::session::store::default_dir(),
+                    OsStr::from_bytes(prefix),
+                )?
+            } else {
+                Store::open(Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(prefix))?
+            };
+            *out = into_handle(smisk_session_store {
+                inner: Arc::new(store),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Opens a store from the legacy `file_prefix` form (`len` bytes): the text up
@@ -113,22 +120,29 @@ pub unsafe extern "C" fn smisk_session_store_new_file_prefix(
     len: usize,
     out_store: *mut *mut smisk_session_store,
 ) -> smisk_status {
-    guard(|| {
-        let fp = arg_bytes(file_prefix, len, "file_prefix")?;
-        let out = arg_mut(out_store, "out_store")?;
-        let store = Store::open_file_prefix(fp)?;
-        *out = into_handle(smisk_session_store {
-            inner: Arc::new(store),
-        });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `file_prefix` and `out_store` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let fp = arg_bytes(file_prefix, len, "file_prefix")?;
+            let out = arg_mut(out_store, "out_store")?;
+            let store = Store::open_file_prefix(fp)?;
+            *out = into_handle(smisk_session_store {
+                inner: Arc::new(store),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Releases a store handle. Session states created from it stay valid (they
 /// keep the store alive until they are freed). NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_session_store_free(store: *mut smisk_session_store) {
-    guard_value((), || free_handle(store))
+    // SAFETY: the C caller keeps the contract documented above: `store` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || free_handle(store)) }
 }
 
 /// Copies the store's directory path into `buf` (`cap` bytes, not
@@ -142,10 +156,15 @@ pub unsafe extern "C" fn smisk_session_store_dir(
     cap: usize,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        copy_out(s.inner.dir().as_os_str().as_bytes(), buf, cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            copy_out(s.inner.dir().as_os_str().as_bytes(), buf, cap, out_len)
+        })
+    }
 }
 
 /// Copies the legacy `file_prefix` text, "<directory>/<prefix>", into `buf`
@@ -157,10 +176,15 @@ pub unsafe extern "C" fn smisk_session_store_file_prefix(
     cap: usize,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        copy_out(&s.inner.file_prefix(), buf, cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            copy_out(&s.inner.file_prefix(), buf, cap, out_len)
+        })
+    }
 }
 
 /// Stores the session lifetime in seconds (since the last write or refresh)
@@ -170,11 +194,15 @@ pub unsafe extern "C" fn smisk_session_store_get_ttl(
     store: *const smisk_session_store,
     out_ttl: *mut u64,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        *arg_mut(out_ttl, "out_ttl")? = s.inner.ttl();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `out_ttl` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            *arg_mut(out_ttl, "out_ttl")? = s.inner.ttl();
+            Ok(())
+        })
+    }
 }
 
 /// Sets the session lifetime in seconds. A session whose file was not written
@@ -185,10 +213,14 @@ pub unsafe extern "C" fn smisk_session_store_set_ttl(
     store: *const smisk_session_store,
     ttl: u64,
 ) -> smisk_status {
-    guard(|| {
-        arg_ref(store, "store")?.inner.set_ttl(ttl);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_ref(store, "store")?.inner.set_ttl(ttl);
+            Ok(())
+        })
+    }
 }
 
 /// Stores the GC probability (0.0 to 1.0) in `*out_probability`.
@@ -197,11 +229,16 @@ pub unsafe extern "C" fn smisk_session_store_get_gc_probability(
     store: *const smisk_session_store,
     out_probability: *mut f64,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        *arg_mut(out_probability, "out_probability")? = s.inner.gc_probability();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `out_probability` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            *arg_mut(out_probability, "out_probability")? = s.inner.gc_probability();
+            Ok(())
+        })
+    }
 }
 
 /// Sets the probability that a read or write also runs
@@ -211,11 +248,15 @@ pub unsafe extern "C" fn smisk_session_store_set_gc_probability(
     store: *const smisk_session_store,
     probability: f64,
 ) -> smisk_status {
-    guard(|| {
-        arg_ref(store, "store")?
-            .inner
-            .set_gc_probability(probability)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_ref(store, "store")?
+                .inner
+                .set_gc_probability(probability)
+        })
+    }
 }
 
 /// Stores 1 in `*out_fsync` when writes are flushed to stable storage, else 0.
@@ -224,11 +265,15 @@ pub unsafe extern "C" fn smisk_session_store_get_fsync(
     store: *const smisk_session_store,
     out_fsync: *mut i32,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        *arg_mut(out_fsync, "out_fsync")? = i32::from(s.inner.fsync());
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `out_fsync` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            *arg_mut(out_fsync, "out_fsync")? = i32::from(s.inner.fsync());
+            Ok(())
+        })
+    }
 }
 
 /// Non-zero `fsync` makes every write flush the file before renaming it into
@@ -240,10 +285,14 @@ pub unsafe extern "C" fn smisk_session_store_set_fsync(
     store: *const smisk_session_store,
     fsync: i32,
 ) -> smisk_status {
-    guard(|| {
-        arg_ref(store, "store")?.inner.set_fsync(flag(fsync));
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_ref(store, "store")?.inner.set_fsync(flag(fsync));
+            Ok(())
+        })
+    }
 }
 
 /// Stores the largest payload accepted by writes in `*out_bytes`.
@@ -252,11 +301,15 @@ pub unsafe extern "C" fn smisk_session_store_get_max_payload(
     store: *const smisk_session_store,
     out_bytes: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        *arg_mut(out_bytes, "out_bytes")? = s.inner.max_payload();
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `out_bytes` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            *arg_mut(out_bytes, "out_bytes")? = s.inner.max_payload();
+            Ok(())
+        })
+    }
 }
 
 /// Sets the largest payload accepted by writes (larger writes are
@@ -266,10 +319,14 @@ pub unsafe extern "C" fn smisk_session_store_set_max_payload(
     store: *const smisk_session_store,
     bytes: usize,
 ) -> smisk_status {
-    guard(|| {
-        arg_ref(store, "store")?.inner.set_max_payload(bytes);
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            arg_ref(store, "store")?.inner.set_max_payload(bytes);
+            Ok(())
+        })
+    }
 }
 
 /// Reads the session `id` (`id_len` bytes). On success `*out_ptr`/`*out_len`
@@ -288,18 +345,23 @@ pub unsafe extern "C" fn smisk_session_store_read(
     out_ptr: *mut *mut u8,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        let id = arg_bytes(id, id_len, "id")?;
-        if out_ptr.is_null() || out_len.is_null() {
-            return Err(Error::new(
-                crate::status::SMISK_ERR_NULL,
-                "out_ptr or out_len is NULL",
-            ));
-        }
-        let payload = s.inner.read(id)?;
-        give_bytes(payload, out_ptr, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store`, `id`, `out_ptr` and
+    // `out_len` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL
+    // into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            let id = arg_bytes(id, id_len, "id")?;
+            if out_ptr.is_null() || out_len.is_null() {
+                return Err(Error::new(
+                    crate::status::SMISK_ERR_NULL,
+                    "out_ptr or out_len is NULL",
+                ));
+            }
+            let payload = s.inner.read(id)?;
+            give_bytes(payload, out_ptr, out_len)
+        })
+    }
 }
 
 /// Stores `len` bytes at `data` (may be NULL when `len` is 0) as the session
@@ -319,12 +381,17 @@ pub unsafe extern "C" fn smisk_session_store_write(
     data: *const u8,
     len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        let id = arg_bytes(id, id_len, "id")?;
-        let data = arg_bytes(data, len, "data")?;
-        s.inner.write(id, data)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store`, `id` and `data` are NULL
+    // or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            let id = arg_bytes(id, id_len, "id")?;
+            let data = arg_bytes(data, len, "data")?;
+            s.inner.write(id, data)
+        })
+    }
 }
 
 /// Extends the lifetime of the session `id` to a full ttl from now.
@@ -336,10 +403,14 @@ pub unsafe extern "C" fn smisk_session_store_refresh(
     id: *const u8,
     id_len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        s.inner.refresh(arg_bytes(id, id_len, "id")?)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `id` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            s.inner.refresh(arg_bytes(id, id_len, "id")?)
+        })
+    }
 }
 
 /// Removes the session `id`; a missing session is not an error.
@@ -351,10 +422,14 @@ pub unsafe extern "C" fn smisk_session_store_destroy(
     id: *const u8,
     id_len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        s.inner.destroy(arg_bytes(id, id_len, "id")?)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `id` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            s.inner.destroy(arg_bytes(id, id_len, "id")?)
+        })
+    }
 }
 
 /// Removes expired session files and abandoned temp files from the store's
@@ -367,18 +442,22 @@ pub unsafe extern "C" fn smisk_session_store_gc(
     store: *const smisk_session_store,
     out_stats: *mut smisk_session_gc_stats,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        let st = s.inner.gc()?;
-        if let Some(out) = out_stats.as_mut() {
-            *out = smisk_session_gc_stats {
-                scanned: st.scanned,
-                removed_sessions: st.removed_sessions,
-                removed_temps: st.removed_temps,
-            };
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store` and `out_stats` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let s = arg_ref(store, "store")?;
+            let st = s.inner.gc()?;
+            if let Some(out) = out_stats.as_mut() {
+                *out = smisk_session_gc_stats {
+                    scanned: st.scanned,
+                    removed_sessions: st.removed_sessions,
+                    removed_temps: st.removed_temps,
+                };
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Writes a fresh session id (SMISK_SESSION_ID_LEN characters of [0-9a-v],
@@ -391,20 +470,43 @@ pub unsafe extern "C" fn smisk_session_id_new(
     cap: usize,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let id = id::generate()?;
-        copy_out(id.as_bytes(), buf, cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `buf` and `out_len` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let id = id::generate()?;
+            copy_out(id.as_bytes(), buf, cap, out_len)
+        })
+    }
 }
 
 /// 1 when the `len` bytes at `id` are exactly SMISK_SESSION_ID_LEN characters
 /// of [0-9a-v], else 0 (also for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_session_id_is_valid(id: *const u8, len: usize) -> i32 {
-    guard_value(0, || match arg_bytes(id, len, "id") {
-        Ok(b) => i32::from(id::is_valid(b)),
-        Err(_) => 0,
-    })
+    // SAFETY: the C caller keeps the contract documented above: `id` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(0, || match arg_bytes(id, len, "id") {
+            Ok(b) => i32::from(id::is_valid(b)),
+            Err(_) => 0,
+        })
+    }
+}
+
+/// The state of smisk_session_state_new.
+///
+/// # Safety
+/// `store` is NULL or a live store handle; `name` NULL or `name_len`
+/// readable bytes.
+unsafe fn new_state(
+    store: *const smisk_session_store,
+    name: *const u8,
+    name_len: usize,
+) -> crate::Result<RequestSession> {
+    // SAFETY: as this function requires.
+    let (s, name) = unsafe { (arg_ref(store, "store")?, arg_bytes(name, name_len, "name")?) };
+    RequestSession::new(Arc::clone(&s.inner), name)
 }
 
 /// Creates the session state of one request, for cookie name `name`
@@ -421,20 +523,110 @@ pub unsafe extern "C" fn smisk_session_state_new(
     name_len: usize,
     out_state: *mut *mut smisk_session_state,
 ) -> smisk_status {
-    guard(|| {
-        let s = arg_ref(store, "store")?;
-        let name = arg_bytes(name, name_len, "name")?;
-        let out = arg_mut(out_state, "out_state")?;
-        let st = RequestSession::new(Arc::clone(&s.inner), name)?;
-        *out = into_handle(smisk_session_state { inner: st });
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `store`, `name` and `out_state` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = new_state(store, name, name_len)?;
+            *arg_mut(out_state, "out_state")? = into_handle(smisk_session_state { inner: st });
+            Ok(())
+        })
+    }
+}
+
+/// The default session cookie name, "SID", as a NUL-terminated string.
+///
+/// Ownership: static storage; never NULL, never free it.
+#[no_mangle]
+pub extern "C" fn smisk_session_default_name() -> *const std::os::raw::c_char {
+    request::DEFAULT_COOKIE_NAME.as_ptr()
+}
+
+/// Creates the session state of `request` (a live request handle) for
+/// cookie name `name` (as smisk_session_state_new) and offers it every
+/// value the client sent under that name: the request's HTTP_COOKIE param
+/// is parsed as smisk_parse_cookies does (at most
+/// SMISK_MAX_FIELDS_DEFAULT fields; a header with more offers nothing), and
+/// each value goes through smisk_session_state_add_cookie, which keeps only
+/// exact session ids. Which cookie is the session's is decided here, not by
+/// the caller. SMISK_ERR_STATE after the request finished.
+///
+/// On success `*out_state` receives a new handle owned by the caller, to be
+/// released with smisk_session_state_free.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_state_new_for_request(
+    store: *const smisk_session_store,
+    name: *const u8,
+    name_len: usize,
+    request: *const crate::fcgi::Request,
+    out_state: *mut *mut smisk_session_state,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `store`, `name`, `request` and
+    // `out_state` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_ref(request, "request")?;
+            let out = arg_mut(out_state, "out_state")?;
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let mut st = new_state(store, name, name_len)?;
+            if let Some(header) = r.param(b"HTTP_COOKIE") {
+                st.offer_cookie_header(header);
+            }
+            *out = into_handle(smisk_session_state { inner: st });
+            Ok(())
+        })
+    }
+}
+
+/// Sends the response's header block (as smisk_response_begin) with the
+/// session cookie of `state` first, when the session needs one: the
+/// Set-Cookie line of smisk_session_state_cookie with has_data, and
+/// "Secure" when the request came over HTTPS (the same decision as the
+/// scheme of smisk_request_url and smisk_request_is_https). `state` may be
+/// NULL (no session: a plain begin).
+///
+/// Errors: those of smisk_session_state_cookie and smisk_response_begin (an
+/// invalid header line is SMISK_ERR_INVALID and nothing is sent).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_response_begin_with_session(
+    request: *mut crate::fcgi::Request,
+    state: *mut smisk_session_state,
+    has_data: i32,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `state` are NULL or
+    // valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_mut(request, "request")?;
+            let Some(st) = state.as_mut() else {
+                return r.begin();
+            };
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            if r.has_begun() {
+                return Err(Error::state("output has already begun"));
+            }
+            let secure = crate::codec::request_url::is_https(|n: &[u8]| r.param(n));
+            let line = st
+                .inner
+                .cookie(flag(has_data), secure)?
+                .map(|value| format!("Set-Cookie: {value}"));
+            r.begin_with(line.as_deref().map(str::as_bytes))
+        })
+    }
 }
 
 /// Releases a session state without writing anything. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_session_state_free(state: *mut smisk_session_state) {
-    guard_value((), || free_handle(state))
+    // SAFETY: the C caller keeps the contract documented above: `state` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard_value((), || free_handle(state)) }
 }
 
 /// Offers one value the client sent under the session cookie name (call once
@@ -449,15 +641,20 @@ pub unsafe extern "C" fn smisk_session_state_add_cookie(
     len: usize,
     out_kept: *mut i32,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        let value = arg_bytes(value, len, "value")?;
-        let kept = st.inner.add_cookie(value);
-        if let Some(out) = out_kept.as_mut() {
-            *out = i32::from(kept);
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state`, `value` and `out_kept` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            let value = arg_bytes(value, len, "value")?;
+            let kept = st.inner.add_cookie(value);
+            if let Some(out) = out_kept.as_mut() {
+                *out = i32::from(kept);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Loads the session (`request.session` read): the first cookie id with a live
@@ -476,18 +673,23 @@ pub unsafe extern "C" fn smisk_session_state_load(
     out_len: *mut usize,
     out_has_data: *mut i32,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        if out_ptr.is_null() || out_len.is_null() || out_has_data.is_null() {
-            return Err(Error::new(
-                crate::status::SMISK_ERR_NULL,
-                "out_ptr, out_len or out_has_data is NULL",
-            ));
-        }
-        let data = st.inner.load()?.map(<[u8]>::to_vec);
-        *out_has_data = i32::from(data.is_some());
-        give_bytes(data.unwrap_or_default(), out_ptr, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state`, `out_ptr`, `out_len` and
+    // `out_has_data` are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            if out_ptr.is_null() || out_len.is_null() || out_has_data.is_null() {
+                return Err(Error::new(
+                    crate::status::SMISK_ERR_NULL,
+                    "out_ptr, out_len or out_has_data is NULL",
+                ));
+            }
+            let data = st.inner.load()?.map(<[u8]>::to_vec);
+            *out_has_data = i32::from(data.is_some());
+            give_bytes(data.unwrap_or_default(), out_ptr, out_len)
+        })
+    }
 }
 
 /// Copies the current session id into `buf` (`cap` bytes, at least
@@ -504,21 +706,26 @@ pub unsafe extern "C" fn smisk_session_state_id(
     cap: usize,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        if out_len.is_null() {
-            return Err(Error::new(crate::status::SMISK_ERR_NULL, "out_len is NULL"));
-        }
-        if cap < SMISK_SESSION_ID_LEN {
-            *out_len = SMISK_SESSION_ID_LEN;
-            return Err(Error::new(
-                crate::status::SMISK_ERR_BUFFER_TOO_SMALL,
-                format!("a session id needs {SMISK_SESSION_ID_LEN} bytes, buffer has {cap}"),
-            ));
-        }
-        let id = st.inner.id(flag(create))?.unwrap_or("").as_bytes().to_vec();
-        copy_out(&id, buf, cap, out_len)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state`, `buf` and `out_len` are
+    // NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            if out_len.is_null() {
+                return Err(Error::new(crate::status::SMISK_ERR_NULL, "out_len is NULL"));
+            }
+            if cap < SMISK_SESSION_ID_LEN {
+                *out_len = SMISK_SESSION_ID_LEN;
+                return Err(Error::new(
+                    crate::status::SMISK_ERR_BUFFER_TOO_SMALL,
+                    format!("a session id needs {SMISK_SESSION_ID_LEN} bytes, buffer has {cap}"),
+                ));
+            }
+            let id = st.inner.id(flag(create))?.unwrap_or("").as_bytes().to_vec();
+            copy_out(&id, buf, cap, out_len)
+        })
+    }
 }
 
 /// Re-keys the session to `id` (`len` bytes; exactly SMISK_SESSION_ID_LEN
@@ -532,10 +739,14 @@ pub unsafe extern "C" fn smisk_session_state_set_id(
     id: *const u8,
     len: usize,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        st.inner.set_id(arg_bytes(id, len, "id")?)
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state` and `id` are NULL or valid
+    // for the stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            st.inner.set_id(arg_bytes(id, len, "id")?)
+        })
+    }
 }
 
 /// `session = None`: removes the stored session now and forgets its id. If
@@ -546,7 +757,9 @@ pub unsafe extern "C" fn smisk_session_state_set_id(
 pub unsafe extern "C" fn smisk_session_state_destroy(
     state: *mut smisk_session_state,
 ) -> smisk_status {
-    guard(|| arg_mut(state, "state")?.inner.destroy())
+    // SAFETY: the C caller keeps the contract documented above: `state` is NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe { guard(|| arg_mut(state, "state")?.inner.destroy()) }
 }
 
 /// Call when the response headers are about to be sent. `has_data` is
@@ -569,21 +782,26 @@ pub unsafe extern "C" fn smisk_session_state_cookie(
     out_ptr: *mut *mut u8,
     out_len: *mut usize,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        if out_ptr.is_null() || out_len.is_null() {
-            return Err(Error::new(
-                crate::status::SMISK_ERR_NULL,
-                "out_ptr or out_len is NULL",
-            ));
-        }
-        let text = st.inner.cookie(flag(has_data), flag(secure))?;
-        give_bytes(
-            text.map(String::into_bytes).unwrap_or_default(),
-            out_ptr,
-            out_len,
-        )
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state`, `out_ptr` and `out_len`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            if out_ptr.is_null() || out_len.is_null() {
+                return Err(Error::new(
+                    crate::status::SMISK_ERR_NULL,
+                    "out_ptr or out_len is NULL",
+                ));
+            }
+            let text = st.inner.cookie(flag(has_data), flag(secure))?;
+            give_bytes(
+                text.map(String::into_bytes).unwrap_or_default(),
+                out_ptr,
+                out_len,
+            )
+        })
+    }
 }
 
 /// End of request. `data`/`len` is the serialized session when `has_data` is
@@ -607,22 +825,28 @@ pub unsafe extern "C" fn smisk_session_state_finish(
     has_data: i32,
     out_outcome: *mut i32,
 ) -> smisk_status {
-    guard(|| {
-        let st = arg_mut(state, "state")?;
-        let data = arg_bytes(data, len, "data")?;
-        let outcome = st.inner.finish(flag(has_data).then_some(data))?;
-        if let Some(out) = out_outcome.as_mut() {
-            *out = match outcome {
-                Outcome::Nothing => SMISK_SESSION_NOTHING,
-                Outcome::Refreshed => SMISK_SESSION_REFRESHED,
-                Outcome::Written => SMISK_SESSION_WRITTEN,
-                Outcome::Destroyed => SMISK_SESSION_DESTROYED,
-            };
-        }
-        Ok(())
-    })
+    // SAFETY: the C caller keeps the contract documented above: `state`, `data` and `out_outcome`
+    // are NULL or valid for the stated lengths and lifetimes; the arg_* helpers turn NULL into
+    // SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let st = arg_mut(state, "state")?;
+            let data = arg_bytes(data, len, "data")?;
+            let outcome = st.inner.finish(flag(has_data).then_some(data))?;
+            if let Some(out) = out_outcome.as_mut() {
+                *out = match outcome {
+                    Outcome::Nothing => SMISK_SESSION_NOTHING,
+                    Outcome::Refreshed => SMISK_SESSION_REFRESHED,
+                    Outcome::Written => SMISK_SESSION_WRITTEN,
+                    Outcome::Destroyed => SMISK_SESSION_DESTROYED,
+                };
+            }
+            Ok(())
+        })
+    }
 }
 
 // The doc comments above promise these values.
 const _: () = assert!(request::MAX_CANDIDATES == 4);
 const _: () = assert!(SMISK_SESSION_ID_LEN == id::ID_LEN);
+const _: () = assert!(SMISK_SESSION_DEFAULT_TTL == crate::session::store::DEFAULT_TTL);

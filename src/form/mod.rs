@@ -5,7 +5,7 @@
 //! [`BodySource`] (the request's stdin) and [`Limits`], and returns a
 //! [`Form`]. What it guarantees:
 //!
-//! * Limit semantics of decisions.md ("Requests"): `max_multipart_size`
+//! * Limit semantics (docs/multipart.md): `max_multipart_size`
 //!   (default 2 GiB, negative = unlimited, 0 = body left unparsed) bounds the
 //!   whole multipart body; `max_formdata_size` (default 10 MiB, 0 = body left
 //!   unparsed, negative = unlimited) bounds a url-encoded body and, for a

@@ -2,7 +2,7 @@
 //!
 //! [`format`] writes `name=value` and then, in this order and each only when
 //! asked for, `Path`, `Domain`, `Max-Age`, `Expires`, `Secure`, `HttpOnly`,
-//! `SameSite`, separated by `"; "`. It fixes W-20: path and domain are not
+//! `SameSite`, separated by `"; "`. Path and domain are not
 //! percent-encoded, the date is a full IMF-fixdate.
 //!
 //! Guarantees:
@@ -19,6 +19,7 @@
 //!
 //! Cost: one allocation for the output; the value is encoded in one pass.
 
+use super::header::is_token;
 use crate::status::{Error, Result};
 use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
 use std::fmt::Write as _;
@@ -87,14 +88,6 @@ pub struct Options<'a> {
 /// The last second an IMF-fixdate can show: 9999-12-31 23:59:59 UTC.
 /// cbindgen:ignore
 pub const MAX_DATE: u64 = 253_402_300_799;
-
-/// True when `bytes` is a non-empty RFC 7230 token (cookie and header names).
-pub fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
-}
 
 /// Appends the IMF-fixdate of `secs` (Unix time, clamped to [`MAX_DATE`]),
 /// e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -445,7 +438,7 @@ mod tests {
             let what = if path.is_some() { "path" } else { "domain" };
             assert!(e.message.contains(what), "{}", e.message);
         }
-        // Path and domain are not percent-encoded (W-20).
+        // Path and domain are not percent-encoded.
         let o = Options {
             path: Some(b"/a b/%2F"),
             domain: Some(b".example.com"),

@@ -1,5 +1,5 @@
-//! The built-in error page (original-core.md §3.6, fixing W-12, W-13 and
-//! W-23).
+//! The built-in error page (the original's, with the escaping, the exact
+//! `Content-Length` and the missing-param checks it lacked: docs/compat.md).
 //!
 //! Before the response has begun, [`send`] drops the headers added so far
 //! and sends exactly `Status: <code> <reason>`, `Content-Type: text/html;

@@ -4,6 +4,8 @@
 //!
 //! * [`cookie`]: RFC 6265 `Set-Cookie` values and the IMF-fixdate they use
 //!   (the session cookie is formatted here too).
+//! * [`header`]: the header-line grammar (tokens, CR/LF/NUL, hop-by-hop
+//!   headers of gateways) and the response's header list.
 //! * [`sendfile`]: the header that hands a file to nginx, lighttpd or
 //!   Apache, and the bounded-memory fallback that streams it.
 //! * [`error_page`]: the HTML error page with everything escaped and an exact
@@ -14,4 +16,5 @@
 
 pub mod cookie;
 pub mod error_page;
+pub mod header;
 pub mod sendfile;

@@ -1,5 +1,5 @@
 //! Sending a file as the response body: either a header that makes the web
-//! server send it (original-core.md §3.7, decisions.md "send_file"), or
+//! server send it (docs/sendfile.md), or
 //! smisk streaming it.
 //!
 //! [`header_line`] picks the header from `SERVER_SOFTWARE` (first match
@@ -168,6 +168,18 @@ pub fn open_regular(path: &[u8]) -> Result<(File, u64)> {
 /// up to `limit` bytes when given, and returns the count. A file that ends
 /// before `limit` is an error (the `Content-Length` sent would be wrong).
 pub fn stream(request: &mut Request, file: &mut File, limit: Option<u64>) -> Result<u64> {
+    copy_bounded(file, limit, |chunk| request.write(chunk))
+}
+
+/// The copy loop of [`stream`], into any sink: at most `limit` bytes (all
+/// of the file without one), [`CHUNK`] at a time. Bytes the file gained
+/// after it was opened are not sent past `limit`; a file that ends before
+/// it is `SMISK_ERR_IO`.
+pub fn copy_bounded(
+    file: &mut File,
+    limit: Option<u64>,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
     loop {
@@ -192,9 +204,46 @@ pub fn stream(request: &mut Request, file: &mut File, limit: Option<u64>) -> Res
                 None => Ok(sent),
             };
         }
-        request.write(&buf[..n])?;
+        sink(&buf[..n])?;
         sent += n as u64;
     }
+}
+
+/// A file [`prepare`] opened for streaming, with the size its
+/// `Content-Length` promised.
+#[derive(Debug)]
+pub struct Prepared {
+    file: File,
+    size: u64,
+}
+
+/// The first half of sending a file, the one place that decides how: when
+/// the web server can send it ([`request_header_line`]), that header is
+/// added and the answer is `None` (nothing to stream). Otherwise the file
+/// is opened once, checked to be a regular file, its `Content-Length` added,
+/// and the open file returned for [`send_prepared`] (after the caller has
+/// begun the response its own way, if it has one). Nothing is written here.
+pub fn prepare(request: &mut Request, path: &[u8]) -> Result<Option<Prepared>> {
+    if request.has_begun() {
+        return Err(Error::state(
+            "send_file: output has already begun; headers can no longer change",
+        ));
+    }
+    match request_header_line(|n: &[u8]| request.param(n), path) {
+        Ok(line) => request.add_header(&line).map(|()| None),
+        Err(e) if e.status == SMISK_ERR_UNSUPPORTED => {
+            let (file, size) = open_regular(path)?;
+            request.add_header(format!("Content-Length: {size}").as_bytes())?;
+            Ok(Some(Prepared { file, size }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The second half: streams exactly the size [`prepare`] announced from the
+/// file it opened (beginning the response if the caller did not).
+pub fn send_prepared(request: &mut Request, mut prepared: Prepared) -> Result<u64> {
+    stream(request, &mut prepared.file, Some(prepared.size))
 }
 
 #[cfg(test)]
@@ -250,7 +299,7 @@ mod tests {
 
     #[test]
     fn apache_1_and_relative_or_dotdot_paths() {
-        // decisions.md: X-Sendfile for Apache 2; Apache 1.3 never had it.
+        // X-Sendfile for Apache 2; Apache 1.3 never had it.
         let e = line("Apache/1.3.42 (Unix)", "/f").unwrap_err();
         assert_eq!(e.status, SMISK_ERR_UNSUPPORTED);
         // ServerTokens Prod sends no version at all.
@@ -324,6 +373,39 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_grows_after_it_was_opened_sends_what_it_promised() {
+        let dir = std::env::temp_dir().join(format!("smisk-grow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("grows.bin");
+        let data: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let (mut file, size) = open_regular(path.as_os_str().as_bytes()).unwrap();
+        assert_eq!(size, data.len() as u64);
+        // Between the open (and the Content-Length it gives) and the send.
+        let mut more = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut more, &vec![b'x'; 2 * CHUNK]).unwrap();
+        let mut got = Vec::new();
+        let n = copy_bounded(&mut file, Some(size), |c| {
+            got.extend_from_slice(c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, size);
+        assert_eq!(got, data, "exactly the bytes the length promised");
+
+        // One that shrinks is a clean error, never a short body said to be whole.
+        let (mut file, size) = open_regular(path.as_os_str().as_bytes()).unwrap();
+        more.set_len(10).unwrap();
+        let e = copy_bounded(&mut file, Some(size), |_| Ok(())).unwrap_err();
+        assert_eq!(e.status, crate::status::SMISK_ERR_IO);
+        assert!(e.message.contains("shrank"), "{}", e.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn open_regular_refuses_what_it_cannot_stream() {
         let dir = std::env::temp_dir().join(format!("smisk-sendfile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -340,7 +422,7 @@ mod tests {
         let e = open_regular(missing.as_os_str().as_bytes()).unwrap_err();
         assert_eq!(e.status, crate::status::SMISK_ERR_IO);
         assert!(e.message.contains("missing"), "{}", e.message);
-        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert_eq!(e.errno, Some(libc::ENOENT));
 
         // A FIFO without a writer: refused at once instead of blocking.
         let fifo = dir.join("fifo");

@@ -261,7 +261,7 @@ impl StoreDir {
         }
         let fresh = match Held::open(&self.path, create) {
             Ok(h) => Arc::new(h),
-            Err(e) if !create && e.errno() == Some(libc::ENOENT) => return Ok(None),
+            Err(e) if !create && e.errno == Some(libc::ENOENT) => return Ok(None),
             Err(e) => return Err(e),
         };
         *cur = fresh.clone();
@@ -277,7 +277,7 @@ impl StoreDir {
     ) -> Result<T> {
         let held = self.get();
         match op(&held) {
-            Err(e) if e.errno() == Some(libc::ENOENT) => match self.renew(&held, create)? {
+            Err(e) if e.errno == Some(libc::ENOENT) => match self.renew(&held, create)? {
                 Some(fresh) => op(&fresh),
                 None => Err(e),
             },

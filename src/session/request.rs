@@ -38,6 +38,9 @@ use std::sync::Arc;
 /// Most cookie values considered per request (more are ignored).
 /// cbindgen:ignore
 pub const MAX_CANDIDATES: usize = 4;
+/// The session cookie name unless the application picks another.
+/// cbindgen:ignore
+pub const DEFAULT_COOKIE_NAME: &std::ffi::CStr = c"SID";
 /// Longest cookie name accepted.
 /// cbindgen:ignore
 pub const MAX_NAME_LEN: usize = 256;
@@ -57,7 +60,7 @@ pub enum Outcome {
 /// True when `name` is an RFC 6265 cookie-name (an RFC 7230 token) of at
 /// most [`MAX_NAME_LEN`] bytes.
 pub fn is_valid_cookie_name(name: &[u8]) -> bool {
-    name.len() <= MAX_NAME_LEN && cookie::is_token(name)
+    name.len() <= MAX_NAME_LEN && crate::response::header::is_token(name)
 }
 
 /// The attributes of the session cookie; `max_age` 0 expires it.
@@ -153,6 +156,27 @@ impl RequestSession {
         self.candidates
             .push(String::from_utf8(value.to_vec()).expect("ids are ASCII"));
         true
+    }
+
+    /// Offers every value of the session cookie in a `Cookie` header (the
+    /// `HTTP_COOKIE` param), in header order, as [`add_cookie`](Self::add_cookie)
+    /// does one. Cookie syntax is the codec's (`smisk_parse_cookies`); a
+    /// header with more fields than its cap offers nothing.
+    pub fn offer_cookie_header(&mut self, header: &[u8]) {
+        let name = std::mem::take(&mut self.name);
+        let _ = crate::codec::query::parse_pairs(
+            header,
+            crate::codec::query::Separator::Cookie,
+            crate::codec::query::DEFAULT_MAX_FIELDS,
+            |key, value| {
+                if let Some(value) = value {
+                    if *key == *name.as_bytes() {
+                        self.add_cookie(&value);
+                    }
+                }
+            },
+        );
+        self.name = name;
     }
 
     fn ensure_loaded(&mut self) -> Result<()> {

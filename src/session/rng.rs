@@ -135,6 +135,8 @@ mod tests {
             if super::pid() != std::process::id() {
                 v = [0; 8]; // the parent checks for this
             }
+            // SAFETY: v has 8 readable bytes; pipe[1] is the child's write
+            // end; _exit ends the child without running the parent's state.
             unsafe {
                 libc::write(pipe[1], v.as_ptr().cast(), 8);
                 libc::_exit(0);

@@ -311,7 +311,7 @@ impl Store {
         let mut file = match opened {
             Ok(f) => f,
             Err(e) => {
-                return Err(match e.errno() {
+                return Err(match e.errno {
                     Some(libc::ENOENT) | Some(libc::ENOTDIR) => no_session(id, "no data"),
                     Some(libc::ELOOP) => no_session(id, "the session path is a symlink"),
                     _ => e,
@@ -439,7 +439,7 @@ impl Store {
         });
         let (st, d) = match looked {
             Ok(v) => v,
-            Err(e) if e.errno() == Some(libc::ENOENT) => return Err(no_session(id, "no data")),
+            Err(e) if e.errno == Some(libc::ENOENT) => return Err(no_session(id, "no data")),
             Err(e) => return Err(e),
         };
         match st.st_mode & libc::S_IFMT {
@@ -472,7 +472,7 @@ impl Store {
                 .map_err(|e| self.os_err("unlink", &name, e))
         });
         match removed {
-            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            Err(e) if e.errno == Some(libc::ENOENT) => Ok(()),
             other => other,
         }
     }

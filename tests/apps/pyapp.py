@@ -71,7 +71,7 @@ class TestApp(core.Application):
                     "method": req.method, "is_active": req.is_active})
 
     def r_is_active(self, req, q):
-        # Does not touch env first (W-25).
+        # Does not touch env first.
         self.response.write("active" if req.is_active else "inactive")
 
     def r_url(self, req, q):
@@ -244,6 +244,69 @@ class TestApp(core.Application):
         r.set_cookie("gone", "", max_age=0)
         r.write(json.dumps(r.headers))
 
+    def r_header_list(self, req, q):
+        """Every way to change the list; the wire must carry exactly what the
+        list holds when the response begins (tests/test_boundary.py)."""
+        h = self.response.headers
+        h.append("X-A: 1")
+        h.insert(0, "X-First: 0")
+        h.extend(["X-B: 2", b"X-Bytes: b"])
+        h += ["X-C: 3", "X-Dropped: 1"]
+        h[1] = "X-A: 1b"
+        h[2:3] = ["X-B: 2b", "X-B2: 2c"]
+        del h[-1]
+        h.remove("X-C: 3")
+        popped = h.pop(0)
+        h.sort(key=lambda x: x if isinstance(x, bytes) else x.encode())
+        h.reverse()
+        errors = []
+        for bad in ([3], (lambda: h.append(3)), (lambda: h.extend(["X-Ok: 1", None])),
+                    (lambda: h.insert(0, 1.5)), (lambda: h.__setitem__(slice(0, 1), [object()]))):
+            try:
+                bad() if callable(bad) else h.__iadd__(bad)
+            except TypeError as e:
+                errors.append(str(e))
+        same = h is self.response.headers
+        self.response.headers = list(h) + ["Content-Type: application/json"]
+        copy = list(self.response.headers)
+        self.response.write(json.dumps({"list": [jsonable(x) for x in copy], "popped": popped,
+                                        "errors": errors, "same": same}))
+        try:
+            self.response.headers.append("X-After-Begin: 1")
+            after = "no error"
+        except OSError as e:
+            after = str(e)
+        self.response.write(json.dumps({"after": after}))
+
+    def r_send_growing(self, req, q):
+        """send_file of a file another thread appends to meanwhile."""
+        import threading
+
+        path = q["path"]
+        started = threading.Event()
+        stop = threading.Event()
+
+        def grow():
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                chunk = b"g" * 65536
+                for _ in range(20000):
+                    os.write(fd, chunk)
+                    started.set()
+                    if stop.is_set():
+                        break
+            finally:
+                os.close(fd)
+
+        t = threading.Thread(target=grow)
+        t.start()
+        started.wait(10)
+        try:
+            self.response.send_file(path)
+        finally:
+            stop.set()
+            t.join()
+
     def r_send_file(self, req, q):
         self.response.send_file(q["path"])
 
@@ -284,7 +347,7 @@ class TestApp(core.Application):
         elif op == "set":
             req.session = {"v": q["v"], "items": []}
             data = req.session
-        elif op == "append":  # modify in place (W-19)
+        elif op == "append":  # modify in place
             req.session["items"].append(q["v"])
             data = req.session
         elif op == "destroy":

@@ -173,11 +173,11 @@ impl Shared {
         if let Err(e) = server.adopt_listener(dup) {
             // SAFETY: adopt_listener leaves the descriptor to us on error.
             unsafe { libc::close(dup) };
-            return Err(e.errno().map_or(crate::abi::ERR_NO_ERRNO, |e| -e));
+            return Err(e.errno.map_or(crate::abi::ERR_NO_ERRNO, |e| -e));
         }
         let returns = server
             .returns()
-            .map_err(|e| e.errno().map_or(-libc::EMFILE, |e| -e))?;
+            .map_err(|e| e.errno.map_or(-libc::EMFILE, |e| -e))?;
         shutdown::serving();
         server.set_interrupt_fd(Some(shutdown::wake_fd()));
         Ok(Shared {
@@ -197,7 +197,7 @@ impl Shared {
         server.reset_after_fork();
         let returns = server
             .returns()
-            .map_err(|e| e.errno().map_or(-libc::EMFILE, |e| -e))?;
+            .map_err(|e| e.errno.map_or(-libc::EMFILE, |e| -e))?;
         server.set_interrupt_fd(Some(shutdown::wake_fd()));
         Ok(Shared {
             fd: old.fd,
@@ -263,7 +263,7 @@ impl Shared {
                         return Err(-libc::EINTR);
                     }
                 }
-                Err(e) => return Err(e.errno().map_or(crate::abi::ERR_NO_ERRNO, |e| -e)),
+                Err(e) => return Err(e.errno.map_or(crate::abi::ERR_NO_ERRNO, |e| -e)),
             }
         }
     }

@@ -147,7 +147,7 @@ pub(crate) fn open_socket(path: *const c_char, backlog: c_int) -> c_int {
             fd
         }
         Err(e) => {
-            let errno = e.errno().unwrap_or(libc::EEXIST);
+            let errno = e.errno.unwrap_or(libc::EEXIST);
             fail("FCGX_OpenSocket", text, errno, &e.message)
         }
     }

@@ -197,7 +197,7 @@ impl StreamBox {
 /// for an aborted request or a broken record stream (what libfcgi reports
 /// for a web server that hangs up or breaks the protocol).
 pub(crate) fn read_error(e: &Error) -> c_int {
-    if let Some(errno) = e.errno() {
+    if let Some(errno) = e.errno {
         return errno;
     }
     match e.status {
@@ -210,7 +210,7 @@ pub(crate) fn read_error(e: &Error) -> c_int {
 /// The stream error for a failed write: errno (EPIPE for a web server that
 /// hung up or aborted the request).
 pub(crate) fn write_error(e: &Error) -> c_int {
-    if let Some(errno) = e.errno() {
+    if let Some(errno) = e.errno {
         return errno;
     }
     match e.status {

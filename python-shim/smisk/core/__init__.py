@@ -11,6 +11,7 @@ import marshal as _marshal
 import sys as _sys
 
 from smisk.core._core import (  # noqa: F401
+    MAX_FORKS,
     URL,
     Application,
     FileSessionStore,
@@ -132,6 +133,7 @@ __all__ = [
     "Application",
     "FileSessionStore",
     "InvalidSessionError",
+    "MAX_FORKS",
     "Request",
     "RequestTooLargeError",
     "Response",

@@ -1,5 +1,5 @@
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union, final, overload
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple, Type, Union, final, overload
 
 from . import xml as xml
 
@@ -7,6 +7,8 @@ _Value = Union[str, None, List[Optional[str]]]
 _BValue = Union[bytes, None, List[Optional[bytes]]]
 
 __build__: str
+#: Most worker processes Application.forks accepts (the library's maximum).
+MAX_FORKS: int
 
 class InvalidSessionError(ValueError): ...
 class RequestTooLargeError(ValueError): ...
@@ -194,10 +196,23 @@ class Application:
 
 class WSGIGatewayBase(Application):
     """The per-request path of smisk.wsgi.Gateway, in C: use smisk.wsgi.Gateway."""
+    HOP_BY_HOP: FrozenSet[str]
     wsgi_app: Callable[..., Any]
     _status: Optional[str]
+    def __init__(
+        self,
+        wsgi_app: Callable[..., Any] = ...,
+        *,
+        environ: Dict[str, Any] = ...,
+        write: Callable[[bytes], None] = ...,
+        send_result: Callable[[Any], None] = ...,
+    ) -> None: ...
     def environ(self) -> Dict[str, Any]: ...
     def start_response(self, status: str, headers: List[Tuple[str, str]], exc_info: Any = ...) -> Callable[[bytes], None]: ...
+    @staticmethod
+    def header_lines(status: str, headers: List[Tuple[str, str]]) -> Tuple[List[Union[str, bytes]], bool, int]: ...
+    @staticmethod
+    def _header_caches() -> Tuple[Dict[str, Any], Dict[Tuple[str, str], Any], int]: ...
 
 def bind(
     path: str,
@@ -240,6 +255,7 @@ __all__ = [
     "Application",
     "FileSessionStore",
     "InvalidSessionError",
+    "MAX_FORKS",
     "Request",
     "RequestTooLargeError",
     "Response",

@@ -11,8 +11,6 @@ import sys
 
 from smisk.core import WSGIGatewayBase
 
-from .headers import _good_items, _good_status, header_lines
-
 log = logging.getLogger("smisk.wsgi")
 
 
@@ -88,35 +86,32 @@ class Gateway(WSGIGatewayBase):
     the matching web server configuration, see docs/wsgi.md).
 
     The per-request path (service, environ, start_response) is
-    smisk.core.WSGIGatewayBase, in C; it reads the hooks below once and
-    hands every result other than a one-block list or tuple of bytes to
-    _send_result."""
-
-    # The header checks and caches start_response uses (smisk.wsgi.headers).
-    _header_lines = staticmethod(header_lines)
-    _good_status = _good_status
-    _good_items = _good_items
+    smisk.core.WSGIGatewayBase, in C; this class gives it the environ items
+    every request shares, write() and _send_result (every result other
+    than a one-block list or tuple of bytes) through its constructor."""
 
     def __init__(self, wsgi_app, sendfile=False):
-        super().__init__()
         if not callable(wsgi_app):
             raise TypeError(f"the WSGI application must be callable, not {type(wsgi_app).__name__}")
-        self.wsgi_app = wsgi_app
         self.sendfile = sendfile
         self._errors = ErrorStream(self)
-
-    def _static_environ(self):
-        """The environ items every request shares."""
-        return {
+        self._shared_environ = {
             "wsgi.version": (1, 0),
             "wsgi.errors": self._errors,
             "wsgi.multithread": False,
-            "wsgi.multiprocess": self.forks > 0,
+            "wsgi.multiprocess": False,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
             "smisk.app": self,
         }
+        super().__init__(wsgi_app, environ=self._shared_environ, write=self.write, send_result=self._send_result)
+
+    def run(self):
+        # forks is final once run() starts (the runner sets it after
+        # constructing the gateway).
+        self._shared_environ["wsgi.multiprocess"] = self.forks > 0
+        return super().run()
 
     def write(self, data):
         """The write() callable start_response returns: sent at once."""

@@ -87,8 +87,8 @@ def parse_args(argv, app_given=False):
     if app_given:
         p.set_defaults(forks=None, max_requests=None, log_level=None)
     args = p.parse_args(argv)
-    if args.forks is not None and (args.forks < 0 or args.forks > 1024):
-        p.error(f"--forks must be between 0 and 1024, not {args.forks}")
+    if args.forks is not None and (args.forks < 0 or args.forks > smisk.core.MAX_FORKS):
+        p.error(f"--forks must be between 0 and {smisk.core.MAX_FORKS}, not {args.forks}")
     if args.max_requests is not None and args.max_requests < 0:
         p.error(f"--max-requests must be >= 0, not {args.max_requests}")
     if args.bind is None and (args.socket_mode is not None or args.socket_owner or args.socket_group):
