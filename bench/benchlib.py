@@ -661,3 +661,125 @@ def part(name, data, filename=None):
     if filename is not None:
         cd += b'; filename="' + filename + b'"\r\nContent-Type: application/octet-stream'
     return b"--" + BOUNDARY + b"\r\n" + cd + b"\r\n\r\n" + data + b"\r\n"
+
+
+# ---------------------------------------------------------------- WSGI peers
+# bench/wsgi/run and bench/mvc/run: the bench venv (flup, gunicorn, Flask and
+# this checkout's shim), nginx in front, wrk, and CPU of a process tree.
+
+VENV = os.path.join(ROOT, "bench", ".venv")
+PY = os.path.join(VENV, "bin", "python")
+WSGI_URI = "/hello?name=world"
+WSGI_BODY = b"Hello World!\n"
+
+WSGI_NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+master_process on;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log error;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    proxy_temp_path {tmp}/nginx-proxy;
+    upstream app {{
+        server unix:{sock};
+        {keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            {backend}
+        }}
+    }}
+}}
+"""
+FASTCGI = """include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_NAME "";
+            fastcgi_param PATH_INFO $fastcgi_script_name;
+            fastcgi_pass app;
+            fastcgi_keep_conn {keep_conn};
+            fastcgi_read_timeout 5s;"""
+PROXY = """proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_read_timeout 5s;"""
+
+
+def ensure_venv(build=True):
+    need = not os.path.exists(PY)
+    if not need:
+        r = subprocess.run([PY, "-c", "import flup, gunicorn, flask, smisk.wsgi"], capture_output=True)
+        need = r.returncode != 0
+    if need:
+        print("setting up bench/.venv (bench/requirements.txt + ./python-shim)", file=sys.stderr)
+        if not os.path.exists(PY):
+            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        pip = [PY, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run(pip + ["-r", os.path.join(ROOT, "bench", "requirements.txt")], check=True)
+        subprocess.run(pip + ["--no-deps", os.path.join(ROOT, "python-shim")], check=True)
+    elif build:
+        # The table must measure this checkout: reinstall the shim (and the
+        # library it links) from the sources. A stale python-shim/build would
+        # be reused without relinking libsmisk.a, so it goes first.
+        print("reinstalling ./python-shim into bench/.venv (--no-build skips this)", file=sys.stderr)
+        shim = os.path.join(ROOT, "python-shim")
+        for d in ("build", "smisk_core.egg-info", "smisk.egg-info"):
+            shutil.rmtree(os.path.join(shim, d), ignore_errors=True)
+        subprocess.run(["nice", "-n", "10", PY, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--no-deps", "--force-reinstall", shim], check=True)
+        shutil.rmtree(os.path.join(shim, "build"), ignore_errors=True)
+    if not os.path.exists(LOADGEN):
+        subprocess.run(["nice", "-n", "10", "cargo", "build", "--quiet", "--release"],
+                       cwd=os.path.join(ROOT, "bench", "fcgi-load"), check=True)
+
+
+def tree(pid):
+    out = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for k in f.read().split():
+                out += tree(int(k))
+    except OSError:
+        pass
+    return out
+
+
+def tree_cpu(pid):
+    total = 0.0
+    for p in tree(pid):
+        try:
+            u, s = cpu_seconds(p)
+            total += u + s
+        except OSError:
+            pass
+    return total
+
+
+def tree_rss(pid):
+    return max((peak_rss_kib(p) or 0) for p in tree(pid))
+
+
+def run_wrk_hello(port, cpu, conns, seconds):
+    """wrk on URI through nginx at 127.0.0.1:port (the WSGI benches)."""
+    cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout=5s",
+           f"http://127.0.0.1:{port}{WSGI_URI}"]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=seconds + 60).stdout
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    total = int(m.group(1)) if m else 0
+    secs = float(m.group(2)) * {"ms": 1e-3, "s": 1, "m": 60}[m.group(3)] if m else float(seconds)
+    non2xx = int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1)) if "Non-2xx" in out else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errs = sum(int(x) for x in m.groups()) if m else 0
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    return {"ok": total - non2xx, "rps": (total - non2xx) / secs if secs else 0.0,
+            "p50_us": to_us(pct["50"]) if "50" in pct else None,
+            "p99_us": to_us(pct["99"]) if "99" in pct else None,
+            "errors": non2xx + errs, "wrk_output": out}
+
+

@@ -126,7 +126,7 @@ def test_unknown_extension_is_part_of_the_name(app):
 
 @pytest.mark.parametrize("accept_charset, expected", [
     ("koi8-r", "koi8-r"),
-    ("koi8-r, utf-8;q=0.3", "utf-8"),     # the preferred charset is acceptable: kept (P-43)
+    ("koi8-r, utf-8;q=0.3", "utf-8"),     # the preferred charset is acceptable: kept
     ("*", "utf-8"),
     ("iso-8859-1;q=0.5, *;q=0.1", "utf-8"),
     ("ISO-8859-1", "iso-8859-1"),

@@ -263,7 +263,7 @@ def test_http_mode_serves_through_fastcgi(tmp_path):
         status, headers, body = harness.http_fetch(p.port, "/unicode.json")
         assert status == 200 and json.loads(body) == {"text": "räksmörgås ☃"}
         assert harness.header(headers, "Server").startswith("smiskhttpd/") and harness.header(headers, "Date")
-        # P-31: PATH_INFO is the decoded path without the query; P-18: no HTTP_PROXY
+        # PATH_INFO is the decoded path without the query; no HTTP_PROXY (a header named Proxy must not become one)
         status, _, body = harness.http_fetch(p.port, "/env.json?a=b%20c", headers={"Proxy": "http://evil:1",
                                                                                   "X-Custom": "1"})
         env = json.loads(body)

@@ -311,7 +311,7 @@ def test_namespace_of_from_smisk_mvc_import_star():
                  "unique", "format_exc", "DateTime", "callable_cache_key", "Monitor"):
         assert name in ns, name
     import smisk.mvc
-    assert "json" in smisk.mvc.serializers.extensions  # P-57: the default serializers are registered
+    assert "json" in smisk.mvc.serializers.extensions  # the default serializers are registered
 
 
 def test_P73_config_naming_an_unloaded_serializer_imports_it():

@@ -19,12 +19,12 @@ ROOT = harness.ROOT
 
 # A bug or item number of the outside specification, one of its files, an
 # issue number, or a section sign (allowed only within a standard's
-# reference: "RFC 9110 §8.6, §15.4.5").
+# reference: "RFC 9110 §8.6, §15.4.5", "FastCGI 1.0 §6.4").
 OUTSIDE = re.compile(
     r"\b[WP]-\d+\b|original-core|original-python|decisions\.md"
     r"|\b[Ii]ssues? \d+\b|\b[Ii]ssue [A-Z]\b|\bthe issue (?:quoted|measured|asks)\b|§"
 )
-STANDARD = re.compile(r"(RFC \d+|YAML [\d.]+|PEP \d+)[^()\n]*$|(RFC \d+|YAML [\d.]+)\s*$")
+STANDARD = re.compile(r"(RFC \d+|YAML [\d.]+|PEP \d+|FastCGI [\d.]+)[^()\n]*$|(RFC \d+|YAML [\d.]+|FastCGI [\d.]+)\s*$")
 
 
 def tracked_text_files():

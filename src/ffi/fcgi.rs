@@ -190,9 +190,11 @@ pub unsafe extern "C" fn smisk_server_set_protocol(
             server.set_protocol(match protocol {
                 SMISK_PROTOCOL_FASTCGI => Protocol::FastCgi,
                 SMISK_PROTOCOL_SCGI => Protocol::Scgi,
-                _ => return Err(Error::invalid(format!(
+                _ => {
+                    return Err(Error::invalid(format!(
                     "unknown protocol {protocol} (SMISK_PROTOCOL_FASTCGI or SMISK_PROTOCOL_SCGI)"
-                ))),
+                )))
+                }
             });
             Ok(())
         })
