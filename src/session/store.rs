@@ -492,6 +492,21 @@ impl Store {
     }
 }
 
+impl super::backend::Backend for Store {
+    fn read(&self, id: &[u8]) -> Result<Vec<u8>> {
+        Store::read(self, id)
+    }
+    fn write(&self, id: &[u8], payload: &[u8]) -> Result<()> {
+        Store::write(self, id, payload)
+    }
+    fn refresh(&self, id: &[u8]) -> Result<()> {
+        Store::refresh(self, id)
+    }
+    fn destroy(&self, id: &[u8]) -> Result<()> {
+        Store::destroy(self, id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
