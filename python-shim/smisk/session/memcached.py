@@ -22,7 +22,8 @@ __all__ = ["MemcachedSessionStore"]
 
 # memcached reads an expiry above 30 days as a Unix time.
 _RELATIVE_LIMIT = 30 * 24 * 3600
-_MAX_UNIX_TIME = 2 ** 32 - 1
+# The protocol reads exptime as a signed 32-bit number.
+_MAX_UNIX_TIME = 2 ** 31 - 1
 
 
 def expiry(ttl: int, now: Optional[float] = None) -> int:
