@@ -185,6 +185,14 @@ class Application(smisk.core.Application):
         return self.request, self.response
 
     def service(self) -> None:
+        try:
+            self._service()
+        finally:
+            model = _bound_model()
+            if model is not None and getattr(model, "session", None) is not None:
+                model.session.remove()  # the request's session ends with the request
+
+    def _service(self) -> None:
         started = time.perf_counter()
         request, response = self._exchange()
         if log.isEnabledFor(logging.INFO):
