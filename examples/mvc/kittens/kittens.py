@@ -44,6 +44,8 @@ class root(Controller):
         return {"kitten": kitten.to_dict()}
 
 
+# A default only: the configuration files may name another database.
+config.set_default("smisk.mvc.model", {"url": os.environ.get("KITTENS_DATABASE") or "sqlite:///kittens.db"})
+
 if __name__ == "__main__":
-    config.set_default("smisk.mvc.model", {"url": os.environ.get("KITTENS_DATABASE") or "sqlite:///kittens.db"})
     main(config="kittens")
