@@ -185,6 +185,9 @@ class Application(smisk.core.Application):
         return self.request, self.response
 
     def service(self) -> None:
+        reloader = sys.modules.get("smisk.autoreload")
+        if reloader is not None:
+            reloader.before_request()  # a changed configuration, in this thread
         try:
             self._service()
         finally:
