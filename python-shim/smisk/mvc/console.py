@@ -104,7 +104,7 @@ def _find_appdir(option: Optional[str], as_module: bool) -> str:
         return os.path.abspath(os.environ["SMISK_APP_DIR"])
     if as_module or not getattr(sys.modules.get("__main__"), "__file__", None):
         return os.getcwd()
-    return os.path.dirname(os.path.abspath(sys.modules["__main__"].__file__))  # type: ignore[arg-type]
+    return os.path.dirname(os.path.abspath(str(sys.modules["__main__"].__file__)))
 
 
 def _import_app(appdir: str) -> Dict[str, Any]:
@@ -145,7 +145,7 @@ def main(app: Any = None, chdir: Optional[str] = None, appdir: Optional[str] = N
     if chdir:
         os.chdir(chdir)
     config = appname if os.path.isfile(os.path.join(appdir, f"{appname}.conf")) else None
-    application = smisk.mvc.setup(application=app, appdir=appdir, config=config, *args, **kwargs)  # P-29
+    application = smisk.mvc.setup(application=app, appdir=appdir, config=config, **kwargs)  # P-29
 
     namespace.setdefault("app", application)
     export({"ls": ls, "help": _Help()})

@@ -50,8 +50,8 @@ try:
                                 sessionmaker)
 except ImportError:  # the feature is off, the import works (P-55 for the filters)
     sql = func = None  # type: ignore[assignment]
-    Integer = Unicode = UnicodeText = String = Text = Boolean = Float = None  # type: ignore[assignment]
-    DateTime = Date = Time = LargeBinary = None  # type: ignore[assignment]
+    Integer = Unicode = UnicodeText = String = Text = Boolean = Float = None  # type: ignore[misc,assignment]
+    DateTime = Date = Time = LargeBinary = None  # type: ignore[misc,assignment]
     warnings.warn("smisk.mvc.model needs SQLAlchemy 2 (pip install 'smisk[model]'): the ORM layer is off",
                   stacklevel=2)
 
@@ -98,6 +98,8 @@ else:
         return Column(type_, primary_key=primary_key, **kw)
 
     class _Relation:
+        many_to_one = False
+
         def __init__(self, target: Any, **kwargs: Any) -> None:
             self.target = target
             self.kwargs = kwargs
@@ -105,6 +107,8 @@ else:
     class ManyToOne(_Relation):  # type: ignore[no-redef]
         """`owner = ManyToOne('Person')`: a column `owner_id` referencing the
         target's `id`, and the relationship."""
+
+        many_to_one = True
 
     class OneToMany(_Relation):  # type: ignore[no-redef]
         """`kittens = OneToMany('Kitten')`: the list of targets whose
@@ -154,7 +158,7 @@ else:
             relations = {k: v for k, v in ns.items() if isinstance(v, _Relation)}
             for key, rel in relations.items():
                 target = _target_name(rel.target)
-                if isinstance(rel, ManyToOne):
+                if rel.many_to_one:
                     col = f"{key}_id"
                     target_table = (rel.target.__tablename__ if not isinstance(rel.target, str)
                                     else _table_name(rel.target, ns.get("__module__", "")))
@@ -162,7 +166,7 @@ else:
                     ns[key] = relationship(target, foreign_keys=f"{name}.{col}", **rel.kwargs)
                 else:
                     ns[key] = relationship(target, **rel.kwargs)
-                _pair(name, key, isinstance(rel, ManyToOne), target, ns[key], rel.kwargs)
+                _pair(name, key, rel.many_to_one, target, ns[key], rel.kwargs)
             has_pk = any(isinstance(v, Column) and v.primary_key for v in ns.values())
             inherited_pk = any(getattr(b, "__table__", None) is not None for b in bases)
             if not has_pk and not inherited_pk:
@@ -181,7 +185,7 @@ else:
             super().__init__(name, bases, ns, **kw)
             if not base:
                 cls._smisk_mapped_ = True
-                _by_table[cls.__tablename__] = cls
+                _by_table[getattr(cls, "__tablename__")] = cls
 
     class _QueryProperty:
         def __get__(self, obj: Any, cls: type) -> Any:
@@ -218,8 +222,8 @@ else:
             return [mapper.get_property_by_column(c).key for c in mapper.primary_key]
 
         def to_dict(self, deep: Optional[Dict[str, Any]] = None, exclude: Optional[List[str]] = None) -> Dict[str, Any]:
-            exclude = set(exclude or ())
-            out = {k: getattr(self, k) for k in self.field_names() if k not in exclude}
+            skip = set(exclude or ())
+            out = {k: getattr(self, k) for k in self.field_names() if k not in skip}
             for rel, sub in (deep or {}).items():
                 value = getattr(self, rel)
                 if value is None:
@@ -235,7 +239,7 @@ else:
             with include_pk (P-20: a client must not pick the row)."""
             names = set(self.field_names())
             if not include_pk:
-                names -= set(self._pk_names())
+                names.difference_update(self._pk_names())
             for k, v in data.items():
                 if k in names:
                     setattr(self, k, v)
