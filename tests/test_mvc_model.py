@@ -242,6 +242,8 @@ def start_kittens(tmp_path, nginx_factory, url):
 
 
 def test_kittens_on_sqlite_behind_nginx(tmp_path, nginx_factory):
+    """List, create, read behind nginx's default set-up; a rejected create
+    is rolled back (P-37)."""
     db = tmp_path / "kittens.db"
     p, nginx = start_kittens(tmp_path, nginx_factory, f"sqlite:///{db}")
     try:
@@ -253,6 +255,8 @@ def test_kittens_on_sqlite_behind_nginx(tmp_path, nginx_factory):
 
 
 def test_kittens_on_postgresql_behind_nginx(tmp_path, nginx_factory, postgres):
+    """The same on PostgreSQL (initdb, postgres on a unix socket, run as an
+    unprivileged user, stopped by PID); P-37 and P-56's SQLAlchemy 2 API."""
     p, nginx = start_kittens(tmp_path, nginx_factory, postgres.url)
     try:
         kittens_requests(nginx.port)
