@@ -15,7 +15,7 @@ import pytest
 import harness
 from session_net_helpers import PREFIX, Client, raw_client, start_session_app
 from servers import Memcached, Redis
-from test_multihost import ip, netns_available
+from test_multihost import netns_available, network_hosts
 
 pytestmark = pytest.mark.skipif(not netns_available(), reason="needs root and ip netns")
 
@@ -27,27 +27,8 @@ KINDS = [pytest.param("memcached", marks=pytest.mark.skipif(not Memcached.availa
 
 @pytest.fixture
 def hosts():
-    tag = os.getpid() % 100000
-    made = []
-    try:
-        for i in range(HOSTS):
-            ns = f"smisk-ss{tag}-{i}"
-            host_if, ns_if = f"sss{tag}{i}h", f"sss{tag}{i}n"
-            ip("netns", "add", ns)
-            made.append((ns, host_if))
-            ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
-            ip("link", "set", ns_if, "netns", ns)
-            ip("addr", "add", f"10.219.{i}.1/24", "dev", host_if)
-            ip("link", "set", host_if, "up")
-            ip("-n", ns, "addr", "add", f"10.219.{i}.2/24", "dev", ns_if)
-            ip("-n", ns, "link", "set", ns_if, "up")
-            ip("-n", ns, "link", "set", "lo", "up")
-            ip("-n", ns, "route", "add", "default", "via", f"10.219.{i}.1")
-        yield [(ns, f"10.219.{i}.2", f"10.219.{i}.1") for i, (ns, _) in enumerate(made)]
-    finally:
-        for ns, host_if in made:
-            ip("link", "del", host_if, check=False)
-            ip("netns", "del", ns, check=False)
+    with network_hosts(HOSTS, 219, f"ss{os.getpid() % 100000}", default_route=True) as made:
+        yield made
 
 
 def other(host):

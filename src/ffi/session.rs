@@ -66,34 +66,6 @@ impl smisk_session_store {
             Kind::Kv(s) => Arc::clone(s) as Arc<dyn Backend>,
         }
     }
-
-    fn ttl(&self) -> u64 {
-        match &self.inner {
-            Kind::File(s) => s.ttl(),
-            Kind::Kv(s) => s.ttl(),
-        }
-    }
-
-    fn set_ttl(&self, ttl: u64) {
-        match &self.inner {
-            Kind::File(s) => s.set_ttl(ttl),
-            Kind::Kv(s) => s.set_ttl(ttl),
-        }
-    }
-
-    fn max_payload(&self) -> usize {
-        match &self.inner {
-            Kind::File(s) => s.max_payload(),
-            Kind::Kv(s) => s.max_payload(),
-        }
-    }
-
-    fn set_max_payload(&self, n: usize) {
-        match &self.inner {
-            Kind::File(s) => s.set_max_payload(n),
-            Kind::Kv(s) => s.set_max_payload(n),
-        }
-    }
 }
 
 /// What a smisk_session_backend callback hands back (opaque): the value
@@ -538,7 +510,7 @@ pub unsafe extern "C" fn smisk_session_store_get_ttl(
 ) -> smisk_status {
     guard(|| {
         let s = arg_ref(store, "store")?;
-        *arg_mut(out_ttl, "out_ttl")? = s.ttl();
+        *arg_mut(out_ttl, "out_ttl")? = s.backend().ttl();
         Ok(())
     })
 }
@@ -552,7 +524,7 @@ pub unsafe extern "C" fn smisk_session_store_set_ttl(
     ttl: u64,
 ) -> smisk_status {
     guard(|| {
-        arg_ref(store, "store")?.set_ttl(ttl);
+        arg_ref(store, "store")?.backend().set_ttl(ttl);
         Ok(())
     })
 }
@@ -620,7 +592,7 @@ pub unsafe extern "C" fn smisk_session_store_get_max_payload(
 ) -> smisk_status {
     guard(|| {
         let s = arg_ref(store, "store")?;
-        *arg_mut(out_bytes, "out_bytes")? = s.max_payload();
+        *arg_mut(out_bytes, "out_bytes")? = s.backend().max_payload();
         Ok(())
     })
 }
@@ -633,7 +605,7 @@ pub unsafe extern "C" fn smisk_session_store_set_max_payload(
     bytes: usize,
 ) -> smisk_status {
     guard(|| {
-        arg_ref(store, "store")?.set_max_payload(bytes);
+        arg_ref(store, "store")?.backend().set_max_payload(bytes);
         Ok(())
     })
 }

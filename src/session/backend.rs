@@ -6,7 +6,7 @@
 //! key-value store ([`super::kv::KvStore`]) that puts the same framed values
 //! on a server (memcached, Redis) through a caller-supplied [`super::kv::KeyValue`].
 
-use crate::status::Result;
+use crate::status::{Error, Result, SMISK_ERR_TOO_LARGE};
 
 /// A session store as the per-request logic uses it. Every method validates
 /// the id first (`SMISK_ERR_SESSION_ID`); "no session" is
@@ -27,4 +27,21 @@ pub trait Backend: Send + Sync {
     fn is_remote(&self) -> bool {
         false
     }
+    /// Lifetime in seconds since the last write or refresh.
+    fn ttl(&self) -> u64;
+    fn set_ttl(&self, secs: u64);
+    /// Largest payload `write` accepts.
+    fn max_payload(&self) -> usize;
+    fn set_max_payload(&self, bytes: usize);
+}
+
+/// The error of a write whose payload is above the limit, if it is.
+pub(crate) fn check_payload(len: usize, max: usize) -> Result<()> {
+    if len > max {
+        return Err(Error::new(
+            SMISK_ERR_TOO_LARGE,
+            format!("session payload of {len} bytes exceeds the limit of {max} bytes"),
+        ));
+    }
+    Ok(())
 }

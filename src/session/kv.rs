@@ -27,7 +27,7 @@ use super::backend::Backend;
 use super::frame;
 use super::id;
 use super::store::DEFAULT_MAX_PAYLOAD;
-use crate::status::{Error, Result, SMISK_ERR_NO_SESSION, SMISK_ERR_TOO_LARGE};
+use crate::status::{Error, Result, SMISK_ERR_NO_SESSION};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Default lifetime, as the file store's.
@@ -108,16 +108,7 @@ impl KvStore {
     /// Frames `payload` for `id` and stores it with the ttl.
     pub fn write(&self, id: &[u8], payload: &[u8]) -> Result<()> {
         let id = id::check(id)?;
-        let max = self.max_payload();
-        if payload.len() > max {
-            return Err(Error::new(
-                SMISK_ERR_TOO_LARGE,
-                format!(
-                    "session payload of {} bytes exceeds the limit of {max} bytes",
-                    payload.len()
-                ),
-            ));
-        }
+        super::backend::check_payload(payload.len(), self.max_payload())?;
         let ttl = self.ttl();
         if ttl == 0 {
             // Expired as soon as written: nothing may be read back.
@@ -164,6 +155,18 @@ impl Backend for KvStore {
     }
     fn is_remote(&self) -> bool {
         true
+    }
+    fn ttl(&self) -> u64 {
+        KvStore::ttl(self)
+    }
+    fn set_ttl(&self, secs: u64) {
+        KvStore::set_ttl(self, secs)
+    }
+    fn max_payload(&self) -> usize {
+        KvStore::max_payload(self)
+    }
+    fn set_max_payload(&self, bytes: usize) {
+        KvStore::set_max_payload(self, bytes)
     }
 }
 
@@ -248,7 +251,7 @@ pub mod memory {
 mod tests {
     use super::memory::Memory;
     use super::*;
-    use crate::status::{SMISK_ERR_IO, SMISK_ERR_SESSION_ID};
+    use crate::status::{SMISK_ERR_IO, SMISK_ERR_SESSION_ID, SMISK_ERR_TOO_LARGE};
 
     const ID: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
     const OTHER: &[u8] = b"vutsrqponmlkjihgfedcba9876543210";
