@@ -483,6 +483,25 @@ typedef struct {
   int64_t now;
 } smisk_cookie_options;
 
+// smisk_session_backend's `get`: the value under `id`, handed over with
+// smisk_session_reply_value (no call: none); 0, or -1 on failure.
+typedef int32_t (*smisk_session_get_fn)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
+
+// smisk_session_backend's `set`: store `value` under `id`, expiring `ttl`
+// seconds from now; 0, or -1 on failure.
+typedef int32_t (*smisk_session_set_fn)(void *ctx, const uint8_t *id, size_t id_len, const uint8_t *value, size_t value_len, uint64_t ttl, smisk_session_reply *reply);
+
+// smisk_session_backend's `touch`: 1 when the value under `id` now expires
+// `ttl` seconds from now, 0 when there is none, -1 on failure.
+typedef int32_t (*smisk_session_touch_fn)(void *ctx, const uint8_t *id, size_t id_len, uint64_t ttl, smisk_session_reply *reply);
+
+// smisk_session_backend's `remove`: no value under `id` any more (also
+// when there was none); 0, or -1 on failure.
+typedef int32_t (*smisk_session_remove_fn)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
+
+// smisk_session_backend's `release`: `ctx` is no longer used.
+typedef void (*smisk_session_release_fn)(void *ctx);
+
 // The server operations of a key-value session store, supplied by the
 // caller (for example a memcached or Redis client). The library calls them
 // with validated session ids (`id`/`id_len`: 32 characters of [0-9a-v]) and
@@ -504,11 +523,11 @@ typedef struct {
 // (its handle and every session state using it were freed).
 typedef struct {
   void *ctx;
-  int32_t (*get)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
-  int32_t (*set)(void *ctx, const uint8_t *id, size_t id_len, const uint8_t *value, size_t value_len, uint64_t ttl, smisk_session_reply *reply);
-  int32_t (*touch)(void *ctx, const uint8_t *id, size_t id_len, uint64_t ttl, smisk_session_reply *reply);
-  int32_t (*remove)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
-  void (*release)(void *ctx);
+  smisk_session_get_fn get;
+  smisk_session_set_fn set;
+  smisk_session_touch_fn touch;
+  smisk_session_remove_fn remove;
+  smisk_session_release_fn release;
 } smisk_session_backend;
 
 // What smisk_session_store_gc did.

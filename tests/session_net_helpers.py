@@ -19,7 +19,7 @@ def store_for(kind, address, **kw):
     if kind == "memcached":
         from smisk.session.memcached import MemcachedSessionStore
 
-        return MemcachedSessionStore(address, **kw)
+        return MemcachedSessionStore(address, **kw) if address else MemcachedSessionStore(**kw)
     from smisk.session.redis import RedisSessionStore
 
     return RedisSessionStore(address, **kw)

@@ -252,3 +252,33 @@ def test_server_down_every_request_still_answers(served):
     server.stop()
     c.get("/del")
     assert c.sid is None and c.set_cookies[0].startswith("SID=; Path=/; Max-Age=0")
+
+
+@pytest.mark.skipif(not Memcached.available(), reason="no memcached")
+def test_memcached_servers_share_the_sessions_and_one_down_takes_only_its_share(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Memcached(tmp_path / "a"), Memcached(tmp_path / "b")
+    try:
+        store = store_for("memcached", None, servers=[a.address, b.address])
+        ids = [core.uid() for _ in range(40)]
+        for sid in ids:
+            store.write(sid, {"sid": sid})
+        on_a = [sid for sid in ids if raw_client("memcached", a.address).get(PREFIX + sid) is not None]
+        on_b = [sid for sid in ids if raw_client("memcached", b.address).get(PREFIX + sid) is not None]
+        assert sorted(on_a + on_b) == sorted(ids) and on_a and on_b  # each session on one server
+        b.stop()
+        for sid in on_a:
+            assert store.read(sid) == {"sid": sid}
+        for sid in on_b:
+            with pytest.raises(OSError):
+                store.read(sid)
+        b.restart()
+        time.sleep(0.6)  # past retry_after
+        for sid in on_b:  # memcached kept nothing across its restart
+            with pytest.raises(core.InvalidSessionError):
+                store.read(sid)
+        assert all(store.read(sid) == {"sid": sid} for sid in on_a)
+    finally:
+        a.stop()
+        b.stop()

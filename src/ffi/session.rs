@@ -76,6 +76,57 @@ pub struct smisk_session_reply {
     error: Option<String>,
 }
 
+/// smisk_session_backend's `get`: the value under `id`, handed over with
+/// smisk_session_reply_value (no call: none); 0, or -1 on failure.
+pub type smisk_session_get_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `set`: store `value` under `id`, expiring `ttl`
+/// seconds from now; 0, or -1 on failure.
+pub type smisk_session_set_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        value: *const u8,
+        value_len: usize,
+        ttl: u64,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `touch`: 1 when the value under `id` now expires
+/// `ttl` seconds from now, 0 when there is none, -1 on failure.
+pub type smisk_session_touch_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        ttl: u64,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `remove`: no value under `id` any more (also
+/// when there was none); 0, or -1 on failure.
+pub type smisk_session_remove_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `release`: `ctx` is no longer used.
+pub type smisk_session_release_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+
 /// The server operations of a key-value session store, supplied by the
 /// caller (for example a memcached or Redis client). The library calls them
 /// with validated session ids (`id`/`id_len`: 32 characters of [0-9a-v]) and
@@ -98,43 +149,11 @@ pub struct smisk_session_reply {
 #[repr(C)]
 pub struct smisk_session_backend {
     pub ctx: *mut c_void,
-    pub get: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            id: *const u8,
-            id_len: usize,
-            reply: *mut smisk_session_reply,
-        ) -> i32,
-    >,
-    pub set: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            id: *const u8,
-            id_len: usize,
-            value: *const u8,
-            value_len: usize,
-            ttl: u64,
-            reply: *mut smisk_session_reply,
-        ) -> i32,
-    >,
-    pub touch: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            id: *const u8,
-            id_len: usize,
-            ttl: u64,
-            reply: *mut smisk_session_reply,
-        ) -> i32,
-    >,
-    pub remove: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            id: *const u8,
-            id_len: usize,
-            reply: *mut smisk_session_reply,
-        ) -> i32,
-    >,
-    pub release: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+    pub get: smisk_session_get_fn,
+    pub set: smisk_session_set_fn,
+    pub touch: smisk_session_touch_fn,
+    pub remove: smisk_session_remove_fn,
+    pub release: smisk_session_release_fn,
 }
 
 /// The caller's callbacks as a [`KeyValue`].

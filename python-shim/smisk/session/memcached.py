@@ -11,8 +11,9 @@ expiry; a refresh is a memcached `touch`. Memcached keeps values in memory
 only, so its restart loses every session; values above the item size limit
 (1 MiB by default) cannot be stored, hence `max_payload` is 1 MiB minus
 the frame and item overhead. With several servers (`servers=[...]`) each
-session lives on one of them (rendezvous hashing): a server that is down
-loses its share of the sessions, the others keep serving."""
+session lives on one of them (rendezvous hashing on its key): a server
+that is down takes its share of the sessions with it, the others keep
+serving theirs."""
 import time
 from typing import Any, Iterable, Optional, Union
 
@@ -46,26 +47,26 @@ class MemcachedSessionStore(NetworkSessionStore):
 
         super().__init__(**kwargs)
         self.connection_errors = (OSError, MemcacheUnexpectedCloseError)
-        self.servers = [parse_server(s, 11211) for s in (servers if servers is not None else [server])]
-        if not self.servers:
+        addresses = [parse_server(s, 11211) for s in (servers if servers is not None else [server])]
+        if not addresses:
             raise ValueError("no memcached server")
+        self._addresses = {(h if p == 0 else f"{h}:{p}"): (h if p == 0 else (h, p)) for h, p in addresses}
+        self.nodes = list(self._addresses)
+        self._hash: Any = None
+        if len(self.nodes) > 1:
+            from pymemcache.client.rendezvous import RendezvousHash
+
+            self._hash = RendezvousHash(self.nodes)
         self.max_payload = self.default_max_payload
 
-    @property
-    def server(self) -> str:
-        return ",".join(h if p == 0 else f"{h}:{p}" for h, p in self.servers)
+    def _node_for(self, key: str) -> str:
+        return self.nodes[0] if self._hash is None else self._hash.get_node(key)
 
-    def _connect(self) -> Any:
+    def _connect(self, node: str) -> Any:
         from pymemcache.client.base import Client
-        from pymemcache.client.hash import HashClient
 
-        common = dict(connect_timeout=self.connect_timeout, timeout=self.timeout, no_delay=True,
-                      default_noreply=False)
-        addresses = [h if p == 0 else (h, p) for h, p in self.servers]
-        if len(addresses) == 1:
-            return Client(addresses[0], **common)
-        # Without retries inside the client: this store decides when to try again.
-        return HashClient(addresses, retry_attempts=0, dead_timeout=self.retry_after, ignore_exc=False, **common)
+        return Client(self._addresses[node], connect_timeout=self.connect_timeout, timeout=self.timeout,
+                      no_delay=True, default_noreply=False)
 
     def _get(self, client: Any, key: str) -> Optional[bytes]:
         return client.get(key)

@@ -4,21 +4,23 @@ line per outage.
 
 A `NetworkSessionStore` is a `smisk.core.KeyValueSessionStore`: the library
 checks ids, frames and verifies values and passes the ttl; this class only
-moves bytes. Subclasses implement `_connect()` and the four `_get`, `_set`,
-`_touch`, `_delete` on server keys (`key_prefix + session id`), and name
-the exceptions that mean "the server cannot be reached" in
-`connection_errors`.
+moves bytes. Subclasses implement `_connect(node)` and the four `_get`,
+`_set`, `_touch`, `_delete` on server keys (`key_prefix + session id`),
+list their servers in `nodes` (one, or several that `_node_for(key)`
+chooses from), and name the exceptions that mean "the server cannot be
+reached" in `connection_errors`.
 
-When the server cannot be reached, every call fails with
+When a server cannot be reached, every call for a key it holds fails with
 `SessionStoreUnavailable` (an `OSError`) and, for `retry_after` seconds,
-later calls fail at once without trying (so a dead server costs one timeout
-per `retry_after`, not one per request). The request logic then serves
-requests without their sessions (see docs/sessions.md)."""
+later calls for it fail at once without trying (so a dead server costs one
+timeout per `retry_after`, not one per request); the other servers are not
+affected. The request logic then serves those requests without their
+sessions (see docs/sessions.md)."""
 import logging
 import os
 import threading
 import time
-from typing import Any, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from smisk.core import KeyValueSessionStore
 
@@ -59,20 +61,25 @@ class NetworkSessionStore(KeyValueSessionStore):
                 if not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{attr} must be a number of seconds")
                 setattr(self, attr, float(value))
-        self._client_pid = 0
-        self._client: Any = None
+        self.nodes: List[str] = []
+        self._clients: Dict[str, Any] = {}
+        self._clients_pid = 0
         self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._down_since: Optional[float] = None
+        self._down_until: Dict[str, float] = {}
+        self._down_since: Dict[str, float] = {}
 
     # --- subclass interface ------------------------------------------------
 
     @property
     def server(self) -> str:
-        """The server, as shown in log lines."""
-        raise NotImplementedError
+        """The servers, as shown in log lines."""
+        return ",".join(self.nodes)
 
-    def _connect(self) -> Any:
+    def _node_for(self, key: str) -> str:
+        """The server holding `key` (the only one, unless overridden)."""
+        return self.nodes[0]
+
+    def _connect(self, node: str) -> Any:
         raise NotImplementedError
 
     def _get(self, client: Any, key: str) -> Optional[bytes]:
@@ -89,35 +96,38 @@ class NetworkSessionStore(KeyValueSessionStore):
 
     # --- plumbing ----------------------------------------------------------
 
-    def client(self) -> Any:
-        """The client of this process (made again after fork(): a socket
+    def client(self, node: Optional[str] = None) -> Any:
+        """This process's client of `node` (made again after fork(): a socket
         shared by two processes would mix their answers)."""
+        node = node if node is not None else self.nodes[0]
         pid = os.getpid()
-        if self._client is None or self._client_pid != pid:
-            with self._lock:
-                if self._client is None or self._client_pid != pid:
-                    self._client = self._connect()
-                    self._client_pid = pid
-        return self._client
+        with self._lock:
+            if self._clients_pid != pid:
+                self._clients = {}
+                self._clients_pid = pid
+            client = self._clients.get(node)
+            if client is None:
+                client = self._clients[node] = self._connect(node)
+        return client
 
-    def _call(self, op: Any, *args: Any) -> Any:
-        if time.monotonic() < self._down_until:
-            raise SessionStoreUnavailable(f"session server {self.server} unavailable "
+    def _call(self, op: Any, key: str, *args: Any) -> Any:
+        node = self._node_for(key)
+        if time.monotonic() < self._down_until.get(node, 0.0):
+            raise SessionStoreUnavailable(f"session server {node} unavailable "
                                           f"(not retried for {self.retry_after:g} s after a failure)")
         try:
-            result = op(self.client(), *args)
+            result = op(self.client(node), key, *args)
         except self.connection_errors as e:
-            self._down_until = time.monotonic() + self.retry_after
-            if self._down_since is None:
-                self._down_since = time.monotonic()
+            self._down_until[node] = time.monotonic() + self.retry_after
+            self._drop(node)
+            if node not in self._down_since:
+                self._down_since[node] = time.monotonic()
                 log.error("session server %s unavailable (%s: %s): requests are served without their sessions "
-                          "until it answers", self.server, type(e).__name__, e)
-            raise SessionStoreUnavailable(f"session server {self.server} unavailable: {type(e).__name__}: {e}") \
-                from e
-        if self._down_since is not None:
-            log.warning("session server %s answers again after %.1f s", self.server,
-                        time.monotonic() - self._down_since)
-            self._down_since = None
+                          "until it answers", node, type(e).__name__, e)
+            raise SessionStoreUnavailable(f"session server {node} unavailable: {type(e).__name__}: {e}") from e
+        since = self._down_since.pop(node, None)
+        if since is not None:
+            log.warning("session server %s answers again after %.1f s", node, time.monotonic() - since)
         return result
 
     def kv_get(self, session_id: str) -> Optional[bytes]:
@@ -132,9 +142,9 @@ class NetworkSessionStore(KeyValueSessionStore):
     def kv_delete(self, session_id: str) -> None:
         self._call(self._delete, self.key_prefix + session_id)
 
-    def close(self) -> None:
-        """Closes this process's connection (the next call opens another)."""
-        client, self._client = self._client, None
+    def _drop(self, node: str) -> None:
+        with self._lock:
+            client = self._clients.pop(node, None)
         if client is not None:
             for name in ("close", "disconnect_all"):
                 f = getattr(client, name, None)
@@ -144,6 +154,11 @@ class NetworkSessionStore(KeyValueSessionStore):
                     except Exception:  # closing a broken connection
                         pass
                     break
+
+    def close(self) -> None:
+        """Closes this process's connections (the next call opens others)."""
+        for node in list(self._clients):
+            self._drop(node)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.server} prefix={self.key_prefix!r} ttl={self.ttl}>"

@@ -33,13 +33,10 @@ class RedisSessionStore(NetworkSessionStore):
         self.connection_errors = (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self.address = parse_server(server, 6379)
         self.db, self.password, self.username = db, password, username
-
-    @property
-    def server(self) -> str:
         h, p = self.address
-        return h if p == 0 else f"{h}:{p}"
+        self.nodes = [h if p == 0 else f"{h}:{p}"]
 
-    def _connect(self) -> Any:
+    def _connect(self, node: str) -> Any:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
