@@ -764,10 +764,13 @@ def tree_rss(pid):
     return max((peak_rss_kib(p) or 0) for p in tree(pid))
 
 
-def run_wrk_hello(port, cpu, conns, seconds):
-    """wrk on URI through nginx at 127.0.0.1:port (the WSGI benches)."""
-    cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout=5s",
-           f"http://127.0.0.1:{port}{WSGI_URI}"]
+def run_wrk_hello(port, cpu, conns, seconds, headers=(), uri=WSGI_URI):
+    """wrk on `uri` through nginx at 127.0.0.1:port (the WSGI benches);
+    headers ("Cookie: SID=...",) go with every request."""
+    cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout=5s"]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(f"http://127.0.0.1:{port}{uri}")
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=seconds + 60).stdout
     m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)

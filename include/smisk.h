@@ -285,13 +285,19 @@ typedef struct smisk_form smisk_form;
 // with smisk_multipart_free().
 typedef struct smisk_multipart smisk_multipart;
 
+// What a smisk_session_backend callback hands back (opaque): the value
+// found (smisk_session_reply_value) or why it failed
+// (smisk_session_reply_error). Valid only during the callback.
+typedef struct smisk_session_reply smisk_session_reply;
+
 // The session state of one request (opaque). Create with
 // smisk_session_state_new, release with smisk_session_state_free. Use from one
 // thread at a time.
 typedef struct smisk_session_state smisk_session_state;
 
-// A file session store (opaque). Create with smisk_session_store_new or
-// smisk_session_store_new_file_prefix, release with smisk_session_store_free.
+// A session store (opaque): a file store (smisk_session_store_new,
+// smisk_session_store_new_file_prefix) or a key-value store on a server
+// (smisk_session_store_new_backend); release with smisk_session_store_free.
 // Unlike other handles, one store may be used from several threads at once.
 typedef struct smisk_session_store smisk_session_store;
 
@@ -490,6 +496,53 @@ typedef struct {
   size_t same_site_len;
   int64_t now;
 } smisk_cookie_options;
+
+// smisk_session_backend's `get`: the value under `id`, handed over with
+// smisk_session_reply_value (no call: none); 0, or -1 on failure.
+typedef int32_t (*smisk_session_get_fn)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
+
+// smisk_session_backend's `set`: store `value` under `id`, expiring `ttl`
+// seconds from now; 0, or -1 on failure.
+typedef int32_t (*smisk_session_set_fn)(void *ctx, const uint8_t *id, size_t id_len, const uint8_t *value, size_t value_len, uint64_t ttl, smisk_session_reply *reply);
+
+// smisk_session_backend's `touch`: 1 when the value under `id` now expires
+// `ttl` seconds from now, 0 when there is none, -1 on failure.
+typedef int32_t (*smisk_session_touch_fn)(void *ctx, const uint8_t *id, size_t id_len, uint64_t ttl, smisk_session_reply *reply);
+
+// smisk_session_backend's `remove`: no value under `id` any more (also
+// when there was none); 0, or -1 on failure.
+typedef int32_t (*smisk_session_remove_fn)(void *ctx, const uint8_t *id, size_t id_len, smisk_session_reply *reply);
+
+// smisk_session_backend's `release`: `ctx` is no longer used.
+typedef void (*smisk_session_release_fn)(void *ctx);
+
+// The server operations of a key-value session store, supplied by the
+// caller (for example a memcached or Redis client). The library calls them
+// with validated session ids (`id`/`id_len`: 32 characters of [0-9a-v]) and
+// framed values; how an id becomes a server key is the callbacks' choice.
+// Callbacks may run on any thread that uses the store, several at once, and
+// must not keep `id`, `value` or `reply` after returning.
+//
+// Each returns -1 on failure (the server cannot be reached or refused the
+// operation; smisk_session_reply_error may say why), otherwise:
+// - `get`: 0; the value found, if any, is passed to
+//   smisk_session_reply_value (no call: no value);
+// - `set`: 0 once `value` is stored under `id`, expiring `ttl` (at least 1)
+//   seconds from now;
+// - `touch`: 1 when a value under `id` now expires `ttl` seconds from now,
+//   0 when there is none;
+// - `remove`: 0 once no value is under `id` (also when there was none).
+//
+// `release`, if not NULL, is called once with `ctx` when the store is gone
+// (its handle and every session state using it were freed).
+typedef struct {
+  void *ctx;
+  smisk_session_get_fn get;
+  smisk_session_set_fn set;
+  smisk_session_touch_fn touch;
+  smisk_session_remove_fn remove;
+  smisk_session_release_fn release;
+} smisk_session_backend;
 
 // What smisk_session_store_gc did.
 typedef struct {
@@ -1362,6 +1415,52 @@ smisk_status smisk_session_store_new(const uint8_t *dir, size_t dir_len, const u
 // released with smisk_session_store_free.
 smisk_status smisk_session_store_new_file_prefix(const uint8_t *file_prefix, size_t len, smisk_session_store **out_store);
 
+// Opens a key-value session store whose values live on a server reached
+// through `backend`'s callbacks (copied; `backend->ctx` is passed to each).
+// The store applies the file store's rules: ids are validated before any
+// callback runs, values are framed like session files (magic, version,
+// length, SHA-1 over the id and payload) and a value that does not verify for
+// its id reads as SMISK_ERR_NO_SESSION, the ttl (default 900 s) is passed
+// to `set` and `touch` (a ttl of 0 makes writes remove the value and
+// refreshes find nothing), and the payload limit (default 16 MiB) applies.
+// A failing callback is SMISK_ERR_IO; a request whose session cannot be read
+// from this store is served without it (see smisk_session_state_load).
+// The file-only calls (smisk_session_store_dir, _file_prefix, _gc, the
+// gc_probability and fsync settings) are SMISK_ERR_UNSUPPORTED on it.
+//
+// `get`, `set`, `touch` and `remove` must not be NULL (SMISK_ERR_NULL).
+// On success `*out_store` receives a new handle owned by the caller,
+// released with smisk_session_store_free; `release(ctx)` runs when the last
+// user of the store is gone. On failure `release` is not called.
+smisk_status smisk_session_store_new_backend(const smisk_session_backend *backend, smisk_session_store **out_store);
+
+// 1 when `store` is a file store, 0 for a key-value store (or NULL).
+int32_t smisk_session_store_is_file(const smisk_session_store *store);
+
+// From a `get` callback: the value found (`len` bytes at `value`, copied;
+// `value` may be NULL when `len` is 0). A later call replaces it.
+smisk_status smisk_session_reply_value(smisk_session_reply *reply, const uint8_t *value, size_t len);
+
+// From any callback about to return -1: why it failed (`len` bytes of
+// text, copied; invalid UTF-8 is replaced), for smisk_last_error().
+smisk_status smisk_session_reply_error(smisk_session_reply *reply, const uint8_t *message, size_t len);
+
+// Frames `len` bytes of session payload at `payload` for the session `id`
+// the way every store keeps it (the session file format of
+// docs/sessions.md: magic, version, length, payload, SHA-1 over the header,
+// the id and the payload). On success `*out_ptr`/`*out_len` receive the
+// framed bytes, owned by the caller and released with smisk_bytes_free.
+// SMISK_ERR_SESSION_ID for a malformed id.
+smisk_status smisk_session_frame_encode(const uint8_t *id, size_t id_len, const uint8_t *payload, size_t len, uint8_t **out_ptr, size_t *out_len);
+
+// Checks `len` bytes at `data` as a stored session of `id` and gives its
+// payload (`*out_ptr`/`*out_len`, owned by the caller, released with
+// smisk_bytes_free; an empty payload is (NULL, 0)). SMISK_ERR_NO_SESSION
+// when the bytes are not exactly what smisk_session_frame_encode made for
+// this id (truncated, extended, altered, foreign, framed for another id; the
+// message says which), SMISK_ERR_SESSION_ID for a malformed id.
+smisk_status smisk_session_frame_decode(const uint8_t *id, size_t id_len, const uint8_t *data, size_t len, uint8_t **out_ptr, size_t *out_len);
+
 // Releases a store handle. Session states created from it stay valid (they
 // keep the store alive until they are freed). NULL is a no-op.
 void smisk_session_store_free(smisk_session_store *store);
@@ -1511,8 +1610,13 @@ smisk_status smisk_session_state_add_cookie(smisk_session_state *state, const ui
 // the payload read at the start of the request (owned by the caller, release
 // with smisk_bytes_free; an empty payload is (NULL, 0)); or `*out_has_data` is
 // 0 and `*out_ptr`/`*out_len` are (NULL, 0) when there is no stored session
-// (the session is None). SMISK_ERR_IO if the store could not be read (the
-// state stays unloaded, a later call retries).
+// (the session is None). SMISK_ERR_IO if a file store could not be read (the
+// state stays unloaded, a later call retries). A key-value store that cannot
+// be reached is not an error here: the request goes on without its session
+// (`*out_has_data` 0), ids it asks for are neither sent nor kept, the
+// client's cookie is left alone unless smisk_session_state_destroy expires
+// it, and smisk_session_state_finish reports data it could not save as
+// SMISK_ERR_IO.
 smisk_status smisk_session_state_load(smisk_session_state *state, uint8_t **out_ptr, size_t *out_len, int32_t *out_has_data);
 
 // Copies the current session id into `buf` (`cap` bytes, at least

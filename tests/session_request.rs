@@ -345,3 +345,93 @@ fn cookie_names_and_texts() {
         "SID=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax"
     );
 }
+
+/// A key-value store whose server is down when the request reads the
+/// session: the request runs without it, and leaves the client's cookie and
+/// the stored session alone.
+#[test]
+fn remote_store_down_serves_the_request_without_its_session() {
+    use smisk::session::kv::memory::Memory;
+    use smisk::session::KvStore;
+    use std::sync::atomic::Ordering;
+
+    let mem = Memory::default();
+    let store = Arc::new(KvStore::new(Box::new(mem.clone())));
+    let sid = id::generate().unwrap();
+    store.write(sid.as_bytes(), b"alice").unwrap();
+
+    mem.down.store(true, Ordering::SeqCst);
+    // Read only: None, no cookie, nothing to report.
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(rs.load().unwrap(), None);
+    assert!(rs.is_unavailable());
+    assert_eq!(rs.cookie(false, false).unwrap(), None);
+    assert_eq!(rs.finish(None).unwrap(), Outcome::Nothing);
+
+    // Data set meanwhile: not saved (reported), no cookie replaces the client's.
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(rs.load().unwrap(), None);
+    let fresh = rs.id(true).unwrap().unwrap().to_string();
+    assert_ne!(fresh, sid);
+    rs.set_id(id::generate().unwrap().as_bytes()).unwrap();
+    assert_eq!(rs.cookie(true, false).unwrap(), None);
+    assert_eq!(rs.finish(Some(b"bob")).unwrap_err().status, SMISK_ERR_IO);
+
+    // The server is back: the client's session is intact.
+    mem.down.store(false, Ordering::SeqCst);
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(rs.load().unwrap(), Some(&b"alice"[..]));
+    assert_eq!(rs.cookie(true, false).unwrap(), None);
+    assert_eq!(rs.finish(Some(b"alice")).unwrap(), Outcome::Refreshed);
+
+    // A logout while it is down expires the cookie.
+    mem.down.store(true, Ordering::SeqCst);
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    rs.destroy().unwrap();
+    assert_eq!(
+        rs.cookie(false, false).unwrap().as_deref(),
+        Some(expired_cookie_text("SID", false).as_str())
+    );
+    assert_eq!(rs.finish(None).unwrap(), Outcome::Nothing);
+    // A client without a cookie gets no expiring one.
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.destroy().unwrap();
+    assert_eq!(rs.cookie(false, false).unwrap(), None);
+}
+
+/// The request logic on a key-value store behaves as on the file store when
+/// the server answers: new session, write, refresh, destroy.
+#[test]
+fn remote_store_round_trip() {
+    use smisk::session::kv::memory::Memory;
+    use smisk::session::KvStore;
+
+    let store = Arc::new(KvStore::new(Box::new(Memory::default())));
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    assert_eq!(rs.load().unwrap(), None);
+    let header = rs.cookie(true, false).unwrap().unwrap();
+    assert_eq!(rs.finish(Some(b"data")).unwrap(), Outcome::Written);
+    let sid = id_from_cookie(&header);
+    assert_eq!(store.read(sid.as_bytes()).unwrap(), b"data");
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    assert_eq!(rs.load().unwrap(), Some(&b"data"[..]));
+    assert_eq!(rs.finish(Some(b"data")).unwrap(), Outcome::Refreshed);
+    let mut rs = RequestSession::new(store.clone(), b"SID").unwrap();
+    rs.add_cookie(sid.as_bytes());
+    rs.destroy().unwrap();
+    assert!(rs
+        .cookie(false, false)
+        .unwrap()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(rs.finish(None).unwrap(), Outcome::Nothing);
+    assert_eq!(
+        store.read(sid.as_bytes()).unwrap_err().status,
+        SMISK_ERR_NO_SESSION
+    );
+}

@@ -486,7 +486,7 @@ def test_the_legacy_layers_type_check(tmp_path):
     """The inline annotations of the public API are consistent (mypy)."""
     shim = harness.ROOT / "python-shim"
     targets = ["smisk/__init__.py", "smisk/release.py", "smisk/config.py", "smisk/charsets.py",
-               "smisk/session.py", "smisk/util", "smisk/inflection", "smisk/serialization"]
+               "smisk/session", "smisk/util", "smisk/inflection", "smisk/serialization"]
     out = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--cache-dir",
                           str(tmp_path / "mypy-cache"), *targets], cwd=shim, capture_output=True, text=True,
                          timeout=300)

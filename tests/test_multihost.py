@@ -4,6 +4,7 @@ to this one by a veth pair, with addresses of the test's own private subnet
 and stopping one backend (SIGTERM) loses no request. Needs root (ip netns);
 skipped otherwise. Namespaces, links and processes are removed afterwards."""
 
+import contextlib
 import http.client
 import os
 import re
@@ -37,28 +38,40 @@ def netns_available():
 pytestmark = pytest.mark.skipif(not netns_available(), reason="needs root and ip netns")
 
 
-@pytest.fixture
-def hosts():
-    tag = os.getpid() % 100000
+@contextlib.contextmanager
+def network_hosts(count, subnet, tag, default_route=False):
+    """`count` "hosts": network namespaces, each joined to this one by a
+    veth pair on 10.<subnet>.N.0/24 (this side .1, the host .2). Yields
+    [(namespace, host address, this side's address)]; with default_route
+    each host routes everything through this side (so it reaches this
+    namespace's other addresses). Links and namespaces are removed after."""
     made = []
     try:
-        for i in range(BACKENDS):
-            ns = f"smisk-mh{tag}-{i}"
-            host_if, ns_if = f"smh{tag}{i}h", f"smh{tag}{i}n"
+        for i in range(count):
+            ns = f"smisk-{tag}-{i}"
+            host_if, ns_if = f"s{tag}{i}h", f"s{tag}{i}n"
             ip("netns", "add", ns)
             made.append((ns, host_if))
             ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
             ip("link", "set", ns_if, "netns", ns)
-            ip("addr", "add", f"10.213.{i}.1/24", "dev", host_if)
+            ip("addr", "add", f"10.{subnet}.{i}.1/24", "dev", host_if)
             ip("link", "set", host_if, "up")
-            ip("-n", ns, "addr", "add", f"10.213.{i}.2/24", "dev", ns_if)
+            ip("-n", ns, "addr", "add", f"10.{subnet}.{i}.2/24", "dev", ns_if)
             ip("-n", ns, "link", "set", ns_if, "up")
             ip("-n", ns, "link", "set", "lo", "up")
-        yield [(ns, f"10.213.{i}.2") for i, (ns, _) in enumerate(made)]
+            if default_route:
+                ip("-n", ns, "route", "add", "default", "via", f"10.{subnet}.{i}.1")
+        yield [(ns, f"10.{subnet}.{i}.2", f"10.{subnet}.{i}.1") for i, (ns, _) in enumerate(made)]
     finally:
         for ns, host_if in made:
             ip("link", "del", host_if, check=False)
             ip("netns", "del", ns, check=False)
+
+
+@pytest.fixture
+def hosts():
+    with network_hosts(BACKENDS, 213, f"mh{os.getpid() % 100000}") as made:
+        yield [(ns, addr) for ns, addr, _ in made]
 
 
 def get(port, path):

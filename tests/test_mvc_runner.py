@@ -347,6 +347,7 @@ def test_P18_warning_when_the_dev_server_is_not_on_loopback(caplog):
 def test_mypy_of_the_mvc_layer_and_the_runner(tmp_path):
     shim = harness.ROOT / "python-shim"
     out = subprocess.run([PY, "-m", "mypy", "--ignore-missing-imports", "--cache-dir", str(tmp_path / "cache"),
-                          "smisk/mvc", "smisk/util/main.py", "smisk/util/httpd.py", "smisk/util/fcgiproto.py"],
+                          "smisk/mvc", "smisk/util/main.py", "smisk/util/httpd.py", "smisk/util/fcgiproto.py",
+                          "smisk/autoreload.py", "smisk/ipc", "smisk/session"],
                          cwd=shim, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:]

@@ -16,12 +16,21 @@
 #include <marshal.h>
 #include <structmember.h>
 
+/* What the library's key-value callbacks reach: the Python store object,
+ * borrowed, cleared when that object goes away (the library may keep the
+ * store alive a little longer inside a request's session state). Freed by
+ * the library's release callback. */
+typedef struct {
+    PyObject *obj;
+} kv_ctx;
+
 typedef struct {
     PyObject_HEAD
     PyObject *inst_dict;
     smisk_session_store *store; /* NULL for the abstract base */
     PyObject *name;             /* the cookie name */
     long long ttl;              /* used by the abstract base only */
+    kv_ctx *kv;                 /* KeyValueSessionStore only */
 } SessionStoreObject;
 
 static PyObject *abstract(PyObject *self, PyObject *args, const char *what)
@@ -71,6 +80,8 @@ static void ss_dealloc(SessionStoreObject *self)
 {
     PyObject_GC_UnTrack(self);
     ss_clear(self);
+    if (self->kv != NULL)
+        self->kv->obj = NULL;
     smisk_session_store_free(self->store);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -530,11 +541,284 @@ PyTypeObject FileSessionStoreType = {
     .tp_new = fs_new,
 };
 
+/* ---- KeyValueSessionStore --------------------------------------------------- */
+
+/* The callbacks run with the GIL released by the caller (store methods and
+ * the request's session calls release it around library calls), so each
+ * takes it for the Python call. */
+
+static PyObject *str_kv_get, *str_kv_set, *str_kv_touch, *str_kv_delete;
+
+/* The pending exception as the reply's error text ("Type: message"). */
+static void reply_exception(smisk_session_reply *reply)
+{
+    PyObject *type, *value, *tb, *text = NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL)
+        text = PyUnicode_FromFormat("%s: %S", Py_TYPE(value)->tp_name, value);
+    if (text != NULL) {
+        Py_ssize_t n = 0;
+        const char *t = PyUnicode_AsUTF8AndSize(text, &n);
+        if (t != NULL)
+            smisk_session_reply_error(reply, (const uint8_t *)t, (size_t)n);
+    }
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void reply_text(smisk_session_reply *reply, const char *text)
+{
+    smisk_session_reply_error(reply, (const uint8_t *)text, strlen(text));
+}
+
+/* Calls obj.<name>(id, *extra); NULL with the reply's error set on failure. */
+static PyObject *kv_call(kv_ctx *ctx, PyObject *name, const uint8_t *id, size_t idl, PyObject *extra,
+                         smisk_session_reply *reply)
+{
+    PyObject *sid, *args, *res = NULL;
+    if (ctx->obj == NULL) {
+        reply_text(reply, "the session store object is gone");
+        return NULL;
+    }
+    sid = PyUnicode_DecodeASCII((const char *)id, (Py_ssize_t)idl, "strict");
+    if (sid == NULL) {
+        reply_exception(reply);
+        return NULL;
+    }
+    args = PyTuple_Pack(1, sid);
+    Py_DECREF(sid);
+    if (args != NULL && extra != NULL)
+        Py_SETREF(args, PySequence_Concat(args, extra));
+    if (args != NULL) {
+        PyObject *meth = PyObject_GetAttr(ctx->obj, name);
+        if (meth != NULL) {
+            res = PyObject_Call(meth, args, NULL);
+            Py_DECREF(meth);
+        }
+        Py_DECREF(args);
+    }
+    if (res == NULL)
+        reply_exception(reply);
+    return res;
+}
+
+static int32_t kv_get_cb(void *ctxp, const uint8_t *id, size_t idl, smisk_session_reply *reply)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int32_t rc = -1;
+    PyObject *res = kv_call(ctxp, str_kv_get, id, idl, NULL, reply);
+    if (res == Py_None) {
+        rc = 0;
+    } else if (res != NULL) {
+        Py_buffer b;
+        if (PyObject_GetBuffer(res, &b, PyBUF_SIMPLE) == 0) {
+            rc = smisk_session_reply_value(reply, b.buf, (size_t)b.len) == SMISK_OK ? 0 : -1;
+            PyBuffer_Release(&b);
+        } else {
+            PyErr_Clear();
+            reply_text(reply, "kv_get must return bytes or None");
+        }
+    }
+    Py_XDECREF(res);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int32_t kv_set_cb(void *ctxp, const uint8_t *id, size_t idl, const uint8_t *value, size_t vl, uint64_t ttl,
+                         smisk_session_reply *reply)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int32_t rc = -1;
+    PyObject *extra = Py_BuildValue("(y#K)", (const char *)value, (Py_ssize_t)vl, (unsigned long long)ttl);
+    PyObject *res = NULL;
+    if (extra == NULL)
+        reply_exception(reply);
+    else
+        res = kv_call(ctxp, str_kv_set, id, idl, extra, reply);
+    if (res != NULL)
+        rc = 0;
+    Py_XDECREF(extra);
+    Py_XDECREF(res);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int32_t kv_touch_cb(void *ctxp, const uint8_t *id, size_t idl, uint64_t ttl, smisk_session_reply *reply)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int32_t rc = -1;
+    PyObject *extra = Py_BuildValue("(K)", (unsigned long long)ttl);
+    PyObject *res = NULL;
+    if (extra == NULL)
+        reply_exception(reply);
+    else
+        res = kv_call(ctxp, str_kv_touch, id, idl, extra, reply);
+    if (res != NULL) {
+        int t = PyObject_IsTrue(res);
+        if (t < 0)
+            reply_exception(reply);
+        else
+            rc = t;
+    }
+    Py_XDECREF(extra);
+    Py_XDECREF(res);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int32_t kv_remove_cb(void *ctxp, const uint8_t *id, size_t idl, smisk_session_reply *reply)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *res = kv_call(ctxp, str_kv_delete, id, idl, NULL, reply);
+    int32_t rc = res != NULL ? 0 : -1;
+    Py_XDECREF(res);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static void kv_release_cb(void *ctxp)
+{
+    PyMem_RawFree(ctxp);
+}
+
+static PyObject *kv_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    SessionStoreObject *self = (SessionStoreObject *)ss_new(type, args, kw);
+    smisk_session_backend b;
+    smisk_status st;
+    if (self == NULL)
+        return NULL;
+    self->kv = PyMem_RawMalloc(sizeof(kv_ctx));
+    if (self->kv == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->kv->obj = (PyObject *)self;
+    b.ctx = self->kv;
+    b.get = kv_get_cb;
+    b.set = kv_set_cb;
+    b.touch = kv_touch_cb;
+    b.remove = kv_remove_cb;
+    b.release = kv_release_cb;
+    st = smisk_session_store_new_backend(&b, &self->store);
+    if (st != SMISK_OK) {
+        PyMem_RawFree(self->kv);
+        self->kv = NULL;
+        Py_DECREF(self);
+        return raise_status(st);
+    }
+    return (PyObject *)self;
+}
+
+static int kv_init(SessionStoreObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    (void)args;
+    (void)kw;
+    return 0; /* subclasses take their own arguments */
+}
+
+static PyObject *kv_abstract(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    PyErr_SetString(PyExc_NotImplementedError, "a KeyValueSessionStore subclass implements kv_get, kv_set, "
+                                               "kv_touch and kv_delete");
+    return NULL;
+}
+
+static PyMethodDef kv_methods[] = {
+    {"read", (PyCFunction)fs_read, METH_O,
+     "read(session_id) -> data; InvalidSessionError when there is no valid session."},
+    {"write", (PyCFunction)fs_write, METH_VARARGS, "write(session_id, data): marshal, frame and store data."},
+    {"refresh", (PyCFunction)fs_refresh, METH_O, "refresh(session_id): extend the lifetime (missing: InvalidSessionError)."},
+    {"destroy", (PyCFunction)fs_destroy, METH_O, "destroy(session_id): remove (missing: no-op)."},
+    {"kv_get", kv_abstract, METH_VARARGS, "kv_get(session_id) -> bytes or None: the stored value (override)."},
+    {"kv_set", kv_abstract, METH_VARARGS, "kv_set(session_id, value, ttl): store, expiring in ttl seconds (override)."},
+    {"kv_touch", kv_abstract, METH_VARARGS, "kv_touch(session_id, ttl) -> bool: extend an existing value (override)."},
+    {"kv_delete", kv_abstract, METH_VARARGS, "kv_delete(session_id): remove the value (override)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef kv_getset[] = {
+    {"max_payload", (getter)fs_get_maxp, (setter)fs_set_maxp, "Largest session payload in bytes.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyTypeObject KeyValueSessionStoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "smisk.core.KeyValueSessionStore",
+    .tp_basicsize = sizeof(SessionStoreObject),
+    .tp_dealloc = (destructor)ss_dealloc,
+    .tp_traverse = (traverseproc)ss_traverse,
+    .tp_clear = (inquiry)ss_clear,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Sessions on a key-value server. Subclasses implement kv_get, kv_set, kv_touch and kv_delete on "
+              "framed values; ids, framing, verification and ttl are the library's.",
+    .tp_methods = kv_methods,
+    .tp_getset = kv_getset,
+    .tp_init = (initproc)kv_init,
+    .tp_new = kv_new,
+};
+
+/* ---- the frame, for tools and tests ----------------------------------------- */
+
+typedef smisk_status (*frame_fn)(const uint8_t *, size_t, const uint8_t *, size_t, uint8_t **, size_t *);
+
+static PyObject *frame_call(PyObject *args, const char *fmt, frame_fn fn)
+{
+    PyObject *sid;
+    Py_buffer data;
+    view v;
+    uint8_t *p = NULL;
+    size_t n = 0;
+    smisk_status st;
+    PyObject *res;
+    if (!PyArg_ParseTuple(args, fmt, &sid, &data))
+        return NULL;
+    if (sid_view(sid, &v) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    st = fn(v.ptr, v.len, data.buf, (size_t)data.len, &p, &n);
+    view_release(&v);
+    PyBuffer_Release(&data);
+    if (st != SMISK_OK)
+        return raise_status(st);
+    res = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    smisk_bytes_free(p, n);
+    return res;
+}
+
+static PyObject *mod_session_frame(PyObject *m, PyObject *args)
+{
+    (void)m;
+    return frame_call(args, "Oy*:session_frame", smisk_session_frame_encode);
+}
+
+static PyObject *mod_session_unframe(PyObject *m, PyObject *args)
+{
+    (void)m;
+    return frame_call(args, "Oy*:session_unframe", smisk_session_frame_decode);
+}
+
+static PyMethodDef frame_functions[] = {
+    {"session_frame", mod_session_frame, METH_VARARGS,
+     "session_frame(session_id, payload) -> bytes: payload framed as every session store keeps it."},
+    {"session_unframe", mod_session_unframe, METH_VARARGS,
+     "session_unframe(session_id, data) -> bytes: the payload; InvalidSessionError unless data is exactly a "
+     "frame of this id."},
+    {NULL, NULL, 0, NULL}};
+
 smisk_session_store *session_store_handle(PyObject *store)
 {
-    if (!PyObject_TypeCheck(store, &FileSessionStoreType) || ((SessionStoreObject *)store)->store == NULL) {
+    if (!(PyObject_TypeCheck(store, &FileSessionStoreType) || PyObject_TypeCheck(store, &KeyValueSessionStoreType)) ||
+        ((SessionStoreObject *)store)->store == NULL) {
         PyErr_Format(PyExc_TypeError,
-                     "request sessions need a smisk.core.FileSessionStore (or subclass), not %.100s",
+                     "request sessions need a smisk.core.FileSessionStore or KeyValueSessionStore (or subclass), "
+                     "not %.100s",
                      Py_TYPE(store)->tp_name);
         return NULL;
     }
@@ -551,8 +835,23 @@ PyObject *session_store_name(PyObject *store)
 int sessions_init_module(PyObject *m)
 {
     FileSessionStoreType.tp_base = &SessionStoreType;
-    if (PyType_Ready(&SessionStoreType) < 0 || PyType_Ready(&FileSessionStoreType) < 0)
+    KeyValueSessionStoreType.tp_base = &SessionStoreType;
+    str_kv_get = PyUnicode_InternFromString("kv_get");
+    str_kv_set = PyUnicode_InternFromString("kv_set");
+    str_kv_touch = PyUnicode_InternFromString("kv_touch");
+    str_kv_delete = PyUnicode_InternFromString("kv_delete");
+    if (str_kv_get == NULL || str_kv_set == NULL || str_kv_touch == NULL || str_kv_delete == NULL)
         return -1;
+    if (PyType_Ready(&SessionStoreType) < 0 || PyType_Ready(&FileSessionStoreType) < 0 ||
+        PyType_Ready(&KeyValueSessionStoreType) < 0)
+        return -1;
+    if (PyModule_AddFunctions(m, frame_functions) < 0)
+        return -1;
+    Py_INCREF(&KeyValueSessionStoreType);
+    if (PyModule_AddObject(m, "KeyValueSessionStore", (PyObject *)&KeyValueSessionStoreType) < 0) {
+        Py_DECREF(&KeyValueSessionStoreType);
+        return -1;
+    }
     Py_INCREF(&SessionStoreType);
     if (PyModule_AddObject(m, "SessionStore", (PyObject *)&SessionStoreType) < 0) {
         Py_DECREF(&SessionStoreType);

@@ -134,6 +134,7 @@ extern PyTypeObject RequestType;
 extern PyTypeObject ResponseType;
 extern PyTypeObject SessionStoreType;
 extern PyTypeObject FileSessionStoreType;
+extern PyTypeObject KeyValueSessionStoreType;
 
 /* The application whose run() is in progress, else the current one. */
 ApplicationObject *app_current(void);

@@ -8,9 +8,11 @@
 use super::{
     arg_bytes, arg_mut, arg_ref, copy_out, free_handle, give_bytes, guard, guard_value, into_handle,
 };
-use crate::session::{id, request, Outcome, RequestSession, Store};
-use crate::status::{smisk_status, Error};
-use std::ffi::OsStr;
+use crate::session::{
+    frame, id, request, Backend, KeyValue, KvStore, Outcome, RequestSession, Store,
+};
+use crate::status::{smisk_status, Error, Result, SMISK_ERR_IO, SMISK_ERR_UNSUPPORTED};
+use std::ffi::{c_void, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,11 +31,232 @@ pub const SMISK_SESSION_WRITTEN: i32 = 2;
 /// smisk_session_state_finish removed the stored session (data became None).
 pub const SMISK_SESSION_DESTROYED: i32 = 3;
 
-/// A file session store (opaque). Create with smisk_session_store_new or
-/// smisk_session_store_new_file_prefix, release with smisk_session_store_free.
+/// A session store (opaque): a file store (smisk_session_store_new,
+/// smisk_session_store_new_file_prefix) or a key-value store on a server
+/// (smisk_session_store_new_backend); release with smisk_session_store_free.
 /// Unlike other handles, one store may be used from several threads at once.
 pub struct smisk_session_store {
-    inner: Arc<Store>,
+    inner: Kind,
+}
+
+enum Kind {
+    File(Arc<Store>),
+    Kv(Arc<KvStore>),
+}
+
+impl smisk_session_store {
+    fn file(&self) -> Result<&Store> {
+        match &self.inner {
+            Kind::File(s) => Ok(s),
+            Kind::Kv(_) => Err(Error::new(
+                SMISK_ERR_UNSUPPORTED,
+                "not a file session store (a key-value store has no directory, gc or fsync)",
+            )),
+        }
+    }
+
+    fn backend(&self) -> &dyn Backend {
+        match &self.inner {
+            Kind::File(s) => s.as_ref(),
+            Kind::Kv(s) => s.as_ref(),
+        }
+    }
+
+    fn shared(&self) -> Arc<dyn Backend> {
+        match &self.inner {
+            Kind::File(s) => Arc::clone(s) as Arc<dyn Backend>,
+            Kind::Kv(s) => Arc::clone(s) as Arc<dyn Backend>,
+        }
+    }
+}
+
+/// What a smisk_session_backend callback hands back (opaque): the value
+/// found (smisk_session_reply_value) or why it failed
+/// (smisk_session_reply_error). Valid only during the callback.
+pub struct smisk_session_reply {
+    value: Option<Vec<u8>>,
+    error: Option<String>,
+}
+
+/// smisk_session_backend's `get`: the value under `id`, handed over with
+/// smisk_session_reply_value (no call: none); 0, or -1 on failure.
+pub type smisk_session_get_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `set`: store `value` under `id`, expiring `ttl`
+/// seconds from now; 0, or -1 on failure.
+pub type smisk_session_set_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        value: *const u8,
+        value_len: usize,
+        ttl: u64,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `touch`: 1 when the value under `id` now expires
+/// `ttl` seconds from now, 0 when there is none, -1 on failure.
+pub type smisk_session_touch_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        ttl: u64,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `remove`: no value under `id` any more (also
+/// when there was none); 0, or -1 on failure.
+pub type smisk_session_remove_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        id: *const u8,
+        id_len: usize,
+        reply: *mut smisk_session_reply,
+    ) -> i32,
+>;
+
+/// smisk_session_backend's `release`: `ctx` is no longer used.
+pub type smisk_session_release_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+
+/// The server operations of a key-value session store, supplied by the
+/// caller (for example a memcached or Redis client). The library calls them
+/// with validated session ids (`id`/`id_len`: 32 characters of [0-9a-v]) and
+/// framed values; how an id becomes a server key is the callbacks' choice.
+/// Callbacks may run on any thread that uses the store, several at once, and
+/// must not keep `id`, `value` or `reply` after returning.
+///
+/// Each returns -1 on failure (the server cannot be reached or refused the
+/// operation; smisk_session_reply_error may say why), otherwise:
+/// - `get`: 0; the value found, if any, is passed to
+///   smisk_session_reply_value (no call: no value);
+/// - `set`: 0 once `value` is stored under `id`, expiring `ttl` (at least 1)
+///   seconds from now;
+/// - `touch`: 1 when a value under `id` now expires `ttl` seconds from now,
+///   0 when there is none;
+/// - `remove`: 0 once no value is under `id` (also when there was none).
+///
+/// `release`, if not NULL, is called once with `ctx` when the store is gone
+/// (its handle and every session state using it were freed).
+#[repr(C)]
+pub struct smisk_session_backend {
+    pub ctx: *mut c_void,
+    pub get: smisk_session_get_fn,
+    pub set: smisk_session_set_fn,
+    pub touch: smisk_session_touch_fn,
+    pub remove: smisk_session_remove_fn,
+    pub release: smisk_session_release_fn,
+}
+
+/// The caller's callbacks as a [`KeyValue`].
+struct Foreign {
+    ctx: *mut c_void,
+    get: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut smisk_session_reply) -> i32,
+    #[allow(clippy::type_complexity)]
+    set: unsafe extern "C" fn(
+        *mut c_void,
+        *const u8,
+        usize,
+        *const u8,
+        usize,
+        u64,
+        *mut smisk_session_reply,
+    ) -> i32,
+    touch:
+        unsafe extern "C" fn(*mut c_void, *const u8, usize, u64, *mut smisk_session_reply) -> i32,
+    remove: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut smisk_session_reply) -> i32,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+// SAFETY: smisk_session_backend documents that the callbacks may be called
+// from any thread, concurrently; `ctx` is theirs to synchronise.
+unsafe impl Send for Foreign {}
+// SAFETY: as for Send: the callbacks are documented as thread-safe.
+unsafe impl Sync for Foreign {}
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            // SAFETY: called once, after the last use of the callbacks.
+            unsafe { release(self.ctx) }
+        }
+    }
+}
+
+impl Foreign {
+    /// Runs one callback with a fresh reply; -1 becomes SMISK_ERR_IO with the
+    /// callback's message.
+    fn call(
+        &self,
+        what: &str,
+        id: &str,
+        f: impl FnOnce(*mut smisk_session_reply) -> i32,
+    ) -> Result<(i32, Option<Vec<u8>>)> {
+        let mut reply = smisk_session_reply {
+            value: None,
+            error: None,
+        };
+        let rc = f(&mut reply);
+        if rc < 0 {
+            let why = reply
+                .error
+                .unwrap_or_else(|| "the session backend failed".to_string());
+            return Err(Error::new(
+                SMISK_ERR_IO,
+                format!("session {what} {id}: {why}"),
+            ));
+        }
+        Ok((rc, reply.value))
+    }
+}
+
+impl KeyValue for Foreign {
+    fn get(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        // SAFETY: the callback contract of smisk_session_backend.
+        let (_, value) = self.call("get", id, |r| unsafe {
+            (self.get)(self.ctx, id.as_ptr(), id.len(), r)
+        })?;
+        Ok(value)
+    }
+    fn set(&self, id: &str, value: &[u8], ttl: u64) -> Result<()> {
+        // SAFETY: the callback contract of smisk_session_backend.
+        self.call("set", id, |r| unsafe {
+            (self.set)(
+                self.ctx,
+                id.as_ptr(),
+                id.len(),
+                value.as_ptr(),
+                value.len(),
+                ttl,
+                r,
+            )
+        })?;
+        Ok(())
+    }
+    fn touch(&self, id: &str, ttl: u64) -> Result<bool> {
+        // SAFETY: the callback contract of smisk_session_backend.
+        let (rc, _) = self.call("touch", id, |r| unsafe {
+            (self.touch)(self.ctx, id.as_ptr(), id.len(), ttl, r)
+        })?;
+        Ok(rc > 0)
+    }
+    fn delete(&self, id: &str) -> Result<()> {
+        // SAFETY: the callback contract of smisk_session_backend.
+        self.call("remove", id, |r| unsafe {
+            (self.remove)(self.ctx, id.as_ptr(), id.len(), r)
+        })?;
+        Ok(())
+    }
 }
 
 /// The session state of one request (opaque). Create with
@@ -98,7 +321,7 @@ pub unsafe extern "C" fn smisk_session_store_new(
                 Store::open(Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(prefix))?
             };
             *out = into_handle(smisk_session_store {
-                inner: Arc::new(store),
+                inner: Kind::File(Arc::new(store)),
             });
             Ok(())
         })
@@ -129,9 +352,171 @@ pub unsafe extern "C" fn smisk_session_store_new_file_prefix(
             let out = arg_mut(out_store, "out_store")?;
             let store = Store::open_file_prefix(fp)?;
             *out = into_handle(smisk_session_store {
-                inner: Arc::new(store),
+                inner: Kind::File(Arc::new(store)),
             });
             Ok(())
+        })
+    }
+}
+
+/// Opens a key-value session store whose values live on a server reached
+/// through `backend`'s callbacks (copied; `backend->ctx` is passed to each).
+/// The store applies the file store's rules: ids are validated before any
+/// callback runs, values are framed like session files (magic, version,
+/// length, SHA-1 over the id and payload) and a value that does not verify for
+/// its id reads as SMISK_ERR_NO_SESSION, the ttl (default 900 s) is passed
+/// to `set` and `touch` (a ttl of 0 makes writes remove the value and
+/// refreshes find nothing), and the payload limit (default 16 MiB) applies.
+/// A failing callback is SMISK_ERR_IO; a request whose session cannot be read
+/// from this store is served without it (see smisk_session_state_load).
+/// The file-only calls (smisk_session_store_dir, _file_prefix, _gc, the
+/// gc_probability and fsync settings) are SMISK_ERR_UNSUPPORTED on it.
+///
+/// `get`, `set`, `touch` and `remove` must not be NULL (SMISK_ERR_NULL).
+/// On success `*out_store` receives a new handle owned by the caller,
+/// released with smisk_session_store_free; `release(ctx)` runs when the last
+/// user of the store is gone. On failure `release` is not called.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_store_new_backend(
+    backend: *const smisk_session_backend,
+    out_store: *mut *mut smisk_session_store,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `backend`, `out_store` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let b = arg_ref(backend, "backend")?;
+            let out = arg_mut(out_store, "out_store")?;
+            let missing = |what: &str| {
+                Error::new(
+                    crate::status::SMISK_ERR_NULL,
+                    format!("backend {what} is NULL"),
+                )
+            };
+            let foreign = Foreign {
+                ctx: b.ctx,
+                get: b.get.ok_or_else(|| missing("get"))?,
+                set: b.set.ok_or_else(|| missing("set"))?,
+                touch: b.touch.ok_or_else(|| missing("touch"))?,
+                remove: b.remove.ok_or_else(|| missing("remove"))?,
+                release: b.release,
+            };
+            *out = into_handle(smisk_session_store {
+                inner: Kind::Kv(Arc::new(KvStore::new(Box::new(foreign)))),
+            });
+            Ok(())
+        })
+    }
+}
+
+/// 1 when `store` is a file store, 0 for a key-value store (or NULL).
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_store_is_file(store: *const smisk_session_store) -> i32 {
+    // SAFETY: the C caller keeps the contract documented above: `store` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard_value(0, || match store.as_ref() {
+            Some(s) => i32::from(matches!(s.inner, Kind::File(_))),
+            None => 0,
+        })
+    }
+}
+
+/// From a `get` callback: the value found (`len` bytes at `value`, copied;
+/// `value` may be NULL when `len` is 0). A later call replaces it.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_reply_value(
+    reply: *mut smisk_session_reply,
+    value: *const u8,
+    len: usize,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `reply`, `value` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_mut(reply, "reply")?;
+            r.value = Some(arg_bytes(value, len, "value")?.to_vec());
+            Ok(())
+        })
+    }
+}
+
+/// From any callback about to return -1: why it failed (`len` bytes of
+/// text, copied; invalid UTF-8 is replaced), for smisk_last_error().
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_reply_error(
+    reply: *mut smisk_session_reply,
+    message: *const u8,
+    len: usize,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `reply`, `message` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = arg_mut(reply, "reply")?;
+            let m = arg_bytes(message, len, "message")?;
+            r.error = Some(String::from_utf8_lossy(&m[..m.len().min(1024)]).into_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Frames `len` bytes of session payload at `payload` for the session `id`
+/// the way every store keeps it (the session file format of
+/// docs/sessions.md: magic, version, length, payload, SHA-1 over the header,
+/// the id and the payload). On success `*out_ptr`/`*out_len` receive the
+/// framed bytes, owned by the caller and released with smisk_bytes_free.
+/// SMISK_ERR_SESSION_ID for a malformed id.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_frame_encode(
+    id: *const u8,
+    id_len: usize,
+    payload: *const u8,
+    len: usize,
+    out_ptr: *mut *mut u8,
+    out_len: *mut usize,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `id`, `payload`, `out_ptr`, `out_len` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let id = id::check(arg_bytes(id, id_len, "id")?)?;
+            let payload = arg_bytes(payload, len, "payload")?;
+            let mut framed = Vec::new();
+            frame::encode(id.as_bytes(), payload, &mut framed);
+            give_bytes(framed, out_ptr, out_len)
+        })
+    }
+}
+
+/// Checks `len` bytes at `data` as a stored session of `id` and gives its
+/// payload (`*out_ptr`/`*out_len`, owned by the caller, released with
+/// smisk_bytes_free; an empty payload is (NULL, 0)). SMISK_ERR_NO_SESSION
+/// when the bytes are not exactly what smisk_session_frame_encode made for
+/// this id (truncated, extended, altered, foreign, framed for another id; the
+/// message says which), SMISK_ERR_SESSION_ID for a malformed id.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_session_frame_decode(
+    id: *const u8,
+    id_len: usize,
+    data: *const u8,
+    len: usize,
+    out_ptr: *mut *mut u8,
+    out_len: *mut usize,
+) -> smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `id`, `data`, `out_ptr`, `out_len` NULL or valid for the
+    // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let id = id::check(arg_bytes(id, id_len, "id")?)?;
+            let data = arg_bytes(data, len, "data")?;
+            match frame::decode(id.as_bytes(), data) {
+                Ok(payload) => give_bytes(payload.to_vec(), out_ptr, out_len),
+                Err(reject) => Err(Error::new(
+                    crate::status::SMISK_ERR_NO_SESSION,
+                    format!("no session {id}: {}", reject.describe()),
+                )),
+            }
         })
     }
 }
@@ -162,7 +547,7 @@ pub unsafe extern "C" fn smisk_session_store_dir(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            copy_out(s.inner.dir().as_os_str().as_bytes(), buf, cap, out_len)
+            copy_out(s.file()?.dir().as_os_str().as_bytes(), buf, cap, out_len)
         })
     }
 }
@@ -182,7 +567,7 @@ pub unsafe extern "C" fn smisk_session_store_file_prefix(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            copy_out(&s.inner.file_prefix(), buf, cap, out_len)
+            copy_out(&s.file()?.file_prefix(), buf, cap, out_len)
         })
     }
 }
@@ -199,7 +584,7 @@ pub unsafe extern "C" fn smisk_session_store_get_ttl(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            *arg_mut(out_ttl, "out_ttl")? = s.inner.ttl();
+            *arg_mut(out_ttl, "out_ttl")? = s.backend().ttl();
             Ok(())
         })
     }
@@ -217,7 +602,7 @@ pub unsafe extern "C" fn smisk_session_store_set_ttl(
     // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
     unsafe {
         guard(|| {
-            arg_ref(store, "store")?.inner.set_ttl(ttl);
+            arg_ref(store, "store")?.backend().set_ttl(ttl);
             Ok(())
         })
     }
@@ -235,7 +620,7 @@ pub unsafe extern "C" fn smisk_session_store_get_gc_probability(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            *arg_mut(out_probability, "out_probability")? = s.inner.gc_probability();
+            *arg_mut(out_probability, "out_probability")? = s.file()?.gc_probability();
             Ok(())
         })
     }
@@ -253,7 +638,7 @@ pub unsafe extern "C" fn smisk_session_store_set_gc_probability(
     unsafe {
         guard(|| {
             arg_ref(store, "store")?
-                .inner
+                .file()?
                 .set_gc_probability(probability)
         })
     }
@@ -270,7 +655,7 @@ pub unsafe extern "C" fn smisk_session_store_get_fsync(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            *arg_mut(out_fsync, "out_fsync")? = i32::from(s.inner.fsync());
+            *arg_mut(out_fsync, "out_fsync")? = i32::from(s.file()?.fsync());
             Ok(())
         })
     }
@@ -289,7 +674,7 @@ pub unsafe extern "C" fn smisk_session_store_set_fsync(
     // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
     unsafe {
         guard(|| {
-            arg_ref(store, "store")?.inner.set_fsync(flag(fsync));
+            arg_ref(store, "store")?.file()?.set_fsync(flag(fsync));
             Ok(())
         })
     }
@@ -306,7 +691,7 @@ pub unsafe extern "C" fn smisk_session_store_get_max_payload(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            *arg_mut(out_bytes, "out_bytes")? = s.inner.max_payload();
+            *arg_mut(out_bytes, "out_bytes")? = s.backend().max_payload();
             Ok(())
         })
     }
@@ -323,7 +708,7 @@ pub unsafe extern "C" fn smisk_session_store_set_max_payload(
     // stated lengths and lifetimes; the arg_* helpers turn NULL into SMISK_ERR_NULL.
     unsafe {
         guard(|| {
-            arg_ref(store, "store")?.inner.set_max_payload(bytes);
+            arg_ref(store, "store")?.backend().set_max_payload(bytes);
             Ok(())
         })
     }
@@ -358,7 +743,7 @@ pub unsafe extern "C" fn smisk_session_store_read(
                     "out_ptr or out_len is NULL",
                 ));
             }
-            let payload = s.inner.read(id)?;
+            let payload = s.backend().read(id)?;
             give_bytes(payload, out_ptr, out_len)
         })
     }
@@ -389,7 +774,7 @@ pub unsafe extern "C" fn smisk_session_store_write(
             let s = arg_ref(store, "store")?;
             let id = arg_bytes(id, id_len, "id")?;
             let data = arg_bytes(data, len, "data")?;
-            s.inner.write(id, data)
+            s.backend().write(id, data)
         })
     }
 }
@@ -408,7 +793,7 @@ pub unsafe extern "C" fn smisk_session_store_refresh(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            s.inner.refresh(arg_bytes(id, id_len, "id")?)
+            s.backend().refresh(arg_bytes(id, id_len, "id")?)
         })
     }
 }
@@ -427,7 +812,7 @@ pub unsafe extern "C" fn smisk_session_store_destroy(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            s.inner.destroy(arg_bytes(id, id_len, "id")?)
+            s.backend().destroy(arg_bytes(id, id_len, "id")?)
         })
     }
 }
@@ -447,7 +832,7 @@ pub unsafe extern "C" fn smisk_session_store_gc(
     unsafe {
         guard(|| {
             let s = arg_ref(store, "store")?;
-            let st = s.inner.gc()?;
+            let st = s.file()?.gc()?;
             if let Some(out) = out_stats.as_mut() {
                 *out = smisk_session_gc_stats {
                     scanned: st.scanned,
@@ -506,7 +891,7 @@ unsafe fn new_state(
 ) -> crate::Result<RequestSession> {
     // SAFETY: as this function requires.
     let (s, name) = unsafe { (arg_ref(store, "store")?, arg_bytes(name, name_len, "name")?) };
-    RequestSession::new(Arc::clone(&s.inner), name)
+    RequestSession::with_backend(s.shared(), name)
 }
 
 /// Creates the session state of one request, for cookie name `name`
@@ -664,8 +1049,13 @@ pub unsafe extern "C" fn smisk_session_state_add_cookie(
 /// the payload read at the start of the request (owned by the caller, release
 /// with smisk_bytes_free; an empty payload is (NULL, 0)); or `*out_has_data` is
 /// 0 and `*out_ptr`/`*out_len` are (NULL, 0) when there is no stored session
-/// (the session is None). SMISK_ERR_IO if the store could not be read (the
-/// state stays unloaded, a later call retries).
+/// (the session is None). SMISK_ERR_IO if a file store could not be read (the
+/// state stays unloaded, a later call retries). A key-value store that cannot
+/// be reached is not an error here: the request goes on without its session
+/// (`*out_has_data` 0), ids it asks for are neither sent nor kept, the
+/// client's cookie is left alone unless smisk_session_state_destroy expires
+/// it, and smisk_session_state_finish reports data it could not save as
+/// SMISK_ERR_IO.
 #[no_mangle]
 pub unsafe extern "C" fn smisk_session_state_load(
     state: *mut smisk_session_state,

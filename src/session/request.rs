@@ -28,11 +28,24 @@
 //! Errors are values: a store that fails (read-only directory, full disk)
 //! returns `SMISK_ERR_IO` from the call that touched it and leaves this object
 //! usable; nothing here panics or aborts the request.
+//!
+//! **Unavailable remote store.** When a remote store ([`Backend::is_remote`]:
+//! memcached, Redis) cannot be read at load time (`SMISK_ERR_IO`), the
+//! request is served as if the client had no session, and nothing it does to
+//! its session touches the store or the client's cookie: the session reads as
+//! None; an id asked for is a fresh one that is neither sent nor kept;
+//! `set_id` only checks the form; the cookie is left alone (the client's
+//! session is back as soon as the server answers again), except that
+//! `destroy` (a logout) still expires it and removes what the client's ids
+//! name if the server answers by then; data set during the request is not
+//! saved and [`finish`](RequestSession::finish) reports that as
+//! `SMISK_ERR_IO`, for the caller to log. The file store keeps failing loudly
+//! (an unreadable directory is a configuration error, not an outage).
 
+use super::backend::Backend;
 use super::id;
-use super::store::Store;
 use crate::response::cookie::{self, SameSite};
-use crate::status::{Error, Result, SMISK_ERR_NO_SESSION};
+use crate::status::{Error, Result, SMISK_ERR_IO, SMISK_ERR_NO_SESSION};
 use std::sync::Arc;
 
 /// Most cookie values considered per request (more are ignored).
@@ -96,7 +109,7 @@ pub fn expired_cookie_text(name: &str, secure: bool) -> String {
 
 /// The session state of one request.
 pub struct RequestSession {
-    store: Arc<Store>,
+    store: Arc<dyn Backend>,
     name: String,
     candidates: Vec<String>,
     loaded: bool,
@@ -110,12 +123,19 @@ pub struct RequestSession {
     expire_cookie: bool,
     headers_sent: bool,
     finished: bool,
+    /// A remote store could not be read at load time (see the module doc).
+    unavailable: bool,
 }
 
 impl RequestSession {
     /// A fresh state for one request using `store` and the cookie `name`
     /// (an RFC 6265 token such as `SID`).
-    pub fn new(store: Arc<Store>, name: &[u8]) -> Result<RequestSession> {
+    pub fn new<B: Backend + 'static>(store: Arc<B>, name: &[u8]) -> Result<RequestSession> {
+        Self::with_backend(store, name)
+    }
+
+    /// As [`new`](Self::new), for a store already behind `dyn Backend`.
+    pub fn with_backend(store: Arc<dyn Backend>, name: &[u8]) -> Result<RequestSession> {
         if !is_valid_cookie_name(name) {
             return Err(Error::invalid(format!(
                 "invalid session cookie name ({} bytes): expected 1 to {MAX_NAME_LEN} token characters",
@@ -133,6 +153,7 @@ impl RequestSession {
             expire_cookie: false,
             headers_sent: false,
             finished: false,
+            unavailable: false,
         })
     }
 
@@ -191,6 +212,12 @@ impl RequestSession {
                     break;
                 }
                 Err(e) if e.status == SMISK_ERR_NO_SESSION => continue,
+                // A remote store that cannot be reached: serve this request
+                // without its session (module doc).
+                Err(e) if e.status == SMISK_ERR_IO && self.store.is_remote() => {
+                    self.unavailable = true;
+                    break;
+                }
                 // An I/O error is not "no session": report it and stay
                 // unloaded, so a later access can retry.
                 Err(e) => return Err(e),
@@ -210,6 +237,12 @@ impl RequestSession {
     /// Whether the session was loaded (the application touched it).
     pub fn is_loaded(&self) -> bool {
         self.loaded
+    }
+
+    /// Whether a remote store could not be read at load time: this request
+    /// runs without its session (module doc).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     fn new_id(&mut self) -> Result<()> {
@@ -249,6 +282,10 @@ impl RequestSession {
         if self.id.as_deref() == Some(new_id.as_str()) {
             return Ok(());
         }
+        if self.unavailable {
+            self.id = Some(new_id);
+            return Ok(());
+        }
         if let (Some(old), Some(_)) = (&self.id, &self.stored) {
             self.store.destroy(old.as_bytes())?;
         }
@@ -264,6 +301,17 @@ impl RequestSession {
     /// later in the request gets a fresh id.
     pub fn destroy(&mut self) -> Result<()> {
         self.ensure_loaded()?;
+        if self.unavailable {
+            // A logout while the server is away: the client forgets the id;
+            // what its ids name is removed if the server is back already.
+            for cand in &self.candidates {
+                let _ = self.store.destroy(cand.as_bytes());
+            }
+            self.expire_cookie = !self.candidates.is_empty();
+            self.id = None;
+            self.id_is_new = false;
+            return Ok(());
+        }
         if let Some(old) = self.id.take() {
             self.store.destroy(old.as_bytes())?;
             if !self.id_is_new {
@@ -289,6 +337,11 @@ impl RequestSession {
             self.new_id()?;
         }
         self.headers_sent = true;
+        if self.unavailable {
+            return Ok(self
+                .expire_cookie
+                .then(|| expired_cookie_text(&self.name, secure)));
+        }
         Ok(match (&self.id, self.id_is_new, self.expire_cookie) {
             (Some(id), true, _) => Some(cookie_text(&self.name, id, secure)),
             (None, _, true) => Some(expired_cookie_text(&self.name, secure)),
@@ -314,6 +367,16 @@ impl RequestSession {
                 self.finished = false; // nothing happened; a retry may work
                 return Err(e);
             }
+        }
+        if self.unavailable {
+            return match data {
+                Some(_) => Err(Error::new(
+                    SMISK_ERR_IO,
+                    "the session store could not be reached when the session was read: \
+                     session data of this request not saved",
+                )),
+                None => Ok(Outcome::Nothing),
+            };
         }
         let Some(data) = data else {
             return match (&self.id, &self.stored) {

@@ -38,7 +38,7 @@ use super::frame;
 use super::gc::{self, GcStats};
 use super::id;
 use super::rng::Rng;
-use crate::status::{Error, Result, SMISK_ERR_NO_SESSION, SMISK_ERR_TOO_LARGE};
+use crate::status::{Error, Result, SMISK_ERR_NO_SESSION};
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
@@ -351,16 +351,7 @@ impl Store {
     /// Stores `payload` for `id`, replacing any previous content atomically.
     pub fn write(&self, id: &[u8], payload: &[u8]) -> Result<()> {
         let id = id::check(id)?;
-        let max = self.max_payload();
-        if payload.len() > max {
-            return Err(Error::new(
-                SMISK_ERR_TOO_LARGE,
-                format!(
-                    "session payload of {} bytes exceeds the limit of {max} bytes",
-                    payload.len()
-                ),
-            ));
-        }
+        super::backend::check_payload(payload.len(), self.max_payload())?;
         self.maybe_gc();
         let mut framed = Vec::new();
         frame::encode(id.as_bytes(), payload, &mut framed);
@@ -489,6 +480,33 @@ impl Store {
             now(),
             &self.rng,
         )
+    }
+}
+
+impl super::backend::Backend for Store {
+    fn read(&self, id: &[u8]) -> Result<Vec<u8>> {
+        Store::read(self, id)
+    }
+    fn write(&self, id: &[u8], payload: &[u8]) -> Result<()> {
+        Store::write(self, id, payload)
+    }
+    fn refresh(&self, id: &[u8]) -> Result<()> {
+        Store::refresh(self, id)
+    }
+    fn destroy(&self, id: &[u8]) -> Result<()> {
+        Store::destroy(self, id)
+    }
+    fn ttl(&self) -> u64 {
+        Store::ttl(self)
+    }
+    fn set_ttl(&self, secs: u64) {
+        Store::set_ttl(self, secs)
+    }
+    fn max_payload(&self) -> usize {
+        Store::max_payload(self)
+    }
+    fn set_max_payload(&self, bytes: usize) {
+        Store::set_max_payload(self, bytes)
     }
 }
 

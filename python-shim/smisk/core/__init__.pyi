@@ -170,6 +170,17 @@ class FileSessionStore(SessionStore):
     def gc(self) -> Dict[str, int]: ...
     def path(self, session_id: str) -> str: ...
 
+class KeyValueSessionStore(SessionStore):
+    max_payload: int
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def kv_get(self, session_id: str) -> Optional[bytes]: ...
+    def kv_set(self, session_id: str, value: bytes, ttl: int) -> None: ...
+    def kv_touch(self, session_id: str, ttl: int) -> bool: ...
+    def kv_delete(self, session_id: str) -> None: ...
+
+def session_frame(session_id: str, payload: bytes, /) -> bytes: ...
+def session_unframe(session_id: str, data: bytes, /) -> bytes: ...
+
 class Application:
     current: ClassVar[Optional["Application"]]
     request_class: Type[Request]
@@ -255,6 +266,7 @@ __all__ = [
     "Application",
     "FileSessionStore",
     "InvalidSessionError",
+    "KeyValueSessionStore",
     "MAX_FORKS",
     "Request",
     "RequestTooLargeError",
@@ -270,6 +282,8 @@ __all__ = [
     "pack",
     "request",
     "response",
+    "session_frame",
+    "session_unframe",
     "set_allow",
     "uid",
     "unbind",

@@ -23,6 +23,7 @@ import mimetypes
 import os
 import re
 import sys
+from typing import Any
 
 from smisk.config import LOGGING_DATEFMT, LOGGING_FORMAT, config
 from smisk.core import URL, app, request, response
@@ -70,13 +71,17 @@ from smisk.mvc import configfilter as _configfilter
 
 log = logging.getLogger("smisk.mvc")
 
-# The ORM comes with smisk.mvc.model (SQLAlchemy), when installed.
-try:
-    from smisk.mvc import model  # type: ignore[attr-defined]
-    Entity = getattr(model, "Entity", None)
-except ImportError:
-    model = None
-    Entity = None
+
+
+def __getattr__(name: str) -> Any:
+    """`smisk.mvc.model` and `smisk.mvc.Entity` are imported on first use
+    (SQLAlchemy is heavy, and optional): `import smisk.mvc` stays cheap."""
+    if name in ("model", "Entity"):
+        import importlib
+
+        model = importlib.import_module("smisk.mvc.model")
+        return model if name == "model" else model.Entity
+    raise AttributeError(f"module 'smisk.mvc' has no attribute {name!r}")
 
 config.add_filter(_configfilter.apply)
 

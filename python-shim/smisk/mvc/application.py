@@ -185,6 +185,17 @@ class Application(smisk.core.Application):
         return self.request, self.response
 
     def service(self) -> None:
+        reloader = sys.modules.get("smisk.autoreload")
+        if reloader is not None:
+            reloader.before_request()  # a changed configuration, in this thread
+        try:
+            self._service()
+        finally:
+            model = _bound_model()
+            if model is not None and getattr(model, "session", None) is not None:
+                model.session.remove()  # the request's session ends with the request
+
+    def _service(self) -> None:
         started = time.perf_counter()
         request, response = self._exchange()
         if log.isEnabledFor(logging.INFO):

@@ -463,20 +463,23 @@ class Main:
             app.forks = forks
         result = handle_errors_wrapper(app.run) if handle_errors else app.run()
         if self._restart and not _started_on_fd0():
-            log.info("restarting %s", sys.argv)
-            os.execv(sys.executable, [sys.executable] + sys.argv)
+            argv = list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
+            log.info("restarting %s", argv)
+            smisk.core.unbind()
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(sys.executable, [sys.executable] + argv[1:])
         return result
 
     def _start_autoreload(self, app: Any) -> None:
         if not (_config.setting("smisk.autoreload.modules") or _config.setting("smisk.autoreload.config")):
             return
-        try:
-            from smisk.autoreload import Autoreloader  # type: ignore[import-not-found]
-        except ImportError:
-            log.warning("smisk.autoreload is not available in this release: autoreload is off")
-            return
+        from smisk.autoreload import Autoreloader
+
         reloader = Autoreloader()
         reloader.main = self
+        reloader.app = app
         reloader.start()
 
     def run_deferred(self, signal_parent_after_exit: Optional[int] = signal.SIGTERM, keepalive: bool = False,

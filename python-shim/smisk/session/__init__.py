@@ -1,10 +1,14 @@
-"""The session-store protocol of Smisk 1.x.
+"""The session-store protocol of Smisk 1.x, and the stores that serve
+`request.session` across machines.
 
 `Store` describes what a session store does. The request session
-(`request.session`) is served by smisk.core only from a
-smisk.core.FileSessionStore (or a subclass), and holds builtin data that
-`marshal` can store; a `Store` subclass can be used by application code
-directly, but cannot replace the request's store."""
+(`request.session`) is served by smisk.core from a
+smisk.core.FileSessionStore (one machine) or a smisk.core.KeyValueSessionStore
+subclass: `smisk.session.memcached.MemcachedSessionStore` and
+`smisk.session.redis.RedisSessionStore` (several machines sharing one
+server). It holds builtin data that `marshal` can store. A `Store`
+subclass can be used by application code directly, but cannot replace the
+request's store."""
 from typing import Any, Optional
 
 __all__ = ["Store"]
