@@ -1,8 +1,8 @@
 """smisk.autoreload: a changed module restarts the server by executing it
 again (single process and prefork: the supervisor stops every worker), a
 changed configuration file is reloaded in the serving thread, module files
-are found behind .pyc files and zip archives (P-69), and
-main(autoreload=True) works (P-28)."""
+are found behind .pyc files and zip archives, and
+main(autoreload=True) works."""
 
 import importlib
 import os

@@ -163,7 +163,7 @@ def test_P12_memcached_dict(mc):
     assert isinstance(d, MCDict) and shared_dict(name="app1:", nodes=[mc.address]) is d
     for falsy in (0, "", [], {}, False, None):
         d["k"] = falsy
-        assert "k" in d and d["k"] == falsy  # P-12: `in` is true for falsy values
+        assert "k" in d and d["k"] == falsy  # `in` is true for falsy values
     with pytest.raises(KeyError):
         d["missing"]
     assert "missing" not in d and d.get("missing", 7) == 7

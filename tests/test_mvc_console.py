@@ -1,5 +1,5 @@
 """smisk.mvc.console driven through its stdin: the kittens example loaded
-with its database, the set-up given the application (P-29), -e, and the
+with its database, the set-up given the application, -e, and the
 helpers."""
 
 import os

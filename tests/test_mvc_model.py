@@ -157,7 +157,7 @@ sys.modules["sqlalchemy"] = None
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
     import smisk.mvc.model as m
-    import smisk.mvc.filters  # P-55
+    import smisk.mvc.filters  # imports the model module
 print(m.Entity, m.session, m.metadata.bind, m.commit_if_needed(), m.rollback_if_needed(), len(w) >= 1)
 """
     assert run_py(code).split() == ["None", "None", "None", "None", "None", "True"]
@@ -224,7 +224,7 @@ def kittens_requests(port):
         ids.append(int(location.rsplit("/", 1)[1]))
         status, _, body = fetch(f"/kitten/{ids[-1]}.json")
         assert status == 200 and json.loads(body)["kitten"]["name"] == f"Kitten ä{i}"
-    # A failed create is rolled back (P-37): nothing half-made is stored.
+    # A failed create is rolled back: nothing half-made is stored.
     status, _, _ = fetch("/create", "POST", b"name=&color=red", {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 400
     kittens = json.loads(fetch("/.json")[2])["kittens"]
@@ -243,7 +243,7 @@ def start_kittens(tmp_path, nginx_factory, url):
 
 def test_kittens_on_sqlite_behind_nginx(tmp_path, nginx_factory):
     """List, create, read behind nginx's default set-up; a rejected create
-    is rolled back (P-37)."""
+    is rolled back."""
     db = tmp_path / "kittens.db"
     p, nginx = start_kittens(tmp_path, nginx_factory, f"sqlite:///{db}")
     try:
@@ -256,7 +256,7 @@ def test_kittens_on_sqlite_behind_nginx(tmp_path, nginx_factory):
 
 def test_kittens_on_postgresql_behind_nginx(tmp_path, nginx_factory, postgres):
     """The same on PostgreSQL (initdb, postgres on a unix socket, run as an
-    unprivileged user, stopped by PID); P-37 and P-56's SQLAlchemy 2 API."""
+    unprivileged user, stopped by PID); rollback and the pool settings on SQLAlchemy 2."""
     p, nginx = start_kittens(tmp_path, nginx_factory, postgres.url)
     try:
         kittens_requests(nginx.port)

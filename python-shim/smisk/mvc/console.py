@@ -145,7 +145,7 @@ def main(app: Any = None, chdir: Optional[str] = None, appdir: Optional[str] = N
     if chdir:
         os.chdir(chdir)
     config = appname if os.path.isfile(os.path.join(appdir, f"{appname}.conf")) else None
-    application = smisk.mvc.setup(application=app, appdir=appdir, config=config, **kwargs)  # P-29
+    application = smisk.mvc.setup(application=app, appdir=appdir, config=config, **kwargs)
 
     namespace.setdefault("app", application)
     export({"ls": ls, "help": _Help()})

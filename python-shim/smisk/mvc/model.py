@@ -48,7 +48,7 @@ try:
                             String, Text, Time, Unicode, UnicodeText, func)
     from sqlalchemy.orm import (DeclarativeMeta, configure_mappers, registry, relationship, scoped_session,
                                 sessionmaker)
-except ImportError:  # the feature is off, the import works (P-55 for the filters)
+except ImportError:  # the feature is off, the import still works (the filters import this)
     sql = func = None  # type: ignore[assignment]
     Integer = Unicode = UnicodeText = String = Text = Boolean = Float = None  # type: ignore[misc,assignment]
     DateTime = Date = Time = LargeBinary = None  # type: ignore[misc,assignment]
@@ -236,7 +236,7 @@ else:
 
         def from_dict(self, data: Dict[str, Any], include_pk: bool = False) -> Any:
             """Sets the mapped columns named in `data`; the primary key only
-            with include_pk (P-20: a client must not pick the row)."""
+            with include_pk (a client must not pick the row)."""
             names = set(self.field_names())
             if not include_pk:
                 names.difference_update(self._pk_names())
@@ -302,7 +302,7 @@ else:
             log.error("smisk.mvc.model: %r is not a database URL (scheme://...)", _masked(url))
             return
         scheme = str(url).split(":", 1)[0].lower()
-        if scheme.startswith("mysql"):  # P-56: drop dead pooled connections
+        if scheme.startswith("mysql"):  # drop dead pooled connections
             kwargs.setdefault("pool_pre_ping", True)
             kwargs.setdefault("pool_recycle", 3600)
         engine = sql.create_engine(url, **kwargs)
