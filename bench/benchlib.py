@@ -210,7 +210,9 @@ def run_loadgen(sock, cpu, keep, conns, seconds, args, expected=EXPECTED_ESCAPED
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-NGINX_CONF = """\
+# nginx with one worker in front of unix:{sock}; {backend} is the location's
+# body (the FastCGI one below, or a WSGI peer's).
+NGINX_TEMPLATE = """\
 worker_processes 1;
 daemon off;
 master_process on;
@@ -230,7 +232,14 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            fastcgi_pass app;
+            {backend}
+        }}
+    }}
+}}
+"""
+
+# fcgi-bench's location: every param spelled out, keep-conn and timeout filled in.
+FASTCGI_BACKEND = """fastcgi_pass app;
             fastcgi_keep_conn {keep_conn};
             fastcgi_connect_timeout 2s;
             fastcgi_read_timeout {read_timeout}s;
@@ -252,11 +261,8 @@ http {{
             fastcgi_param SERVER_ADDR $server_addr;
             fastcgi_param SERVER_PORT $server_port;
             fastcgi_param SERVER_NAME $server_name;
-            fastcgi_param HTTP_HOST $host;
-        }}
-    }}
-}}
-"""
+            fastcgi_param HTTP_HOST $host;"""
+NGINX_CONF = NGINX_TEMPLATE.replace("{backend}", FASTCGI_BACKEND)
 
 
 def http_check(port):
@@ -672,31 +678,7 @@ PY = os.path.join(VENV, "bin", "python")
 WSGI_URI = "/hello?name=world"
 WSGI_BODY = b"Hello World!\n"
 
-WSGI_NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log error;
-{user}
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/nginx-body;
-    fastcgi_temp_path {tmp}/nginx-fastcgi;
-    proxy_temp_path {tmp}/nginx-proxy;
-    upstream app {{
-        server unix:{sock};
-        {keepalive}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            {backend}
-        }}
-    }}
-}}
-"""
+WSGI_NGINX_CONF = NGINX_TEMPLATE
 FASTCGI = """include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_NAME "";
             fastcgi_param PATH_INFO $fastcgi_script_name;
