@@ -220,7 +220,7 @@ class Site:
                 os.killpg(pid, sig)
             else:
                 os.kill(pid, sig)
-        harness.wait_until(lambda: not self.ours(pid), timeout=timeout, what=f"daemon {pid} to exit")
+        harness.wait_until(lambda: exited(pid), timeout=timeout, what=f"daemon {pid} to exit")
 
     def stop(self):
         for pid in self.started():
@@ -228,6 +228,18 @@ class Site:
                 self.kill(pid)
             except TimeoutError:
                 self.kill(pid, signal.SIGKILL)
+
+
+def exited(pid):
+    """Has pid exited, its descriptors closed? Its command line empties
+    before its sockets are closed (the kernel drops the memory map first),
+    so a connect just after could still be queued on a listener about to
+    go; a zombie ("Z") or a reaped process has closed them all."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ use crate::status::{Error, Result, SMISK_ERR_INTERRUPTED, SMISK_ERR_TIMEOUT};
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Once};
 
 const LISTENER_TOKEN: u64 = u64::MAX;
 /// The eventfd of the `Returns` queue (requests served on other threads).
@@ -39,6 +40,36 @@ const SWEEP_EVERY_MS: u64 = 1000;
 /// Connection objects kept for reuse (their buffers) after a close.
 const SPARE_MAX: usize = 64;
 
+/// A blocking stint that took fewer connections than this did not pay
+/// for its two mode switches (see `set_listener_blocking`).
+const BLOCK_STINT_MIN: u32 = 4;
+/// Most idle points waited in epoll before the blocking accept is tried
+/// again.
+const BLOCK_HOLDOFF_MAX: u32 = 1024;
+/// The blocking accept's receive timeout: it only bounds one wait, which
+/// then starts again (seconds).
+const BLOCKING_ACCEPT_TIMEOUT_S: libc::time_t = 60;
+
+/// Forks of this process since it started (counted by a pthread_atfork
+/// handler, installed with the first listener). A listener installed
+/// before a fork may be accepted from by the child too, so it is no longer
+/// this process's alone (`Listener::sole`).
+static FORK_EPOCH: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_fork() {
+    FORK_EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+fn fork_epoch() -> u32 {
+    static WATCH: Once = Once::new();
+    WATCH.call_once(|| {
+        // SAFETY: registers an async-signal-safe handler (one atomic add)
+        // that lives as long as the library (glibc removes it at dlclose).
+        unsafe { libc::pthread_atfork(Some(count_fork), None, None) };
+    });
+    FORK_EPOCH.load(Ordering::SeqCst)
+}
+
 struct Listener {
     fd: RawFd,
     /// None when the listener is fd 0 handed over by the web server (not ours
@@ -51,6 +82,16 @@ struct Listener {
     unix_path: Option<(CString, u32)>,
     registered: bool,
     paused_until: u64,
+    /// Made by `bind` in this process, which no fork has copied since (see
+    /// `fork_epoch`): this process is its only acceptor, so its readiness
+    /// means a connection for us, and it may be switched to blocking mode.
+    sole: bool,
+    /// `fork_epoch()` when the listener was installed.
+    epoch: u32,
+    /// O_NONBLOCK cleared for the blocking accept (see `accept_blocking`).
+    blocking: bool,
+    /// SO_RCVTIMEO set (at the first switch to blocking mode).
+    timeout_set: bool,
 }
 
 /// A FastCGI responder.
@@ -73,6 +114,11 @@ pub struct Server {
     /// keeps having more, shrinks when an accept finds it empty, so a single
     /// connection at a time does not pay for a probing accept that fails.
     accept_budget: usize,
+    /// Idle points left before the blocking accept is tried again, after a
+    /// blocking stint served too few connections to pay for its switches.
+    block_holdoff: u32,
+    /// Connections taken by the blocking accept since it was switched on.
+    block_stint: u32,
     request: Request,
     /// Graceful stop in progress (see `begin_drain`): the listener is not
     /// watched and connections close after their request.
@@ -168,6 +214,8 @@ impl Server {
             events: Vec::new(),
             next_sweep: 0,
             accept_budget: 1,
+            block_holdoff: 0,
+            block_stint: 0,
             request: Request::new(),
             draining: false,
             wait_sigmask: None,
@@ -324,6 +372,7 @@ impl Server {
         );
         if let Some(l) = self.listener.as_mut() {
             l.protocol = protocol;
+            l.sole = true;
         }
         if let Some(path) = addr::unix_path_of(&parsed) {
             let pid = std::process::id();
@@ -365,6 +414,10 @@ impl Server {
             unix_path: None,
             registered: false,
             paused_until: 0,
+            sole: false,
+            epoch: fork_epoch(),
+            blocking: false,
+            timeout_set: false,
         });
     }
 
@@ -579,6 +632,9 @@ impl Server {
                 continue;
             }
             self.ensure_listener()?;
+            if self.may_accept_blocking(deadline) && self.accept_blocking()? {
+                continue;
+            }
             self.update_listener_interest()?;
             self.watch_wakeups()?;
             let now = now_ms();
@@ -671,6 +727,10 @@ impl Server {
     }
 
     fn accept_batch(&mut self, busy: bool) {
+        // The budget's probing accept must not block.
+        if !self.set_listener_blocking(false) {
+            return;
+        }
         let Some(l) = self.listener.as_ref() else {
             return;
         };
@@ -733,46 +793,7 @@ impl Server {
                 drop(owned);
                 continue;
             }
-            if tcp {
-                let one: libc::c_int = 1;
-                // SAFETY: valid fd and option buffer. Failure only costs latency.
-                unsafe {
-                    libc::setsockopt(
-                        fd,
-                        libc::IPPROTO_TCP,
-                        libc::TCP_NODELAY,
-                        &one as *const _ as *const libc::c_void,
-                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                    )
-                };
-            }
-            let mut conn = match self.spare.pop() {
-                Some(mut c) => {
-                    c.reset(owned);
-                    c
-                }
-                None => Box::new(Conn::new(owned)),
-            };
-            conn.asm.protocol = protocol;
-            conn.deadline = now_ms() + self.limits.read_timeout_ms;
-            let slot = match self.free_slots.pop() {
-                Some(s) => {
-                    self.conns[s] = Some(conn);
-                    s
-                }
-                None => {
-                    self.conns.push(Some(conn));
-                    self.conns.len() - 1
-                }
-            };
-            self.live += 1;
-            if let Some(b) = self.balance {
-                b.publish(self.live);
-            }
-            if let Some(c) = self.conns[slot].as_mut() {
-                c.asm.extra_roles = self.extra_roles;
-            }
-            self.service(slot);
+            self.take_connection(owned, tcp, protocol);
         }
         // The whole budget was accepted without finding the backlog empty:
         // under load, try more next time. A lone connection at a time (one
@@ -782,6 +803,212 @@ impl Server {
         if busy {
             self.accept_budget = (budget * 2).min(ACCEPT_BATCH_MAX);
         }
+    }
+
+    /// Whether the next wait may be `accept_blocking` instead of epoll:
+    /// nothing but the listener to wait for (no connection, no deadline, no
+    /// wake-up descriptor, no signal mask to apply atomically, not a prefork
+    /// worker, not draining), and a listener this process alone accepts
+    /// from. After blocking stints that did not pay for their mode switches
+    /// it waits out `block_holdoff` idle points in epoll first.
+    fn may_accept_blocking(&mut self, deadline: Option<u64>) -> bool {
+        let Some(l) = self.listener.as_ref() else {
+            return false;
+        };
+        let alone = self.live == 0
+            && self.ready.is_empty()
+            && deadline.is_none()
+            && self.wait_sigmask.is_none()
+            && self.balance.is_none()
+            && self.returns.is_none()
+            && self.interrupt.is_none()
+            && !self.draining
+            && l.sole
+            && l.epoch == fork_epoch()
+            && l.paused_until <= now_ms();
+        if !alone {
+            return false;
+        }
+        if !l.blocking && self.block_holdoff > 0 {
+            self.block_holdoff -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// Waits for the next connection inside accept(2), the listener in
+    /// blocking mode: one syscall where the epoll wait takes two (epoll_wait,
+    /// then accept4). That is the whole wait of a server that gets a new
+    /// connection per request (nginx's default, `fastcgi_keep_conn off`)
+    /// and has nothing else to watch. A signal ends it as it ends the epoll
+    /// wait (the listener's SO_RCVTIMEO makes accept never restart, whatever
+    /// SA_RESTART says). Returns false when the epoll wait is to be used
+    /// after all.
+    fn accept_blocking(&mut self) -> Result<bool> {
+        if !self.set_listener_blocking(true) {
+            return Ok(false);
+        }
+        let Some(l) = self.listener.as_ref() else {
+            return Ok(false);
+        };
+        let (lfd, tcp, protocol) = (l.fd, l.tcp, l.protocol);
+        self.peers.start(lfd, tcp)?;
+        let checking = self.peers.checking();
+        // SAFETY: sockaddr_storage is plain old data.
+        let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let (peer_ptr, len_ptr) = if checking {
+            (
+                &mut peer as *mut _ as *mut libc::sockaddr,
+                &mut peer_len as *mut _,
+            )
+        } else {
+            (std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL
+        // or a sockaddr_storage buffer and its size.
+        let fd = unsafe {
+            libc::accept4(
+                lfd,
+                peer_ptr,
+                len_ptr,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => {
+                    Err(Error::new(SMISK_ERR_INTERRUPTED, "interrupted by a signal"))
+                }
+                // The receive timeout ran out, or the peer gave up first.
+                Some(libc::EAGAIN) | Some(libc::ECONNABORTED) => Ok(true),
+                Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                | Some(libc::ENOMEM) => {
+                    if let Some(l) = self.listener.as_mut() {
+                        l.paused_until = now_ms() + 100;
+                    }
+                    Ok(true)
+                }
+                _ => Ok(false),
+            };
+        }
+        // SAFETY: fd is a new descriptor owned from here on.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        if checking && !self.peers.admit(&peer) {
+            return Ok(true);
+        }
+        self.block_stint = self.block_stint.saturating_add(1);
+        self.take_connection(owned, tcp, protocol);
+        Ok(true)
+    }
+
+    /// Switches the listener between blocking (for `accept_blocking`) and
+    /// non-blocking mode, one fcntl per switch; false if it cannot be
+    /// switched (the caller then waits the other way). Leaving blocking mode
+    /// after a stint of fewer than `BLOCK_STINT_MIN` connections doubles
+    /// the hold-off before the next try, so alternating load does not pay
+    /// two switches per connection.
+    fn set_listener_blocking(&mut self, on: bool) -> bool {
+        let Some(l) = self.listener.as_mut() else {
+            return false;
+        };
+        if l.blocking == on {
+            return true;
+        }
+        let fd = l.fd;
+        // SAFETY: fcntl on the listener's valid descriptor.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return !on;
+        }
+        if on && !l.timeout_set {
+            // accept with a receive timeout is never restarted after a
+            // signal handler (signal(7)), so a signal ends this wait as it
+            // ends epoll_wait; the timeout itself only re-enters the loop.
+            let tv = libc::timeval {
+                tv_sec: BLOCKING_ACCEPT_TIMEOUT_S,
+                tv_usec: 0,
+            };
+            // SAFETY: valid descriptor and option buffer of its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    &tv as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return false;
+            }
+            l.timeout_set = true;
+        }
+        let want = if on {
+            flags & !libc::O_NONBLOCK
+        } else {
+            flags | libc::O_NONBLOCK
+        };
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, want) } < 0 {
+            return !on && flags & libc::O_NONBLOCK != 0;
+        }
+        l.blocking = on;
+        if !on {
+            let stint = std::mem::take(&mut self.block_stint);
+            self.block_holdoff = if stint < BLOCK_STINT_MIN {
+                (self.block_holdoff * 2 + 1).min(BLOCK_HOLDOFF_MAX)
+            } else {
+                0
+            };
+        }
+        true
+    }
+
+    /// Puts a connection accept4 just returned in the table and reads what
+    /// it already sent.
+    fn take_connection(&mut self, owned: OwnedFd, tcp: bool, protocol: Protocol) {
+        let fd = owned.as_raw_fd();
+        if tcp {
+            let one: libc::c_int = 1;
+            // SAFETY: valid fd and option buffer. Failure only costs latency.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    &one as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+        }
+        let mut conn = match self.spare.pop() {
+            Some(mut c) => {
+                c.reset(owned);
+                c
+            }
+            None => Box::new(Conn::new(owned)),
+        };
+        conn.asm.protocol = protocol;
+        conn.deadline = now_ms() + self.limits.read_timeout_ms;
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.conns[s] = Some(conn);
+                s
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        self.live += 1;
+        if let Some(b) = self.balance {
+            b.publish(self.live);
+        }
+        if let Some(c) = self.conns[slot].as_mut() {
+            c.asm.extra_roles = self.extra_roles;
+        }
+        self.service(slot);
     }
 
     fn on_conn_event(&mut self, slot: usize, bits: u32) {
@@ -1563,6 +1790,214 @@ mod tests {
         req.drop_after_finish(Box::new(Flag(late.clone())));
         assert!(late.load(std::sync::atomic::Ordering::SeqCst));
         server.release_request();
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Connects `n` times in a row, one request per connection (keep-conn
+    /// off), and returns how many were answered; `late_ms` waits between
+    /// connecting and sending.
+    fn one_per_connection(
+        path: std::path::PathBuf,
+        n: usize,
+        late_ms: u64,
+    ) -> std::thread::JoinHandle<usize> {
+        std::thread::spawn(move || {
+            let mut ok = 0;
+            for _ in 0..n {
+                let mut c = client(&path);
+                if late_ms > 0 {
+                    std::thread::sleep(Duration::from_millis(late_ms));
+                }
+                c.write_all(&role_request(1, rec::ROLE_RESPONDER, false, b"", b""))
+                    .unwrap();
+                if answer(&mut c).is_some_and(|(_, app, proto)| app == 0 && proto == 0) {
+                    ok += 1;
+                }
+            }
+            ok
+        })
+    }
+
+    /// Serves `n` requests with `accept(-1)` (the wait that may block in
+    /// accept), answering each.
+    fn serve_forever_style(server: &mut Server, n: usize) {
+        for _ in 0..n {
+            let req = server.accept(-1).expect("a request");
+            req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
+            req.finish(0).unwrap();
+        }
+    }
+
+    /// If a test's client never shows up, connect once after `secs` so a
+    /// blocked accept returns (the test then fails on what it got).
+    fn unblock_after(path: std::path::PathBuf, secs: u64) {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs));
+            if let Ok(mut c) = UnixStream::connect(&path) {
+                let _ = c.write_all(&role_request(1, rec::ROLE_RESPONDER, false, b"", b""));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+    }
+
+    fn listener_blocking(server: &Server) -> bool {
+        server.listener.as_ref().is_some_and(|l| l.blocking)
+    }
+
+    /// Whether the listener may have been switched to blocking mode: no
+    /// fork since it was installed (other tests of this process fork, and
+    /// a fork rightly turns the blocking accept off).
+    fn no_fork_since_bind(server: &Server) -> bool {
+        server
+            .listener
+            .as_ref()
+            .is_some_and(|l| l.epoch == fork_epoch())
+    }
+
+    /// A connection per request with nothing else to watch: the server waits
+    /// in accept(2) itself (the listener in blocking mode), and every request
+    /// is answered.
+    #[test]
+    fn a_connection_per_request_is_waited_for_in_accept() {
+        let (mut server, dir, path) = bound("blockacc");
+        let client = one_per_connection(path.clone(), 30, 0);
+        serve_forever_style(&mut server, 30);
+        assert_eq!(client.join().unwrap(), 30);
+        if no_fork_since_bind(&server) {
+            assert!(listener_blocking(&server));
+            assert!(server.block_stint >= 29, "{}", server.block_stint);
+        }
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// After blocking accepts: a kept-alive connection, a second connection
+    /// while it is open, and a connection that sends late are all served.
+    /// The listener goes back to non-blocking mode before the epoll path
+    /// accepts (its probing accept must not block), and a stint too short
+    /// to pay for its switches holds the blocking accept off.
+    #[test]
+    fn connections_that_must_be_watched_leave_blocking_accept() {
+        let (mut server, dir, path) = bound("blockmix");
+        unblock_after(path.clone(), 20);
+        let first = one_per_connection(path.clone(), 5, 0);
+        serve_forever_style(&mut server, 5);
+        assert_eq!(first.join().unwrap(), 5);
+        let unforked = no_fork_since_bind(&server);
+        assert!(listener_blocking(&server) || !unforked);
+
+        let mut kept = client(&path);
+        kept.write_all(&role_request(1, rec::ROLE_RESPONDER, true, b"", b""))
+            .unwrap();
+        serve_forever_style(&mut server, 1);
+        assert!(answer(&mut kept).is_some());
+        // The kept connection is open: the next wait is epoll's.
+        let other = one_per_connection(path.clone(), 1, 0);
+        serve_forever_style(&mut server, 1);
+        assert_eq!(other.join().unwrap(), 1);
+        assert!(
+            !listener_blocking(&server),
+            "switched back for the epoll path"
+        );
+        kept.write_all(&role_request(2, rec::ROLE_RESPONDER, true, b"", b""))
+            .unwrap();
+        serve_forever_style(&mut server, 1);
+        assert!(answer(&mut kept).is_some());
+        drop(kept);
+
+        // A connection whose request comes after it was accepted.
+        let late = one_per_connection(path.clone(), 3, 50);
+        serve_forever_style(&mut server, 3);
+        assert_eq!(late.join().unwrap(), 3);
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A stint of one connection (then an epoll wait) does not pay for its
+    /// two switches: the next idle points wait in epoll.
+    #[test]
+    fn short_blocking_stints_hold_the_blocking_accept_off() {
+        let (mut server, dir, path) = bound("blockhold");
+        unblock_after(path.clone(), 20);
+        for round in 0..3 {
+            // One connection with nothing to read at first (waited for in
+            // epoll, which switches the listener back), and one more while
+            // it waits.
+            let late = one_per_connection(path.clone(), 1, 100);
+            std::thread::sleep(Duration::from_millis(20));
+            let quick = one_per_connection(path.clone(), 1, 0);
+            serve_forever_style(&mut server, 2);
+            assert_eq!(
+                late.join().unwrap() + quick.join().unwrap(),
+                2,
+                "round {round}"
+            );
+        }
+        if no_fork_since_bind(&server) {
+            assert!(server.block_holdoff > 0, "{}", server.block_holdoff);
+        }
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    extern "C" fn ignore_signal(_: libc::c_int) {}
+
+    /// A signal ends the blocking accept as it ends the epoll wait, even
+    /// with a SA_RESTART handler (the listener's receive timeout makes
+    /// accept never restart).
+    #[test]
+    fn a_signal_ends_the_blocking_accept() {
+        let (mut server, dir, path) = bound("blocksig");
+        unblock_after(path.clone(), 10);
+        let first = one_per_connection(path.clone(), 2, 0);
+        serve_forever_style(&mut server, 2);
+        assert_eq!(first.join().unwrap(), 2);
+        // SAFETY: installs a no-op handler for SIGUSR2 (restored below).
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
+        act.sa_flags = libc::SA_RESTART;
+        // SAFETY: as above; old receives the previous action.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigaction buffers.
+        assert_eq!(unsafe { libc::sigaction(libc::SIGUSR2, &act, &mut old) }, 0);
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as u64;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            // SAFETY: the test thread is alive: it waits for this signal.
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR2) };
+        });
+        let t0 = std::time::Instant::now();
+        let got = server.accept(-1).map(|_| ()).map_err(|e| e.status);
+        // SAFETY: restores the previous action.
+        unsafe { libc::sigaction(libc::SIGUSR2, &old, std::ptr::null_mut()) };
+        assert_eq!(got, Err(SMISK_ERR_INTERRUPTED));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert!(listener_blocking(&server) || !no_fork_since_bind(&server));
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// After a fork the listener may have another acceptor: the wait stays
+    /// epoll's.
+    #[test]
+    fn a_listener_a_fork_copied_is_not_waited_for_in_accept() {
+        let (mut server, dir, path) = bound("blockfork");
+        // SAFETY: the child only calls _exit (async-signal safe).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: leaving the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        assert!(pid > 0);
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let client = one_per_connection(path.clone(), 3, 0);
+        serve_forever_style(&mut server, 3);
+        assert_eq!(client.join().unwrap(), 3);
+        assert!(!listener_blocking(&server));
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }
