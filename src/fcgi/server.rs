@@ -9,6 +9,9 @@
 //!
 //! Cost per request on a kept-alive connection: one `epoll_wait` (shared by
 //! all connections that became ready together), one `read`, one `send`.
+//! With a new connection per request and nothing else to watch, the wait
+//! is `accept` itself (see `accept_blocking`): `accept4`, `read`, `send`,
+//! `close`.
 
 use super::addr::{self, Address};
 use super::balance::{self, Balance};
