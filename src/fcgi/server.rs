@@ -957,6 +957,23 @@ impl Server {
             return !on && flags & libc::O_NONBLOCK != 0;
         }
         l.blocking = on;
+        if on && l.registered {
+            // Out of the epoll set while accept waits: a watched listener
+            // costs every new connection a wake-up callback into the set
+            // (`update_listener_interest` puts it back for the epoll wait).
+            l.registered = false;
+            if let Some(ep) = &self.epoll {
+                // SAFETY: valid epoll and listener descriptors.
+                unsafe {
+                    libc::epoll_ctl(
+                        ep.as_raw_fd(),
+                        libc::EPOLL_CTL_DEL,
+                        fd,
+                        std::ptr::null_mut(),
+                    )
+                };
+            }
+        }
         if !on {
             let stint = std::mem::take(&mut self.block_stint);
             self.block_holdoff = if stint < BLOCK_STINT_MIN {
