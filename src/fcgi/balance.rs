@@ -15,20 +15,20 @@
 //!   the listening socket (the others accept), rechecking every
 //!   `RECHECK_MS`; a connection that has waited in the backlog through two
 //!   checks is accepted anyway, so a busy peer never strands it.
-//! * A worker holding more than its share + `SHED_SLACK` closes idle
-//!   kept-alive connections, between requests, down to its share (the
-//!   FastCGI application may close a kept-alive connection between
-//!   requests; nginx opens a new one when it needs it, and the new one goes
-//!   to a worker below its share).
+//! * A worker holding more than its share + `SHED_SLACK` marks kept-alive
+//!   connections down to its share for release (`Conn::release`).
 //! * Equal connection counts are not equal work: nginx reuses its most
 //!   recently used upstream connection first, so below saturation a few
 //!   connections carry most requests. A worker that served more than
 //!   `HOT_FACTOR` times its share of all requests in the last
 //!   `RECHECK_MS` (at least `HOT_MIN_REQUESTS` of them) does not accept,
-//!   and closes the connection of its next request once it is answered,
-//!   as if keep-conn had not been asked: nginx sees the close with the end
-//!   of the answer and does not reuse the connection, so no request is
-//!   sent into a closing one.
+//!   and releases the connection of its next request.
+//! * A released connection is closed after an answer, never between
+//!   requests (the web server may be sending one into it then), and that
+//!   answer's last write carries an empty GET_VALUES_RESULT record after
+//!   END_REQUEST: nginx caches an upstream connection only when
+//!   END_REQUEST ends its read, so it drops this one instead of sending a
+//!   request into it as it closes (`Request::finish`).
 //!
 //! Cost: one relaxed atomic store per accepted or closed connection; the
 //! share (one load per worker) is computed at most every `RECHECK_MS`.

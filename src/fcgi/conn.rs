@@ -97,6 +97,9 @@ pub(crate) struct Conn {
     pub dead: bool,
     /// Bytes read and discarded since the connection started lingering.
     discarded: u64,
+    /// Given back to the web server after its next answer (a prefork
+    /// worker over its share; see `balance`).
+    pub release: bool,
 }
 
 impl Conn {
@@ -113,6 +116,7 @@ impl Conn {
             maybe_more: true,
             dead: false,
             discarded: 0,
+            release: false,
         }
     }
 
@@ -132,6 +136,7 @@ impl Conn {
         self.maybe_more = true;
         self.dead = false;
         self.discarded = 0;
+        self.release = false;
     }
 
     pub fn raw_fd(&self) -> RawFd {

@@ -478,6 +478,21 @@ impl Request {
             }
             self.open = None;
             rec::put_end_request(&mut self.out, id, app_status, rec::REQUEST_COMPLETE);
+            let kept = self.conn.as_ref().is_some_and(|c| c.asm.keep_conn);
+            if kept && !self.may_keep {
+                // Released although keep-conn was asked (see `balance`):
+                // bytes after END_REQUEST in the same write make nginx
+                // finish the request without caching the connection, so it
+                // never sends a request into it as it closes. An empty
+                // GET_VALUES_RESULT (a management record, request id 0)
+                // tells a web server that reads on nothing it must act on.
+                rec::put_header(
+                    &mut self.out,
+                    rec::GET_VALUES_RESULT,
+                    rec::NULL_REQUEST_ID,
+                    0,
+                );
+            }
             let flushed = self.flush();
             if result.is_ok() {
                 result = flushed;

@@ -624,7 +624,7 @@ impl Server {
                         *edge = false;
                     }
                     conn.phase = Phase::Active;
-                    let may_keep = !std::mem::take(&mut self.release_next);
+                    let may_keep = !std::mem::take(&mut self.release_next) && !conn.release;
                     self.request.start(conn, slot, self.limits, may_keep);
                     if let Some(b) = self.balance {
                         self.served = self.served.wrapping_add(1);
@@ -1261,9 +1261,11 @@ impl Server {
         true
     }
 
-    /// Closes idle kept-alive connections while this worker holds more than
-    /// its share + `balance::SHED_SLACK` (see `balance`). Only connections
-    /// with nothing buffered and nothing readable are closed.
+    /// Marks kept-alive connections for release while this worker holds
+    /// more than its share + `balance::SHED_SLACK`: each goes back to the
+    /// web server after its next answer (`Conn::release`, see
+    /// `Request::finish`), never closed between requests, where the close
+    /// could cross a request the web server is sending into it.
     fn shed_excess(&mut self) {
         let Some(b) = self.balance else {
             return;
@@ -1272,18 +1274,14 @@ impl Server {
         if self.live <= share + balance::SHED_SLACK {
             return;
         }
-        let mut excess = self.live - share;
-        for slot in 0..self.conns.len() {
+        let marked = self.conns.iter().flatten().filter(|c| c.release).count();
+        let mut excess = (self.live - share).saturating_sub(marked);
+        for c in self.conns.iter_mut().flatten() {
             if excess == 0 {
                 break;
             }
-            let idle = self.conns[slot].as_ref().is_some_and(|c| {
-                c.phase == Phase::Idle
-                    && c.buffered() == 0
-                    && wait_fd(c.raw_fd(), libc::POLLIN, 0).is_err()
-            });
-            if idle {
-                self.shutdown(slot);
+            if !c.release && c.phase == Phase::Idle {
+                c.release = true;
                 excess -= 1;
             }
         }

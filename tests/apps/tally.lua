@@ -1,4 +1,11 @@
 -- wrk script: tallies the answers per serving worker ("pid=P " in the body).
+-- TALLY_METHOD=POST sends a small form body instead of a GET (nginx does
+-- not retry a POST that failed on an upstream connection).
+if os.getenv("TALLY_METHOD") == "POST" then
+  wrk.method = "POST"
+  wrk.body = "a=1&b=2"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) counts = {}; bad = 0 end

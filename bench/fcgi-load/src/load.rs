@@ -50,6 +50,9 @@ pub struct Stats {
     /// Of `dropped`: a kept-alive connection that had answered before and closed
     /// before sending one byte of the next answer.
     pub keepconn_closed: u64,
+    /// Answers followed by a management record (request id 0) in the same
+    /// read: the server gave the connection back, which is then not reused.
+    pub released: u64,
     /// No complete answer within the per-request timeout.
     pub unanswered: u64,
     /// Still waiting when the run ended (younger than the timeout).
@@ -417,12 +420,19 @@ impl<'a> Load<'a> {
                 }
                 Ok(used) => {
                     if let Some((app, proto)) = end {
-                        if used < n {
+                        let rest = &buf[used..n];
+                        if rest.is_empty() {
+                            self.complete(i, app, proto, now, true);
+                        } else if is_management_record(rest) {
+                            // The server gives the connection back (as nginx
+                            // reads it: bytes after END_REQUEST, so the
+                            // connection is not reused).
+                            self.stats.released += 1;
+                            self.complete(i, app, proto, now, false);
+                        } else {
                             self.stats
                                 .note(|| format!("{} bytes after END_REQUEST", n - used));
                             self.fail(i, Fail::Protocol, now);
-                        } else {
-                            self.complete(i, app, proto, now);
                         }
                         return;
                     }
@@ -434,7 +444,7 @@ impl<'a> Load<'a> {
         }
     }
 
-    fn complete(&mut self, i: usize, app: u32, proto: u8, now: Instant) {
+    fn complete(&mut self, i: usize, app: u32, proto: u8, now: Instant, reuse: bool) {
         let expected = &self.cfg.expected;
         let s = &mut self.slots[i];
         let body_ok = s.verify.body_ok(expected);
@@ -459,7 +469,7 @@ impl<'a> Load<'a> {
                 .note(|| format!("END_REQUEST appStatus {app} protocolStatus {proto}"));
         }
         // Only a clean answer on a kept-alive connection lets us reuse it.
-        if !(good && self.cfg.keep_conn) {
+        if !(good && self.cfg.keep_conn && reuse) {
             self.close(i);
         }
         self.begin(i, now);
@@ -749,4 +759,10 @@ mod tests {
         );
         assert_eq!(st.ok, 0);
     }
+}
+
+/// Whether `rest` (what followed END_REQUEST in one read) starts with a
+/// FastCGI management record: version 1, request id 0.
+fn is_management_record(rest: &[u8]) -> bool {
+    rest.len() >= 8 && rest[0] == 1 && rest[2] == 0 && rest[3] == 0
 }

@@ -271,7 +271,7 @@ fn main() {
         "{{\"target\":{},\"conns\":{},\"keep_conn\":{},\"elapsed_s\":{:.6},\"issued\":{},\"ok\":{},\"rps\":{:.1},\
          \"p50_us\":{:.2},\"p90_us\":{:.2},\"p99_us\":{:.2},\"max_us\":{:.2},\"errors\":{},\"bad_body\":{},\
          \"bad_status\":{},\"stderr\":{},\"protocol_errors\":{},\"connect_errors\":{},\"dropped\":{},\
-         \"keepconn_closed\":{},\"unanswered\":{},\"inflight_at_end\":{},\"connects\":{},\"connect_retries\":{},\
+         \"keepconn_closed\":{},\"released\":{},\"unanswered\":{},\"inflight_at_end\":{},\"connects\":{},\"connect_retries\":{},\
          \"per_conn_min\":{},\"per_conn_max\":{},\"conns_never_answered\":{},\"first_error\":{}}}",
         json_str(&args.target),
         cfg.conns,
@@ -292,6 +292,7 @@ fn main() {
         st.connect_errors,
         st.dropped,
         st.keepconn_closed,
+        st.released,
         st.unanswered,
         st.inflight_at_end,
         st.connects,
