@@ -225,6 +225,7 @@ http {{
     client_body_temp_path {tmp}/nginx-body;
     fastcgi_temp_path {tmp}/nginx-fastcgi;
     proxy_temp_path {tmp}/nginx-proxy;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
     upstream app {{
         server unix:{sock};
         {keepalive}
@@ -670,8 +671,8 @@ def part(name, data, filename=None):
 
 
 # ---------------------------------------------------------------- WSGI peers
-# bench/wsgi/run and bench/mvc/run: the bench venv (flup, gunicorn, Flask and
-# this checkout's shim), nginx in front, wrk, and CPU of a process tree.
+# bench/wsgi/run and bench/mvc/run: the bench venv (flup, gunicorn, uWSGI,
+# Granian, Flask and this checkout's shim), nginx in front, wrk, and CPU of a process tree.
 
 VENV = os.path.join(ROOT, "bench", ".venv")
 PY = os.path.join(VENV, "bin", "python")
@@ -690,13 +691,18 @@ PROXY = """proxy_pass http://app;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_read_timeout 5s;"""
+# uWSGI's own protocol; nginx-common ships uwsgi_params (its stock set, the
+# counterpart of fastcgi_params). nginx keeps no uwsgi connection alive.
+UWSGI = """include /etc/nginx/uwsgi_params;
+            uwsgi_pass app;
+            uwsgi_read_timeout 5s;"""
 
 
 def ensure_venv(build=True):
     need = not os.path.exists(PY)
     if not need:
-        r = subprocess.run([PY, "-c", "import flup, gunicorn, flask, smisk.wsgi"], capture_output=True)
-        need = r.returncode != 0
+        r = subprocess.run([PY, "-c", "import flup, gunicorn, granian, flask, smisk.wsgi"], capture_output=True)
+        need = r.returncode != 0 or not os.path.exists(os.path.join(VENV, "bin", "uwsgi"))
     if need:
         print("setting up bench/.venv (bench/requirements.txt + ./python-shim)", file=sys.stderr)
         if not os.path.exists(PY):
