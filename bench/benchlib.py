@@ -146,6 +146,25 @@ def cpu_seconds(pid):
     return int(rest[11]) / CLK_TCK, int(rest[12]) / CLK_TCK
 
 
+def cpu_ticks():
+    """{vCPU: (busy, total)} clock ticks from /proc/stat; busy is all but
+    idle and iowait, whoever ran (other work on a shared machine included)."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *v = line.split()
+                v = [int(x) for x in v[:8]]
+                out[int(name[3:])] = (sum(v) - v[3] - v[4], sum(v))
+    return out
+
+
+def busy_pct(before, after, cpu):
+    """How busy vCPU `cpu` was between two cpu_ticks() readings, in %."""
+    total = after[cpu][1] - before[cpu][1]
+    return 100 * (after[cpu][0] - before[cpu][0]) / total if total else None
+
+
 def status_kib(pid, field):
     """A KiB figure of /proc/PID/status ("VmHWM", "RssAnon"...), or None."""
     with open(f"/proc/{pid}/status") as f:
