@@ -767,6 +767,21 @@ def tree_cpu(pid):
     return total
 
 
+def tree_wait(pid):
+    """Seconds the threads of the process tree spent runnable but waiting
+    for a CPU (/proc/PID/task/TID/schedstat, field 2): the time other work
+    on the same vCPU took from them."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
 def tree_rss(pid):
     return max((peak_rss_kib(p) or 0) for p in tree(pid))
 
