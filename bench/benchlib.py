@@ -146,6 +146,25 @@ def cpu_seconds(pid):
     return int(rest[11]) / CLK_TCK, int(rest[12]) / CLK_TCK
 
 
+def cpu_ticks():
+    """{vCPU: (busy, total)} clock ticks from /proc/stat; busy is all but
+    idle and iowait, whoever ran (other work on a shared machine included)."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *v = line.split()
+                v = [int(x) for x in v[:8]]
+                out[int(name[3:])] = (sum(v) - v[3] - v[4], sum(v))
+    return out
+
+
+def busy_pct(before, after, cpu):
+    """How busy vCPU `cpu` was between two cpu_ticks() readings, in %."""
+    total = after[cpu][1] - before[cpu][1]
+    return 100 * (after[cpu][0] - before[cpu][0]) / total if total else None
+
+
 def status_kib(pid, field):
     """A KiB figure of /proc/PID/status ("VmHWM", "RssAnon"...), or None."""
     with open(f"/proc/{pid}/status") as f:
@@ -225,6 +244,7 @@ http {{
     client_body_temp_path {tmp}/nginx-body;
     fastcgi_temp_path {tmp}/nginx-fastcgi;
     proxy_temp_path {tmp}/nginx-proxy;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
     upstream app {{
         server unix:{sock};
         {keepalive}
@@ -670,8 +690,8 @@ def part(name, data, filename=None):
 
 
 # ---------------------------------------------------------------- WSGI peers
-# bench/wsgi/run and bench/mvc/run: the bench venv (flup, gunicorn, Flask and
-# this checkout's shim), nginx in front, wrk, and CPU of a process tree.
+# bench/wsgi/run and bench/mvc/run: the bench venv (flup, gunicorn, uWSGI,
+# Granian, Flask and this checkout's shim), nginx in front, wrk, and CPU of a process tree.
 
 VENV = os.path.join(ROOT, "bench", ".venv")
 PY = os.path.join(VENV, "bin", "python")
@@ -690,13 +710,18 @@ PROXY = """proxy_pass http://app;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_read_timeout 5s;"""
+# uWSGI's own protocol; nginx-common ships uwsgi_params (its stock set, the
+# counterpart of fastcgi_params). nginx keeps no uwsgi connection alive.
+UWSGI = """include /etc/nginx/uwsgi_params;
+            uwsgi_pass app;
+            uwsgi_read_timeout 5s;"""
 
 
 def ensure_venv(build=True):
     need = not os.path.exists(PY)
     if not need:
-        r = subprocess.run([PY, "-c", "import flup, gunicorn, flask, smisk.wsgi"], capture_output=True)
-        need = r.returncode != 0
+        r = subprocess.run([PY, "-c", "import flup, gunicorn, granian, flask, smisk.wsgi"], capture_output=True)
+        need = r.returncode != 0 or not os.path.exists(os.path.join(VENV, "bin", "uwsgi"))
     if need:
         print("setting up bench/.venv (bench/requirements.txt + ./python-shim)", file=sys.stderr)
         if not os.path.exists(PY):
@@ -740,6 +765,21 @@ def tree_cpu(pid):
         except OSError:
             pass
     return total
+
+
+def tree_wait(pid):
+    """Seconds the threads of the process tree spent runnable but waiting
+    for a CPU (/proc/PID/task/TID/schedstat, field 2): the time other work
+    on the same vCPU took from them."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
 
 
 def tree_rss(pid):
