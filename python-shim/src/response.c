@@ -429,6 +429,23 @@ int response_add_line(ResponseObject *r, PyObject *line)
     return res == NULL ? -1 : 0;
 }
 
+int response_add_ascii(ResponseObject *r, const char *p, size_t n)
+{
+    PyObject *line;
+    int rc;
+    if (r->headers == NULL && r->handle != NULL) {
+        /* As response_add_line: no list yet, so the library's is all there
+         * is; no str object is made for a line nobody looks at. */
+        smisk_status st = smisk_response_push_header(r->handle, p, n);
+        return st == SMISK_OK ? 0 : (raise_status(st), -1);
+    }
+    if ((line = PyUnicode_DecodeASCII(p, (Py_ssize_t)n, NULL)) == NULL)
+        return -1;
+    rc = response_add_line(r, line);
+    Py_DECREF(line);
+    return rc;
+}
+
 int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n)
 {
     PyObject *items;

@@ -165,6 +165,8 @@ void response_detach(ResponseObject *r);
 int response_begin_if_needed(ResponseObject *r);
 /* Appends one header line (str or bytes) to the response's header list. */
 int response_add_line(ResponseObject *r, PyObject *line);
+/* Appends one ASCII header line given as bytes (what smisk makes itself). */
+int response_add_ascii(ResponseObject *r, const char *p, size_t n);
 /* Replaces the header list by these lines (str or bytes). */
 int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n);
 /* response.write(data): begins the response if needed; empty data sends nothing. */
