@@ -532,6 +532,16 @@ int body_view(PyObject *data, view *v, PyObject **tmp)
     return view_get(data, v, "data");
 }
 
+/* Whether the begin a write needs is the library's plain one, which its
+ * write makes by itself: begin() not overridden, no session (the cookie
+ * line), and a header block too small to release the GIL for. Saves the
+ * begin call and its checks on every small answer. */
+static int plain_begin(ResponseObject *r)
+{
+    return !r->custom_begin && (r->request == NULL || r->request->sess == NULL) &&
+           smisk_response_headers_size(r->handle) < WRITE_RELEASE_GIL;
+}
+
 /* Writes one chunk: empty ones do not begin the response. */
 static int write_chunk(ResponseObject *r, PyObject *data)
 {
@@ -545,7 +555,7 @@ static int write_chunk(ResponseObject *r, PyObject *data)
         Py_XDECREF(tmp);
         return 0;
     }
-    if (response_begin_if_needed(r) < 0) {
+    if (!plain_begin(r) && response_begin_if_needed(r) < 0) {
         view_release(&v);
         Py_XDECREF(tmp);
         return -1;
