@@ -119,6 +119,12 @@ struct ApplicationObject {
     PyObject *sessions;
     RequestObject *request;
     ResponseObject *response;
+    /* The same objects, or None before run(): what the `request` and
+     * `response` attributes read. Object member slots, because CPython's
+     * specializing interpreter reads a slot directly at an attribute load
+     * while a getter is a full lookup and a call each time (service()
+     * reads self.response at least once per request). */
+    PyObject *request_attr, *response_attr;
     PyObject *charset;    /* str */
     const char *charset_utf8; /* owned by charset */
     int charset_is_utf8;
