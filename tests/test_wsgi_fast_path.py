@@ -118,6 +118,33 @@ def test_environ_completion(shapes):
     assert out["wsgi.url_scheme"] == "http"
 
 
+def test_environ_of_each_request_is_its_own(shapes):
+    """The environ is made from a template of the last one (params and the
+    gateway's shared items): changed params, the application's changes to
+    its environ, a change of the shared items and a param named like a
+    shared item must all come out as if built from scratch."""
+    def items(**params):
+        return json.loads(ask(shapes, "/environ-items", **params).headers_and_body[1])
+
+    first = items(QUERY_STRING="a=1")
+    assert first["QUERY_STRING"] == "a=1" and first["REQUEST_METHOD"] == "GET"
+    assert "shapes.added" not in first and "shapes.shared" not in first
+    again = items(QUERY_STRING="a=2")
+    assert again["QUERY_STRING"] == "a=2" and again["REQUEST_METHOD"] == "GET"
+    assert "shapes.added" not in again
+    assert {k: v for k, v in again.items() if k != "QUERY_STRING"} == \
+        {k: v for k, v in first.items() if k != "QUERY_STRING"}
+    items(QUERY_STRING="set=one")
+    assert items(QUERY_STRING="b")["shapes.shared"] == "one"
+    items(QUERY_STRING="set=two")
+    assert items(QUERY_STRING="b")["shapes.shared"] == "two"
+    # A param with a shared item's name: the shared item wins, every time.
+    for _ in range(3):
+        assert items(**{"wsgi.run_once": "param"})["wsgi.run_once"] is False
+    assert items(QUERY_STRING="c", EXTRA_PARAM="x")["EXTRA_PARAM"] == "x"
+    assert "EXTRA_PARAM" not in items(QUERY_STRING="c")
+
+
 @pytest.mark.parametrize("variant", ["custom", "shadowed"])
 def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path, variant):
     """Also: the application replaces gateway.wsgi_app while it runs, and

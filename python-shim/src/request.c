@@ -65,18 +65,28 @@ static PyObject *cached(PyObject **slot, PyObject *value)
  * env is built param by param, reusing the str objects of the same index
  * where the bytes are equal (str is immutable; their hashes stay cached),
  * and becomes the next template. It holds no more than one request's params
- * (at most 64 of them, within the library's params size limit) between
- * requests. */
-#define ENV_SLOTS 64
+ * (at most ENV_SLOTS of them, within the library's params size limit) between
+ * requests.
+ *
+ * A gateway keeps its own template that also holds the items it adds to
+ * every env (env_extra_fn): copying them with the params is cheaper than
+ * inserting them into each copy. */
+
 /* Room for what a gateway adds to the params (smisk.wsgi puts in 11 keys). */
 #define ENV_EXTRA_KEYS 12
 
-static struct {
-    PyObject *dict; /* NULL: no usable template (first request, or repeated names) */
-    size_t count;
-    PyObject *keys[ENV_SLOTS];
-    PyObject *vals[ENV_SLOTS];
-} env_tmpl;
+/* request.env's template (no extra items). */
+static env_template core_tmpl;
+
+void env_template_clear(env_template *t)
+{
+    size_t i;
+    Py_CLEAR(t->dict);
+    for (i = 0; i < ENV_SLOTS; i++) {
+        Py_CLEAR(t->keys[i]);
+        Py_CLEAR(t->vals[i]);
+    }
+}
 
 static int str_is(PyObject *o, const char *p, size_t n)
 {
@@ -117,19 +127,19 @@ static PyObject *new_env_dict(size_t params)
 /* The env as a copy of the template when the names match it; NULL without
  * an exception when they do not (or there is no usable template), NULL with
  * one on a failure. */
-static PyObject *env_from_template(smisk_request *h, size_t count)
+static PyObject *env_from_template(smisk_request *h, env_template *t, size_t count)
 {
     /* The changed values, by index; the pointers stay valid for the request. */
     size_t i, j, changed[ENV_SLOTS], changed_len[ENV_SLOTS], nchanged = 0;
     const char *changed_at[ENV_SLOTS];
-    if (env_tmpl.dict == NULL || count != env_tmpl.count)
+    if (t->dict == NULL || count != t->count)
         return NULL;
     for (i = 0; i < count; i++) {
         const char *k, *v;
         size_t kl, vl;
-        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(env_tmpl.keys[i], k, kl))
+        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(t->keys[i], k, kl))
             return NULL;
-        if (!str_is(env_tmpl.vals[i], v, vl)) {
+        if (!str_is(t->vals[i], v, vl)) {
             changed[nchanged] = i;
             changed_at[nchanged] = v;
             changed_len[nchanged++] = vl;
@@ -138,30 +148,31 @@ static PyObject *env_from_template(smisk_request *h, size_t count)
     for (j = 0; j < nchanged; j++) {
         PyObject *val = PyUnicode_DecodeLatin1(changed_at[j], (Py_ssize_t)changed_len[j], NULL);
         i = changed[j];
-        if (val == NULL || PyDict_SetItem(env_tmpl.dict, env_tmpl.keys[i], val) < 0) {
+        if (val == NULL || PyDict_SetItem(t->dict, t->keys[i], val) < 0) {
             Py_XDECREF(val);
             /* The template may be half updated: never use it again. */
-            Py_CLEAR(env_tmpl.dict);
+            Py_CLEAR(t->dict);
             return NULL;
         }
-        Py_XSETREF(env_tmpl.vals[i], val);
+        Py_XSETREF(t->vals[i], val);
     }
-    return PyDict_Copy(env_tmpl.dict);
+    return PyDict_Copy(t->dict);
 }
 
-static PyObject *build_env(RequestObject *r)
+static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
 {
     size_t i, count;
+    Py_ssize_t added = 0;
     PyObject *env;
     if (r->handle == NULL)
         return PyDict_New();
     count = smisk_request_param_count(r->handle);
-    env = env_from_template(r->handle, count);
+    env = env_from_template(r->handle, t, count);
     if (env != NULL || PyErr_Occurred())
         return env;
     /* Built param by param; the slots are reused and rewritten on the way,
      * so the old template no longer matches them. */
-    Py_CLEAR(env_tmpl.dict);
+    Py_CLEAR(t->dict);
     env = new_env_dict(count);
     if (env == NULL)
         return NULL;
@@ -172,8 +183,18 @@ static PyObject *build_env(RequestObject *r)
         int rc;
         if (smisk_request_param_at(r->handle, i, &k, &kl, &v, &vl) != SMISK_OK)
             break;
-        key = latin1_reused(i < ENV_SLOTS ? &env_tmpl.keys[i] : NULL, k, kl);
-        val = key == NULL ? NULL : latin1_reused(i < ENV_SLOTS ? &env_tmpl.vals[i] : NULL, v, vl);
+        key = latin1_reused(i < ENV_SLOTS ? &t->keys[i] : NULL, k, kl);
+        /* Interned (once per new name): the lookups of the names a gateway
+         * or application reads with interned str (every literal) then match
+         * by identity instead of comparing the text. */
+        if (key != NULL && !PyUnicode_CHECK_INTERNED(key)) {
+            PyUnicode_InternInPlace(&key);
+            if (i < ENV_SLOTS) {
+                Py_INCREF(key);
+                Py_XSETREF(t->keys[i], key);
+            }
+        }
+        val = key == NULL ? NULL : latin1_reused(i < ENV_SLOTS ? &t->vals[i] : NULL, v, vl);
         rc = val == NULL ? -1 : PyDict_SetItem(env, key, val);
         Py_XDECREF(key);
         Py_XDECREF(val);
@@ -182,15 +203,37 @@ static PyObject *build_env(RequestObject *r)
             return NULL;
         }
     }
+    if (extra != NULL && extra(ctx, env, &added) < 0) {
+        Py_DECREF(env);
+        return NULL;
+    }
     /* A name sent twice (the last one wins in the dict) would make the
-     * per-index update of the template wrong: no template then. */
-    if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count) {
-        env_tmpl.dict = PyDict_Copy(env);
-        env_tmpl.count = count;
-        if (env_tmpl.dict == NULL)
+     * per-index update of the template wrong, and so would an extra item
+     * with a param's name (the extra one wins): no template then. */
+    if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count + (size_t)added) {
+        t->dict = PyDict_Copy(env);
+        t->count = count;
+        if (t->dict == NULL)
             PyErr_Clear(); /* only the shortcut is lost */
     }
     return env;
+}
+
+PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
+{
+    if (r->env != NULL) {
+        Py_ssize_t added;
+        /* Asked again in the same request: the extra items go in again. */
+        if (extra != NULL && extra(ctx, r->env, &added) < 0)
+            return NULL;
+        Py_INCREF(r->env);
+        return r->env;
+    }
+    if (r->handle == NULL)
+        return PyDict_New();
+    r->env = build_env(r, t, extra, ctx);
+    Py_XINCREF(r->env);
+    return r->env;
 }
 
 PyObject *request_env(RequestObject *r)
@@ -199,11 +242,7 @@ PyObject *request_env(RequestObject *r)
         Py_INCREF(r->env);
         return r->env;
     }
-    if (r->handle == NULL)
-        return PyDict_New();
-    r->env = build_env(r);
-    Py_XINCREF(r->env);
-    return r->env;
+    return request_env_with(r, &core_tmpl, NULL, NULL);
 }
 
 static PyObject *req_get_env(RequestObject *r, void *c)

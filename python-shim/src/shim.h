@@ -164,6 +164,24 @@ void request_charset_changed(RequestObject *r);
 /* request.env: the params dict, built at the first use in a request. */
 PyObject *request_env(RequestObject *r);
 
+/* The env of the last request and its param str objects by index (see
+ * request.c); zero-initialised is empty. */
+#define ENV_SLOTS 64
+typedef struct {
+    PyObject *dict; /* NULL: no usable template */
+    size_t count;
+    PyObject *keys[ENV_SLOTS];
+    PyObject *vals[ENV_SLOTS];
+} env_template;
+void env_template_clear(env_template *t);
+/* Adds a gateway's items to a new env in place; *added: how many it put
+ * (an item whose key is a param's makes the template unusable). */
+typedef int (*env_extra_fn)(void *ctx, PyObject *env, Py_ssize_t *added);
+/* request.env with a gateway's items, from the gateway's own template t
+ * (the gateway clears t->dict when its items change). When the env exists
+ * already in this request, extra adds its items to it again. */
+PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx);
+
 /* response.c */
 void response_attach(ResponseObject *r, smisk_request *h);
 void response_detach(ResponseObject *r);

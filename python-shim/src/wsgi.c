@@ -23,6 +23,9 @@
 
 #include <structmember.h>
 
+/* At most this many static environ items are compared per request. */
+#define SNAP_MAX 32
+
 typedef struct {
     ApplicationObject app;
     PyObject *wsgi_app;
@@ -38,6 +41,14 @@ typedef struct {
     PyObject *status;
     long code;
     int has_length;
+    /* The environ template (params, static_env's items and wsgi.input) and
+     * what it was made with: static_env's items in order and wsgi.input
+     * (strong references; snap_n -1: too many items to compare, no
+     * template). A change of either makes a new template. */
+    env_template tmpl;
+    PyObject *snap[2 * SNAP_MAX];
+    Py_ssize_t snap_n;
+    PyObject *snap_input;
 } GatewayObject;
 
 static PyTypeObject GatewayType;
@@ -86,8 +97,68 @@ fail:
 
 static int gateway_ready(GatewayObject *g);
 
+static void snap_clear(GatewayObject *g)
+{
+    Py_ssize_t i;
+    for (i = 0; i < 2 * SNAP_MAX; i++)
+        Py_CLEAR(g->snap[i]);
+    Py_CLEAR(g->snap_input);
+    g->snap_n = -1;
+}
+
+/* Whether static_env holds the same items (identical objects, same order)
+ * and wsgi.input is the same object as when the template was made. */
+static int snap_matches(GatewayObject *g, PyObject *input)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    if (g->snap_n < 0 || g->snap_input != input || PyDict_GET_SIZE(g->static_env) != g->snap_n)
+        return 0;
+    while (PyDict_Next(g->static_env, &pos, &k, &v)) {
+        if (i >= g->snap_n || g->snap[2 * i] != k || g->snap[2 * i + 1] != v)
+            return 0;
+        i++;
+    }
+    return i == g->snap_n;
+}
+
+static void snap_take(GatewayObject *g, PyObject *input)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    snap_clear(g);
+    if (PyDict_GET_SIZE(g->static_env) > SNAP_MAX)
+        return;
+    while (PyDict_Next(g->static_env, &pos, &k, &v) && i < SNAP_MAX) {
+        Py_INCREF(k);
+        g->snap[2 * i] = k;
+        Py_INCREF(v);
+        g->snap[2 * i + 1] = v;
+        i++;
+    }
+    Py_INCREF(input);
+    g->snap_input = input;
+    g->snap_n = i;
+}
+
+/* env_extra_fn: static_env's items and wsgi.input, the part of the
+ * completion that is the same for every request. */
+static int add_static(void *ctx, PyObject *env, Py_ssize_t *added)
+{
+    GatewayObject *g = ctx;
+    PyObject *input = (PyObject *)g->app.request->input;
+    if (PyDict_Update(env, g->static_env) < 0 || PyDict_SetItem(env, S[K_WSGI_INPUT], input) < 0)
+        return -1;
+    /* wsgi.input also in static_env, or a snapshot too large to compare:
+     * the count does not match and no template is kept. */
+    *added = g->snap_n >= 0 && g->snap_input == input ? g->snap_n + 1 : -1;
+    return 0;
+}
+
 /* The WSGI environ of the current request: the request's own env dict
- * (fresh for every request), completed in place. */
+ * (fresh for every request), completed in place. The params and the
+ * static items come from the gateway's template (a copy with the changed
+ * params set); what depends on the request's values is done on each. */
 static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
 {
     RequestObject *req = g->app.request;
@@ -99,11 +170,13 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
     }
     if (gateway_ready(g) < 0)
         return NULL;
-    env = request_env(req);
+    if (!snap_matches(g, (PyObject *)req->input)) {
+        Py_CLEAR(g->tmpl.dict);
+        snap_take(g, (PyObject *)req->input);
+    }
+    env = request_env_with(req, &g->tmpl, add_static, g);
     if (env == NULL)
         return NULL;
-    if (PyDict_Update(env, g->static_env) < 0 || PyDict_SetItem(env, S[K_WSGI_INPUT], (PyObject *)req->input) < 0)
-        goto fail;
     scheme = smisk_request_is_https(req->handle) ? S[V_HTTPS] : S[V_HTTP];
     if (PyDict_SetItem(env, S[K_URL_SCHEME], scheme) < 0)
         goto fail;
@@ -656,6 +729,13 @@ static int gw_init(GatewayObject *g, PyObject *args, PyObject *kw)
 
 static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
 {
+    Py_ssize_t i;
+    /* The template and the snapshot hold static_env's values, among them
+     * smisk.app: the gateway itself. */
+    Py_VISIT(g->tmpl.dict);
+    for (i = 0; i < 2 * SNAP_MAX; i++)
+        Py_VISIT(g->snap[i]);
+    Py_VISIT(g->snap_input);
     Py_VISIT(g->wsgi_app);
     Py_VISIT(g->static_env);
     Py_VISIT(g->start_response);
@@ -674,6 +754,8 @@ static void clear_fields(GatewayObject *g)
     Py_CLEAR(g->write);
     Py_CLEAR(g->send_result);
     Py_CLEAR(g->status);
+    env_template_clear(&g->tmpl);
+    snap_clear(g);
 }
 
 static int gw_clear(GatewayObject *g)

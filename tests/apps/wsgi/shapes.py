@@ -117,6 +117,20 @@ def s_environ(environ, start_response):
     return [json.dumps(out).encode()]
 
 
+def s_environ_items(environ, start_response):
+    # What the environ's copies must not share: the application's own
+    # additions, and the gateway's shared items as they are now (the query
+    # string "set=V" changes one of them for the requests after this one).
+    start_response("200 OK", [("Content-Type", "application/json")])
+    out = {k: v for k, v in environ.items() if isinstance(v, (str, bool))}
+    query = environ.get("QUERY_STRING", "")
+    if query.startswith("set="):
+        environ["smisk.app"]._shared_environ["shapes.shared"] = query[4:]
+    environ["shapes.added"] = "by the app"
+    environ["REQUEST_METHOD"] = "CHANGED"
+    return [json.dumps(out).encode()]
+
+
 def s_rebind(environ, start_response):
     # While the gateway is calling it, its wsgi_app (the only reference to
     # the running callable, under CustomGateway) is replaced.
