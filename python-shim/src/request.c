@@ -129,25 +129,24 @@ static PyObject *new_env_dict(size_t params)
  * one on a failure. */
 static PyObject *env_from_template(smisk_request *h, env_template *t, size_t count)
 {
-    /* The changed values, by index; the pointers stay valid for the request. */
-    size_t i, j, changed[ENV_SLOTS], changed_len[ENV_SLOTS], nchanged = 0;
-    const char *changed_at[ENV_SLOTS];
+    /* The params in one call (count <= ENV_SLOTS: the template exists);
+     * the indexes of the changed values. */
+    smisk_param ps[ENV_SLOTS];
+    size_t i, j, n = 0, changed[ENV_SLOTS], nchanged = 0;
     if (t->dict == NULL || count != t->count)
         return NULL;
+    if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
+        return NULL;
     for (i = 0; i < count; i++) {
-        const char *k, *v;
-        size_t kl, vl;
-        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(t->keys[i], k, kl))
+        if (!str_is(t->keys[i], ps[i].name, ps[i].name_len))
             return NULL;
-        if (!str_is(t->vals[i], v, vl)) {
-            changed[nchanged] = i;
-            changed_at[nchanged] = v;
-            changed_len[nchanged++] = vl;
-        }
+        if (!str_is(t->vals[i], ps[i].value, ps[i].value_len))
+            changed[nchanged++] = i;
     }
     for (j = 0; j < nchanged; j++) {
-        PyObject *val = PyUnicode_DecodeLatin1(changed_at[j], (Py_ssize_t)changed_len[j], NULL);
+        PyObject *val;
         i = changed[j];
+        val = PyUnicode_DecodeLatin1(ps[i].value, (Py_ssize_t)ps[i].value_len, NULL);
         if (val == NULL || PyDict_SetItem(t->dict, t->keys[i], val) < 0) {
             Py_XDECREF(val);
             /* The template may be half updated: never use it again. */

@@ -188,6 +188,20 @@ impl Request {
         ))
     }
 
+    /// Every param as (name, value), in the order the web server sent them
+    /// (none for a finished request).
+    pub fn params(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let asm = self.conn().ok().map(|c| &c.asm);
+        asm.into_iter().flat_map(|a| {
+            a.spans.iter().map(|s| {
+                (
+                    Self::span_bytes(&a.params, s.name_at, s.name_len),
+                    Self::span_bytes(&a.params, s.value_at, s.value_len),
+                )
+            })
+        })
+    }
+
     /// Reads body bytes: at least one unless the body ended (0), at most
     /// `buf.len()`.
     pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
