@@ -573,9 +573,8 @@ pub unsafe extern "C" fn smisk_request_params(
             } else {
                 std::slice::from_raw_parts_mut(out, cap)
             };
-            let mut n = 0;
-            for (name, value) in r.params() {
-                if let Some(slot) = out.get_mut(n) {
+            *count = r.each_param(|i, name, value| {
+                if let Some(slot) = out.get_mut(i) {
                     *slot = smisk_param {
                         name: name.as_ptr().cast(),
                         name_len: name.len(),
@@ -583,9 +582,7 @@ pub unsafe extern "C" fn smisk_request_params(
                         value_len: value.len(),
                     };
                 }
-                n += 1;
-            }
-            *count = n;
+            });
             Ok(())
         })
     }
