@@ -49,6 +49,13 @@ typedef struct {
     PyObject *snap[2 * SNAP_MAX];
     Py_ssize_t snap_n;
     PyObject *snap_input;
+#if PY_VERSION_HEX < 0x030C0000
+    /* static_env and its version when the snapshot was taken: every change
+     * of a dict gives it a new version, so an equal one needs no item by
+     * item comparison (3.12 deprecated the field). */
+    PyObject *snap_dict;
+    uint64_t snap_version;
+#endif
 } GatewayObject;
 
 static PyTypeObject GatewayType;
@@ -104,6 +111,9 @@ static void snap_clear(GatewayObject *g)
         Py_CLEAR(g->snap[i]);
     Py_CLEAR(g->snap_input);
     g->snap_n = -1;
+#if PY_VERSION_HEX < 0x030C0000
+    Py_CLEAR(g->snap_dict);
+#endif
 }
 
 /* Whether static_env holds the same items (identical objects, same order)
@@ -114,6 +124,10 @@ static int snap_matches(GatewayObject *g, PyObject *input)
     PyObject *k, *v;
     if (g->snap_n < 0 || g->snap_input != input || PyDict_GET_SIZE(g->static_env) != g->snap_n)
         return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (g->snap_dict == g->static_env && ((PyDictObject *)g->static_env)->ma_version_tag == g->snap_version)
+        return 1;
+#endif
     while (PyDict_Next(g->static_env, &pos, &k, &v)) {
         if (i >= g->snap_n || g->snap[2 * i] != k || g->snap[2 * i + 1] != v)
             return 0;
@@ -139,6 +153,11 @@ static void snap_take(GatewayObject *g, PyObject *input)
     Py_INCREF(input);
     g->snap_input = input;
     g->snap_n = i;
+#if PY_VERSION_HEX < 0x030C0000
+    Py_INCREF(g->static_env);
+    g->snap_dict = g->static_env;
+    g->snap_version = ((PyDictObject *)g->static_env)->ma_version_tag;
+#endif
 }
 
 /* env_extra_fn: static_env's items and wsgi.input, the part of the
@@ -736,6 +755,9 @@ static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
     for (i = 0; i < 2 * SNAP_MAX; i++)
         Py_VISIT(g->snap[i]);
     Py_VISIT(g->snap_input);
+#if PY_VERSION_HEX < 0x030C0000
+    Py_VISIT(g->snap_dict);
+#endif
     Py_VISIT(g->wsgi_app);
     Py_VISIT(g->static_env);
     Py_VISIT(g->start_response);
