@@ -85,6 +85,27 @@ def test_what_the_cache_must_not_pass_gets_500(shapes, path, message):
     assert ask(shapes, "/list").stdout == HEAD + b"Content-Length: 2\r\n\r\nhi"
 
 
+def test_repeated_and_alternating_header_sets_keep_their_lines(shapes):
+    """start_response keeps the last call's lines for the same status and
+    item objects: alternating sets, and one list edited in place between
+    calls, must still send exactly their own lines."""
+    latin1 = HEAD + b"X-Caf: caf\xe9\r\nContent-Length: 6\r\n\r\nlatin1"
+    listed = HEAD + b"Content-Length: 2\r\n\r\nhi"
+    given = HEAD + b"Content-Length: 2\r\n\r\nhi"
+    for _ in range(2):
+        assert ask(shapes, "/list").stdout == listed
+        assert ask(shapes, "/list").stdout == listed
+        assert ask(shapes, "/latin1").stdout == latin1
+        assert ask(shapes, "/given-length").stdout == given
+        assert ask(shapes, "/no-content").stdout == b"Status: 204 No Content\r\n\r\n"
+    edited = HEAD + b"Content-Length: 2\r\n\r\ned"
+    assert ask(shapes, "/edited-list").stdout == edited
+    assert ask(shapes, "/edited-list", QUERY_STRING="add=1").stdout == HEAD + b"X-Edit: 1\r\n" + edited[len(HEAD):]
+    assert ask(shapes, "/edited-list", QUERY_STRING="pop").stdout == edited
+    assert ask(shapes, "/edited-list", QUERY_STRING="add=2").stdout == HEAD + b"X-Edit: 2\r\n" + edited[len(HEAD):]
+    assert ask(shapes, "/edited-list", QUERY_STRING="pop").stdout == edited
+
+
 def test_latin1_value_from_the_cache_is_the_same_bytes(shapes):
     want = HEAD + b"X-Caf: caf\xe9\r\nContent-Length: 6\r\n\r\nlatin1"
     assert [ask(shapes, "/latin1").stdout for _ in range(3)] == [want] * 3

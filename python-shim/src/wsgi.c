@@ -386,6 +386,75 @@ static void line_set_clear(line_set *ls)
     ls->n = 0;
 }
 
+/* The last start_response call whose status and items were all exact str
+ * and tuples of exact str, with what came of it. Those are immutable, and
+ * the references here keep them alive: a call with the very same objects
+ * (an application's constants: the usual case) gets the same lines
+ * without hashing a tuple or looking anything up. */
+#define LAST_MAX 8
+static struct {
+    PyObject *status;          /* NULL: nothing kept */
+    PyObject *items[LAST_MAX]; /* the (name, value) tuples */
+    Py_ssize_t n;
+    PyObject *lines[LAST_MAX + 1];
+    int has_length;
+    long code;
+} last;
+
+static void last_clear(void)
+{
+    Py_ssize_t i;
+    if (last.status == NULL)
+        return;
+    for (i = 0; i < last.n; i++)
+        Py_CLEAR(last.items[i]);
+    for (i = 0; i < last.n + 1; i++)
+        Py_CLEAR(last.lines[i]);
+    Py_CLEAR(last.status);
+    last.n = 0;
+}
+
+/* Whether headers holds the same item objects as the last call. */
+static int last_matches(PyObject *status, PyObject *headers)
+{
+    Py_ssize_t i;
+    if (last.status == NULL || status != last.status || !PyList_CheckExact(headers) ||
+        PyList_GET_SIZE(headers) != last.n)
+        return 0;
+    for (i = 0; i < last.n; i++)
+        if (PyList_GET_ITEM(headers, i) != last.items[i])
+            return 0;
+    return 1;
+}
+
+/* Keeps a successful call when every object in it is immutable. */
+static void last_keep(PyObject *status, PyObject *headers, const line_set *ls, int has_length, long code)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(headers);
+    if (!PyUnicode_CheckExact(status) || n > LAST_MAX || ls->n != n + 1)
+        return;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1)))
+            return;
+    }
+    last_clear();
+    for (i = 0; i < n; i++) {
+        Py_INCREF(PyList_GET_ITEM(headers, i));
+        last.items[i] = PyList_GET_ITEM(headers, i);
+    }
+    for (i = 0; i < n + 1; i++) {
+        Py_INCREF(ls->items[i]);
+        last.lines[i] = ls->items[i];
+    }
+    Py_INCREF(status);
+    last.status = status;
+    last.n = n;
+    last.has_length = has_length;
+    last.code = code;
+}
+
 /* The header lines for start_response(status, headers) into *ls
  * ('Status: ...' first), *has_length whether an item is a Content-Length,
  * *code the status code. Cached entries are used for exact str only;
@@ -397,6 +466,15 @@ static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *
     int len = 0;
     ls->items = ls->small;
     ls->n = 0;
+    if (last_matches(status, headers)) {
+        for (i = 0; i < last.n + 1; i++) {
+            Py_INCREF(last.lines[i]);
+            ls->items[ls->n++] = last.lines[i];
+        }
+        *has_length = last.has_length;
+        *code = last.code;
+        return 0;
+    }
     entry = PyUnicode_CheckExact(status) ? PyDict_GetItemWithError(good_status, status) : NULL;
     if (entry != NULL)
         Py_INCREF(entry);
@@ -443,6 +521,7 @@ static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *
         return -1;
     }
     *has_length = len;
+    last_keep(status, headers, ls, len, *code);
     return 0;
 }
 

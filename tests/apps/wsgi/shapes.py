@@ -117,6 +117,21 @@ def s_environ(environ, start_response):
     return [json.dumps(out).encode()]
 
 
+EDITED = [("Content-Type", "text/plain")]
+
+
+def s_edited_list(environ, start_response):
+    # One list object every time, edited in place by the query string:
+    # the lines sent must follow its items, not the object.
+    query = environ.get("QUERY_STRING", "")
+    if query.startswith("add="):
+        EDITED.append(("X-Edit", query[4:]))
+    elif query == "pop":
+        EDITED.pop()
+    start_response("200 OK", EDITED)
+    return [b"ed"]
+
+
 def s_environ_items(environ, start_response):
     # What the environ's copies must not share: the application's own
     # additions, and the gateway's shared items as they are now (the query
