@@ -164,6 +164,11 @@ def test_environ_of_each_request_is_its_own(shapes):
         assert items(**{"wsgi.run_once": "param"})["wsgi.run_once"] is False
     assert items(QUERY_STRING="c", EXTRA_PARAM="x")["EXTRA_PARAM"] == "x"
     assert "EXTRA_PARAM" not in items(QUERY_STRING="c")
+    # Values of the same length, of another length and back (the template
+    # keeps their bytes, in place while the length stays).
+    for q, port in [("x=1", "1"), ("x=2", "22"), ("x=22", "22"), ("x=1", "3"), ("y=333", "4444"), ("x=4", "4445")]:
+        got = items(QUERY_STRING=q, REMOTE_PORT=port)
+        assert (got["QUERY_STRING"], got["REMOTE_PORT"]) == (q, port)
 
 
 @pytest.mark.parametrize("variant", ["custom", "shadowed"])

@@ -82,6 +82,8 @@ void env_template_clear(env_template *t)
 {
     size_t i;
     Py_CLEAR(t->dict);
+    PyMem_Free(t->raw);
+    t->raw = NULL;
     for (i = 0; i < ENV_SLOTS; i++) {
         Py_CLEAR(t->keys[i]);
         Py_CLEAR(t->vals[i]);
@@ -138,9 +140,15 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
     if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
         return NULL;
     for (i = 0; i < count; i++) {
-        if (!str_is(t->keys[i], ps[i].name, ps[i].name_len))
+        const smisk_param *p = &ps[i];
+        /* One comparison for name and value where the library keeps them
+         * one after the other (as the FastCGI stream has them). */
+        if (p->name_len == t->nlen[i] && p->value_len == t->vlen[i] && p->name + p->name_len == p->value &&
+            memcmp(p->name, t->raw + t->raw_at[i], p->name_len + p->value_len) == 0)
+            continue;
+        if (!str_is(t->keys[i], p->name, p->name_len))
             return NULL;
-        if (!str_is(t->vals[i], ps[i].value, ps[i].value_len))
+        if (!str_is(t->vals[i], p->value, p->value_len))
             changed[nchanged++] = i;
     }
     for (j = 0; j < nchanged; j++) {
@@ -154,8 +162,41 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
             return NULL;
         }
         Py_XSETREF(t->vals[i], val);
+        /* The raw copy follows a value of the same length (a port, an id);
+         * another one is compared as str from now on. */
+        if (ps[i].value_len == t->vlen[i])
+            memcpy(t->raw + t->raw_at[i] + t->nlen[i], ps[i].value, ps[i].value_len);
+        else
+            t->vlen[i] = SIZE_MAX;
     }
     return PyDict_Copy(t->dict);
+}
+
+/* Lays out the raw copy of the params the template was just made from
+ * (without it, every param is compared as str). */
+static void raw_take(smisk_request *h, env_template *t, size_t count)
+{
+    smisk_param ps[ENV_SLOTS];
+    size_t i, n = 0, total = 0;
+    PyMem_Free(t->raw);
+    t->raw = NULL;
+    for (i = 0; i < ENV_SLOTS; i++)
+        t->vlen[i] = SIZE_MAX;
+    if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
+        return;
+    for (i = 0; i < n; i++)
+        total += ps[i].name_len + ps[i].value_len;
+    if ((t->raw = PyMem_Malloc(total > 0 ? total : 1)) == NULL)
+        return; /* only the shortcut is lost */
+    total = 0;
+    for (i = 0; i < n; i++) {
+        t->raw_at[i] = total;
+        t->nlen[i] = ps[i].name_len;
+        t->vlen[i] = ps[i].value_len;
+        memcpy(t->raw + total, ps[i].name, ps[i].name_len);
+        memcpy(t->raw + total + ps[i].name_len, ps[i].value, ps[i].value_len);
+        total += ps[i].name_len + ps[i].value_len;
+    }
 }
 
 static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
@@ -214,6 +255,8 @@ static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra
         t->count = count;
         if (t->dict == NULL)
             PyErr_Clear(); /* only the shortcut is lost */
+        else
+            raw_take(r->handle, t, count);
     }
     return env;
 }

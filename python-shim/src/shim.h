@@ -172,6 +172,10 @@ typedef struct {
     size_t count;
     PyObject *keys[ENV_SLOTS];
     PyObject *vals[ENV_SLOTS];
+    /* Each param's name and value bytes, one after the other, at raw_at[i]
+     * in raw (PyMem); vlen[i] SIZE_MAX: out of date, compare the str. */
+    char *raw;
+    size_t raw_at[ENV_SLOTS], nlen[ENV_SLOTS], vlen[ENV_SLOTS];
 } env_template;
 void env_template_clear(env_template *t);
 /* Adds a gateway's items to a new env in place; *added: how many it put
