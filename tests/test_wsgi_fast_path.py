@@ -171,6 +171,27 @@ def test_environ_of_each_request_is_its_own(shapes):
         assert (got["QUERY_STRING"], got["REMOTE_PORT"]) == (q, port)
 
 
+def test_kept_completion_follows_the_params_it_reads(shapes):
+    """After two requests with the same CONTENT_*/PATH_INFO/SCRIPT_NAME
+    params the completed environ is kept and copied: a change of those
+    params must complete it again, one of the others must reach it, and
+    the application's changes to its copy must not."""
+    n = 0
+    for content_type, http_content_type, want in [("", "text/a", "text/a"), ("text/kept", "text/b", "text/kept"),
+                                                  ("", "text/c", "text/c")]:
+        for _ in range(4):
+            n += 1
+            got = json.loads(ask(shapes, "/environ-items", QUERY_STRING=f"n={n}", CONTENT_TYPE=content_type,
+                                 HTTP_CONTENT_TYPE=http_content_type).headers_and_body[1])
+            assert (got["CONTENT_TYPE"], got["QUERY_STRING"], got["REQUEST_METHOD"]) == (want, f"n={n}", "GET")
+            assert (got["PATH_INFO"], got["SCRIPT_NAME"]) == ("/environ-items", "")
+            assert "HTTP_CONTENT_TYPE" not in got and "shapes.added" not in got
+    for script, path in [("/environ-items", "/environ-items"), ("/", "/environ-items")]:
+        for _ in range(3):
+            got = json.loads(ask(shapes, "/ignored", SCRIPT_NAME=script, PATH_INFO=path).headers_and_body[1])
+            assert (got["PATH_INFO"], got["SCRIPT_NAME"]) == ("/environ-items", "" if script == "/" else script)
+
+
 @pytest.mark.parametrize("variant", ["custom", "shadowed"])
 def test_subclass_overrides_of_environ_and_start_response_are_used(tmp_path, variant):
     """Also: the application replaces gateway.wsgi_app while it runs, and

@@ -82,6 +82,7 @@ void env_template_clear(env_template *t)
 {
     size_t i;
     Py_CLEAR(t->dict);
+    Py_CLEAR(t->done);
     PyMem_Free(t->raw);
     t->raw = NULL;
     for (i = 0; i < ENV_SLOTS; i++) {
@@ -139,6 +140,7 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
         return NULL;
     if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
         return NULL;
+    t->pin_changed = 0;
     for (i = 0; i < count; i++) {
         const smisk_param *p = &ps[i];
         /* One comparison for name and value where the library keeps them
@@ -148,9 +150,13 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
             continue;
         if (!str_is(t->keys[i], p->name, p->name_len))
             return NULL;
-        if (!str_is(t->vals[i], p->value, p->value_len))
+        if (!str_is(t->vals[i], p->value, p->value_len)) {
             changed[nchanged++] = i;
+            t->pin_changed |= t->pinned[i];
+        }
     }
+    if (t->pin_changed)
+        Py_CLEAR(t->done);
     for (j = 0; j < nchanged; j++) {
         PyObject *val;
         i = changed[j];
@@ -161,6 +167,12 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
             Py_CLEAR(t->dict);
             return NULL;
         }
+        /* A param the completion does not read: the completed env gets
+         * it as the template does. */
+        if (t->done != NULL && PyDict_SetItem(t->done, t->keys[i], val) < 0) {
+            Py_CLEAR(t->done);
+            PyErr_Clear(); /* only the shortcut is lost */
+        }
         Py_XSETREF(t->vals[i], val);
         /* The raw copy follows a value of the same length (a port, an id);
          * another one is compared as str from now on. */
@@ -169,7 +181,22 @@ static PyObject *env_from_template(smisk_request *h, env_template *t, size_t cou
         else
             t->vlen[i] = SIZE_MAX;
     }
+    if (t->done != NULL) {
+        t->from_done = 1;
+        return PyDict_Copy(t->done);
+    }
     return PyDict_Copy(t->dict);
+}
+
+void env_template_set_done(env_template *t, PyObject *env)
+{
+    /* Only after a second request in a row with the same pinned params:
+     * where they change every time (SCRIPT_NAME is the path with nginx's
+     * stock params), the copy would be made for nothing. */
+    if (t->npin == 0 || t->dict == NULL || t->pin_changed || t->from_done != 0 || t->done != NULL)
+        return;
+    if ((t->done = PyDict_Copy(env)) == NULL)
+        PyErr_Clear(); /* only the shortcut is lost */
 }
 
 /* Lays out the raw copy of the params the template was just made from
@@ -213,6 +240,8 @@ static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra
     /* Built param by param; the slots are reused and rewritten on the way,
      * so the old template no longer matches them. */
     Py_CLEAR(t->dict);
+    Py_CLEAR(t->done);
+    t->pin_changed = 1;
     env = new_env_dict(count);
     if (env == NULL)
         return NULL;
@@ -251,18 +280,27 @@ static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra
      * per-index update of the template wrong, and so would an extra item
      * with a param's name (the extra one wins): no template then. */
     if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count + (size_t)added) {
+        size_t j;
         t->dict = PyDict_Copy(env);
         t->count = count;
         if (t->dict == NULL)
             PyErr_Clear(); /* only the shortcut is lost */
         else
             raw_take(r->handle, t, count);
+        /* Interned keys: the pinned names are found by identity. */
+        for (i = 0; i < count; i++) {
+            t->pinned[i] = 0;
+            for (j = 0; j < t->npin; j++)
+                t->pinned[i] |= t->keys[i] == t->pin_names[j];
+        }
     }
     return env;
 }
 
 PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
 {
+    t->from_done = -1;
+    t->pin_changed = 1;
     if (r->env != NULL) {
         Py_ssize_t added;
         /* Asked again in the same request: the extra items go in again. */
@@ -273,6 +311,7 @@ PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra
     }
     if (r->handle == NULL)
         return PyDict_New();
+    t->from_done = 0;
     r->env = build_env(r, t, extra, ctx);
     Py_XINCREF(r->env);
     return r->env;

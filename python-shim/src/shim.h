@@ -176,8 +176,20 @@ typedef struct {
      * in raw (PyMem); vlen[i] SIZE_MAX: out of date, compare the str. */
     char *raw;
     size_t raw_at[ENV_SLOTS], nlen[ENV_SLOTS], vlen[ENV_SLOTS];
+    /* A gateway's completed env (what it does to each copy), kept while
+     * the params it reads (pin_names: interned, set by the gateway) stay
+     * the same from request to request; NULL: none. */
+    PyObject *done;
+    PyObject *const *pin_names;
+    size_t npin;
+    unsigned char pinned[ENV_SLOTS];
+    int pin_changed; /* this request: a pinned param changed, or a new template */
+    int from_done;   /* this request's env: 1 a copy of done, 0 to complete, -1 asked again */
 } env_template;
 void env_template_clear(env_template *t);
+/* Keeps a copy of the env the gateway just completed, to be copied as it is
+ * for the next requests whose pinned params do not change. */
+void env_template_set_done(env_template *t, PyObject *env);
 /* Adds a gateway's items to a new env in place; *added: how many it put
  * (an item whose key is a param's makes the template unusable). */
 typedef int (*env_extra_fn)(void *ctx, PyObject *env, Py_ssize_t *added);

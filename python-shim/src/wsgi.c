@@ -60,11 +60,14 @@ typedef struct {
 
 static PyTypeObject GatewayType;
 
-/* Interned keys and values of the environ completion. */
+/* Interned keys and values of the environ completion. The six from
+ * K_HTTP_CONTENT_TYPE on are what the per-request part reads (pinned in
+ * the environ template). */
 enum {
     K_WSGI_INPUT, K_URL_SCHEME, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE, K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH,
     K_PATH_INFO, K_SCRIPT_NAME, K_REQUEST_METHOD, V_HTTP, V_HTTPS, V_SLASH, V_EMPTY, N_STRINGS
 };
+#define N_PINNED (K_SCRIPT_NAME - K_HTTP_CONTENT_TYPE + 1)
 static const char *const string_text[N_STRINGS] = {
     "wsgi.input", "wsgi.url_scheme", "HTTP_CONTENT_TYPE", "CONTENT_TYPE", "HTTP_CONTENT_LENGTH",
     "CONTENT_LENGTH", "PATH_INFO", "SCRIPT_NAME", "REQUEST_METHOD", "http", "https", "/", ""};
@@ -191,14 +194,21 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
         return NULL;
     if (!snap_matches(g, (PyObject *)req->input)) {
         Py_CLEAR(g->tmpl.dict);
+        Py_CLEAR(g->tmpl.done);
         snap_take(g, (PyObject *)req->input);
     }
+    g->tmpl.pin_names = &S[K_HTTP_CONTENT_TYPE];
+    g->tmpl.npin = N_PINNED;
     env = request_env_with(req, &g->tmpl, add_static, g);
     if (env == NULL)
         return NULL;
     scheme = smisk_request_is_https(req->handle) ? S[V_HTTPS] : S[V_HTTP];
     if (PyDict_SetItem(env, S[K_URL_SCHEME], scheme) < 0)
         goto fail;
+    /* The moves and the path below read only the pinned params: unchanged,
+     * the kept completed env has them done already. */
+    if (g->tmpl.from_done == 1)
+        return env;
     if (move_header_param(env, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE) < 0 ||
         move_header_param(env, K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH) < 0)
         goto fail;
@@ -220,6 +230,7 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
         if (PyDict_SetItem(env, S[K_SCRIPT_NAME], S[V_EMPTY]) < 0)
             goto fail;
     }
+    env_template_set_done(&g->tmpl, env);
     return env;
 fail:
     Py_DECREF(env);
@@ -831,6 +842,7 @@ static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
     /* The template and the snapshot hold static_env's values, among them
      * smisk.app: the gateway itself. */
     Py_VISIT(g->tmpl.dict);
+    Py_VISIT(g->tmpl.done);
     for (i = 0; i < 2 * SNAP_MAX; i++)
         Py_VISIT(g->snap[i]);
     Py_VISIT(g->snap_input);
