@@ -118,6 +118,9 @@ int main(int argc, char **argv) {
     const char *pn;
     size_t pnl;
     CHECK_STATUS(smisk_request_param_at(NULL, 0, &pn, &pnl, &pv, &pvl), SMISK_ERR_NULL);
+    smisk_param params[4];
+    size_t nparams = 99;
+    CHECK_STATUS(smisk_request_params(NULL, params, 4, &nparams), SMISK_ERR_NULL);
     CHECK(smisk_request_id(NULL) == 0);
     CHECK(!smisk_request_keep_conn(NULL));
     CHECK(!smisk_request_is_aborted(NULL));
@@ -232,6 +235,20 @@ int main(int argc, char **argv) {
     CHECK_MEM(pv, pvl, "/capi");
     CHECK_STATUS(smisk_request_param_at(request, 3, &pn, &pnl, &pv, &pvl), SMISK_ERR_NOT_FOUND);
     CHECK_STATUS(smisk_request_param_at(request, 0, NULL, &pnl, &pv, &pvl), SMISK_ERR_NULL);
+    /* All at once: the same pointers as param_at, the count even without room. */
+    CHECK_OK(smisk_request_params(request, params, 4, &nparams));
+    CHECK(nparams == 3);
+    CHECK_OK(smisk_request_param_at(request, 2, &pn, &pnl, &pv, &pvl));
+    CHECK(params[2].name == pn && params[2].name_len == pnl && params[2].value == pv && params[2].value_len == pvl);
+    CHECK_MEM(params[1].name, params[1].name_len, "SCRIPT_NAME");
+    CHECK_MEM(params[1].value, params[1].value_len, "/capi");
+    nparams = 0;
+    CHECK_OK(smisk_request_params(request, params, 1, &nparams));
+    CHECK(nparams == 3);
+    CHECK_OK(smisk_request_params(request, NULL, 0, &nparams));
+    CHECK(nparams == 3);
+    CHECK_STATUS(smisk_request_params(request, NULL, 2, &nparams), SMISK_ERR_NULL);
+    CHECK_STATUS(smisk_request_params(request, params, 4, NULL), SMISK_ERR_NULL);
 
     CHECK_OK(smisk_request_readline(request, buf, sizeof buf, &len));
     CHECK_MEM(buf, len, "line1\n");

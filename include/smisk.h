@@ -335,6 +335,16 @@ typedef struct {
   bool port80;
 } smisk_url_format;
 
+// One param as smisk_request_params gives it: name and value pointers
+// and lengths (binary-safe, not NUL-terminated), valid until the request
+// finishes.
+typedef struct {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} smisk_param;
+
 // A byte string passed with its length (not NUL-terminated); `ptr` may
 // be NULL when `len` is 0.
 typedef struct {
@@ -938,6 +948,14 @@ size_t smisk_request_param_count(const smisk_request *request);
 // The index-th param (0-based): name and value pointers and lengths, valid
 // until the request finishes. SMISK_ERR_NOT_FOUND when index is out of range.
 smisk_status smisk_request_param_at(smisk_request *request, size_t index, const char **name, size_t *name_len, const char **value, size_t *value_len);
+
+// Every param at once, in the order the web server sent them: the first
+// min(count, cap) into out[0..] (out may be NULL when cap is 0), their
+// number into *count (more than cap when out is too small: call again
+// with room for all). What smisk_request_param_at gives for each index,
+// in one call (a gateway building an environ reads them all on every
+// request). SMISK_ERR_STATE after the request finished.
+smisk_status smisk_request_params(smisk_request *request, smisk_param *out, size_t cap, size_t *count);
 
 // The FastCGI request id (0 for NULL).
 uint16_t smisk_request_id(const smisk_request *request);

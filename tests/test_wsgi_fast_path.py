@@ -85,6 +85,27 @@ def test_what_the_cache_must_not_pass_gets_500(shapes, path, message):
     assert ask(shapes, "/list").stdout == HEAD + b"Content-Length: 2\r\n\r\nhi"
 
 
+def test_repeated_and_alternating_header_sets_keep_their_lines(shapes):
+    """start_response keeps the last call's lines for the same status and
+    item objects: alternating sets, and one list edited in place between
+    calls, must still send exactly their own lines."""
+    latin1 = HEAD + b"X-Caf: caf\xe9\r\nContent-Length: 6\r\n\r\nlatin1"
+    listed = HEAD + b"Content-Length: 2\r\n\r\nhi"
+    given = HEAD + b"Content-Length: 2\r\n\r\nhi"
+    for _ in range(2):
+        assert ask(shapes, "/list").stdout == listed
+        assert ask(shapes, "/list").stdout == listed
+        assert ask(shapes, "/latin1").stdout == latin1
+        assert ask(shapes, "/given-length").stdout == given
+        assert ask(shapes, "/no-content").stdout == b"Status: 204 No Content\r\n\r\n"
+    edited = HEAD + b"Content-Length: 2\r\n\r\ned"
+    assert ask(shapes, "/edited-list").stdout == edited
+    assert ask(shapes, "/edited-list", QUERY_STRING="add=1").stdout == HEAD + b"X-Edit: 1\r\n" + edited[len(HEAD):]
+    assert ask(shapes, "/edited-list", QUERY_STRING="pop").stdout == edited
+    assert ask(shapes, "/edited-list", QUERY_STRING="add=2").stdout == HEAD + b"X-Edit: 2\r\n" + edited[len(HEAD):]
+    assert ask(shapes, "/edited-list", QUERY_STRING="pop").stdout == edited
+
+
 def test_latin1_value_from_the_cache_is_the_same_bytes(shapes):
     want = HEAD + b"X-Caf: caf\xe9\r\nContent-Length: 6\r\n\r\nlatin1"
     assert [ask(shapes, "/latin1").stdout for _ in range(3)] == [want] * 3
@@ -116,6 +137,59 @@ def test_environ_completion(shapes):
     out = json.loads(ask(shapes, "/ignored", SCRIPT_NAME="/", PATH_INFO="/environ").headers_and_body[1])
     assert out["PATH_INFO"] == "/environ" and out["SCRIPT_NAME"] == ""
     assert out["wsgi.url_scheme"] == "http"
+
+
+def test_environ_of_each_request_is_its_own(shapes):
+    """The environ is made from a template of the last one (params and the
+    gateway's shared items): changed params, the application's changes to
+    its environ, a change of the shared items and a param named like a
+    shared item must all come out as if built from scratch."""
+    def items(**params):
+        return json.loads(ask(shapes, "/environ-items", **params).headers_and_body[1])
+
+    first = items(QUERY_STRING="a=1")
+    assert first["QUERY_STRING"] == "a=1" and first["REQUEST_METHOD"] == "GET"
+    assert "shapes.added" not in first and "shapes.shared" not in first
+    again = items(QUERY_STRING="a=2")
+    assert again["QUERY_STRING"] == "a=2" and again["REQUEST_METHOD"] == "GET"
+    assert "shapes.added" not in again
+    assert {k: v for k, v in again.items() if k != "QUERY_STRING"} == \
+        {k: v for k, v in first.items() if k != "QUERY_STRING"}
+    items(QUERY_STRING="set=one")
+    assert items(QUERY_STRING="b")["shapes.shared"] == "one"
+    items(QUERY_STRING="set=two")
+    assert items(QUERY_STRING="b")["shapes.shared"] == "two"
+    # A param with a shared item's name: the shared item wins, every time.
+    for _ in range(3):
+        assert items(**{"wsgi.run_once": "param"})["wsgi.run_once"] is False
+    assert items(QUERY_STRING="c", EXTRA_PARAM="x")["EXTRA_PARAM"] == "x"
+    assert "EXTRA_PARAM" not in items(QUERY_STRING="c")
+    # Values of the same length, of another length and back (the template
+    # keeps their bytes, in place while the length stays).
+    for q, port in [("x=1", "1"), ("x=2", "22"), ("x=22", "22"), ("x=1", "3"), ("y=333", "4444"), ("x=4", "4445")]:
+        got = items(QUERY_STRING=q, REMOTE_PORT=port)
+        assert (got["QUERY_STRING"], got["REMOTE_PORT"]) == (q, port)
+
+
+def test_kept_completion_follows_the_params_it_reads(shapes):
+    """After two requests with the same CONTENT_*/PATH_INFO/SCRIPT_NAME
+    params the completed environ is kept and copied: a change of those
+    params must complete it again, one of the others must reach it, and
+    the application's changes to its copy must not."""
+    n = 0
+    for content_type, http_content_type, want in [("", "text/a", "text/a"), ("text/kept", "text/b", "text/kept"),
+                                                  ("", "text/c", "text/c")]:
+        for _ in range(4):
+            n += 1
+            got = json.loads(ask(shapes, "/environ-items", QUERY_STRING=f"n={n}", CONTENT_TYPE=content_type,
+                                 HTTP_CONTENT_TYPE=http_content_type).headers_and_body[1])
+            assert (got["CONTENT_TYPE"], got["QUERY_STRING"], got["REQUEST_METHOD"]) == (want, f"n={n}", "GET")
+            assert (got["PATH_INFO"], got["SCRIPT_NAME"]) == ("/environ-items", "")
+            assert "HTTP_CONTENT_TYPE" not in got and "shapes.added" not in got
+    for script, path in [("/environ-items", "/environ-items"), ("/", "/environ-items")]:
+        for _ in range(3):
+            got = json.loads(ask(shapes, "/ignored", SCRIPT_NAME=script, PATH_INFO=path).headers_and_body[1])
+            assert (got["PATH_INFO"], got["SCRIPT_NAME"]) == ("/environ-items", "" if script == "/" else script)
 
 
 @pytest.mark.parametrize("variant", ["custom", "shadowed"])

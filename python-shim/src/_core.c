@@ -92,7 +92,15 @@ PyObject *raise_status(smisk_status st)
 
 int view_get(PyObject *o, view *v, const char *what)
 {
-    memset(v, 0, sizeof(*v));
+    v->is_str = 0;
+    v->has_buf = 0;
+    if (PyBytes_CheckExact(o)) {
+        /* bytes is immutable and the caller holds it: its storage is the
+         * view, without the buffer protocol's export and release. */
+        v->ptr = (const uint8_t *)PyBytes_AS_STRING(o);
+        v->len = (size_t)PyBytes_GET_SIZE(o);
+        return 0;
+    }
     if (PyUnicode_Check(o)) {
         Py_ssize_t n;
         const char *p = PyUnicode_AsUTF8AndSize(o, &n);

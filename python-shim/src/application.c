@@ -287,6 +287,10 @@ static int setup_transaction(ApplicationObject *self)
     PyErr_Clear();
     Py_XSETREF(self->request, req);
     Py_XSETREF(self->response, resp);
+    Py_INCREF(req);
+    Py_XSETREF(self->request_attr, (PyObject *)req);
+    Py_INCREF(resp);
+    Py_XSETREF(self->response_attr, (PyObject *)resp);
     return 0;
 }
 
@@ -585,26 +589,6 @@ static int app_set_sessions(ApplicationObject *self, PyObject *v, void *c)
     return 0;
 }
 
-static PyObject *get_obj(PyObject *o)
-{
-    if (o == NULL)
-        Py_RETURN_NONE;
-    Py_INCREF(o);
-    return o;
-}
-
-static PyObject *app_get_request(ApplicationObject *self, void *c)
-{
-    (void)c;
-    return get_obj((PyObject *)self->request);
-}
-
-static PyObject *app_get_response(ApplicationObject *self, void *c)
-{
-    (void)c;
-    return get_obj((PyObject *)self->response);
-}
-
 static PyMemberDef app_members[] = {
     {"request_class", T_OBJECT_EX, offsetof(ApplicationObject, request_class), 0,
      "Class of the request object run() creates (a Request subclass)."},
@@ -614,6 +598,10 @@ static PyMemberDef app_members[] = {
      "Called without arguments to create `sessions` (default FileSessionStore)."},
     {"show_traceback", T_OBJECT_EX, offsetof(ApplicationObject, show_traceback), 0,
      "error() shows the traceback when true (default: SMISK_DEBUG is set)."},
+    {"request", T_OBJECT_EX, offsetof(ApplicationObject, request_attr), READONLY,
+     "The request object (None before run())."},
+    {"response", T_OBJECT_EX, offsetof(ApplicationObject, response_attr), READONLY,
+     "The response object (None before run())."},
     {"worker_index", T_INT, offsetof(ApplicationObject, worker_index), READONLY,
      "Index of this serving process (0..forks-1; 0 without forks)."},
     {NULL, 0, 0, 0, NULL}};
@@ -629,8 +617,6 @@ static PyGetSetDef app_getset[] = {
      "Recycle a worker after this many requests (0: never; without forks run() returns).", NULL},
     {"sessions", (getter)app_get_sessions, (setter)app_set_sessions,
      "The session store (created from sessions_class on first use).", NULL},
-    {"request", (getter)app_get_request, NULL, "The request object (None before run()).", NULL},
-    {"response", (getter)app_get_response, NULL, "The response object (None before run()).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef app_methods[] = {
@@ -665,6 +651,10 @@ static PyObject *app_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     debug = getenv("SMISK_DEBUG");
     self->show_traceback = (debug != NULL && debug[0] != '\0') ? Py_True : Py_False;
     Py_INCREF(self->show_traceback);
+    Py_INCREF(Py_None);
+    self->request_attr = Py_None;
+    Py_INCREF(Py_None);
+    self->response_attr = Py_None;
     self->tolerant = 1;
     utf8 = PyUnicode_FromString("utf-8");
     if (utf8 == NULL || set_charset(self, utf8) < 0 || set_current((PyObject *)self) < 0) {
@@ -693,6 +683,8 @@ static int app_traverse(ApplicationObject *self, visitproc visit, void *arg)
     Py_VISIT(self->sessions);
     Py_VISIT(self->request);
     Py_VISIT(self->response);
+    Py_VISIT(self->request_attr);
+    Py_VISIT(self->response_attr);
     Py_VISIT(self->show_traceback);
     return 0;
 }
@@ -706,6 +698,8 @@ static int app_clear(ApplicationObject *self)
     Py_CLEAR(self->sessions);
     Py_CLEAR(self->request);
     Py_CLEAR(self->response);
+    Py_CLEAR(self->request_attr);
+    Py_CLEAR(self->response_attr);
     Py_CLEAR(self->show_traceback);
     return 0;
 }

@@ -65,18 +65,31 @@ static PyObject *cached(PyObject **slot, PyObject *value)
  * env is built param by param, reusing the str objects of the same index
  * where the bytes are equal (str is immutable; their hashes stay cached),
  * and becomes the next template. It holds no more than one request's params
- * (at most 64 of them, within the library's params size limit) between
- * requests. */
-#define ENV_SLOTS 64
+ * (at most ENV_SLOTS of them, within the library's params size limit) between
+ * requests.
+ *
+ * A gateway keeps its own template that also holds the items it adds to
+ * every env (env_extra_fn): copying them with the params is cheaper than
+ * inserting them into each copy. */
+
 /* Room for what a gateway adds to the params (smisk.wsgi puts in 11 keys). */
 #define ENV_EXTRA_KEYS 12
 
-static struct {
-    PyObject *dict; /* NULL: no usable template (first request, or repeated names) */
-    size_t count;
-    PyObject *keys[ENV_SLOTS];
-    PyObject *vals[ENV_SLOTS];
-} env_tmpl;
+/* request.env's template (no extra items). */
+static env_template core_tmpl;
+
+void env_template_clear(env_template *t)
+{
+    size_t i;
+    Py_CLEAR(t->dict);
+    Py_CLEAR(t->done);
+    PyMem_Free(t->raw);
+    t->raw = NULL;
+    for (i = 0; i < ENV_SLOTS; i++) {
+        Py_CLEAR(t->keys[i]);
+        Py_CLEAR(t->vals[i]);
+    }
+}
 
 static int str_is(PyObject *o, const char *p, size_t n)
 {
@@ -117,51 +130,118 @@ static PyObject *new_env_dict(size_t params)
 /* The env as a copy of the template when the names match it; NULL without
  * an exception when they do not (or there is no usable template), NULL with
  * one on a failure. */
-static PyObject *env_from_template(smisk_request *h, size_t count)
+static PyObject *env_from_template(smisk_request *h, env_template *t, size_t count)
 {
-    /* The changed values, by index; the pointers stay valid for the request. */
-    size_t i, j, changed[ENV_SLOTS], changed_len[ENV_SLOTS], nchanged = 0;
-    const char *changed_at[ENV_SLOTS];
-    if (env_tmpl.dict == NULL || count != env_tmpl.count)
+    /* The params in one call (count <= ENV_SLOTS: the template exists);
+     * the indexes of the changed values. */
+    smisk_param ps[ENV_SLOTS];
+    size_t i, j, n = 0, changed[ENV_SLOTS], nchanged = 0;
+    if (t->dict == NULL || count != t->count)
         return NULL;
+    if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
+        return NULL;
+    t->pin_changed = 0;
     for (i = 0; i < count; i++) {
-        const char *k, *v;
-        size_t kl, vl;
-        if (smisk_request_param_at(h, i, &k, &kl, &v, &vl) != SMISK_OK || !str_is(env_tmpl.keys[i], k, kl))
+        const smisk_param *p = &ps[i];
+        /* One comparison for name and value where the library keeps them
+         * one after the other (as the FastCGI stream has them). */
+        if (p->name_len == t->nlen[i] && p->value_len == t->vlen[i] && p->name + p->name_len == p->value &&
+            memcmp(p->name, t->raw + t->raw_at[i], p->name_len + p->value_len) == 0)
+            continue;
+        if (!str_is(t->keys[i], p->name, p->name_len))
             return NULL;
-        if (!str_is(env_tmpl.vals[i], v, vl)) {
-            changed[nchanged] = i;
-            changed_at[nchanged] = v;
-            changed_len[nchanged++] = vl;
+        if (!str_is(t->vals[i], p->value, p->value_len)) {
+            changed[nchanged++] = i;
+            t->pin_changed |= t->pinned[i];
         }
     }
+    if (t->pin_changed)
+        Py_CLEAR(t->done);
     for (j = 0; j < nchanged; j++) {
-        PyObject *val = PyUnicode_DecodeLatin1(changed_at[j], (Py_ssize_t)changed_len[j], NULL);
+        PyObject *val;
         i = changed[j];
-        if (val == NULL || PyDict_SetItem(env_tmpl.dict, env_tmpl.keys[i], val) < 0) {
+        val = PyUnicode_DecodeLatin1(ps[i].value, (Py_ssize_t)ps[i].value_len, NULL);
+        if (val == NULL || PyDict_SetItem(t->dict, t->keys[i], val) < 0) {
             Py_XDECREF(val);
             /* The template may be half updated: never use it again. */
-            Py_CLEAR(env_tmpl.dict);
+            Py_CLEAR(t->dict);
             return NULL;
         }
-        Py_XSETREF(env_tmpl.vals[i], val);
+        /* A param the completion does not read: the completed env gets
+         * it as the template does. */
+        if (t->done != NULL && PyDict_SetItem(t->done, t->keys[i], val) < 0) {
+            Py_CLEAR(t->done);
+            PyErr_Clear(); /* only the shortcut is lost */
+        }
+        Py_XSETREF(t->vals[i], val);
+        /* The raw copy follows a value of the same length (a port, an id);
+         * another one is compared as str from now on. */
+        if (ps[i].value_len == t->vlen[i])
+            memcpy(t->raw + t->raw_at[i] + t->nlen[i], ps[i].value, ps[i].value_len);
+        else
+            t->vlen[i] = SIZE_MAX;
     }
-    return PyDict_Copy(env_tmpl.dict);
+    if (t->done != NULL) {
+        t->from_done = 1;
+        return PyDict_Copy(t->done);
+    }
+    return PyDict_Copy(t->dict);
 }
 
-static PyObject *build_env(RequestObject *r)
+void env_template_set_done(env_template *t, PyObject *env)
+{
+    /* Only after a second request in a row with the same pinned params:
+     * where they change every time (SCRIPT_NAME is the path with nginx's
+     * stock params), the copy would be made for nothing. */
+    if (t->npin == 0 || t->dict == NULL || t->pin_changed || t->from_done != 0 || t->done != NULL)
+        return;
+    if ((t->done = PyDict_Copy(env)) == NULL)
+        PyErr_Clear(); /* only the shortcut is lost */
+}
+
+/* Lays out the raw copy of the params the template was just made from
+ * (without it, every param is compared as str). */
+static void raw_take(smisk_request *h, env_template *t, size_t count)
+{
+    smisk_param ps[ENV_SLOTS];
+    size_t i, n = 0, total = 0;
+    PyMem_Free(t->raw);
+    t->raw = NULL;
+    for (i = 0; i < ENV_SLOTS; i++)
+        t->vlen[i] = SIZE_MAX;
+    if (smisk_request_params(h, ps, ENV_SLOTS, &n) != SMISK_OK || n != count)
+        return;
+    for (i = 0; i < n; i++)
+        total += ps[i].name_len + ps[i].value_len;
+    if ((t->raw = PyMem_Malloc(total > 0 ? total : 1)) == NULL)
+        return; /* only the shortcut is lost */
+    total = 0;
+    for (i = 0; i < n; i++) {
+        t->raw_at[i] = total;
+        t->nlen[i] = ps[i].name_len;
+        t->vlen[i] = ps[i].value_len;
+        memcpy(t->raw + total, ps[i].name, ps[i].name_len);
+        memcpy(t->raw + total + ps[i].name_len, ps[i].value, ps[i].value_len);
+        total += ps[i].name_len + ps[i].value_len;
+    }
+}
+
+static PyObject *build_env(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
 {
     size_t i, count;
+    Py_ssize_t added = 0;
     PyObject *env;
     if (r->handle == NULL)
         return PyDict_New();
     count = smisk_request_param_count(r->handle);
-    env = env_from_template(r->handle, count);
+    env = env_from_template(r->handle, t, count);
     if (env != NULL || PyErr_Occurred())
         return env;
     /* Built param by param; the slots are reused and rewritten on the way,
      * so the old template no longer matches them. */
-    Py_CLEAR(env_tmpl.dict);
+    Py_CLEAR(t->dict);
+    Py_CLEAR(t->done);
+    t->pin_changed = 1;
     env = new_env_dict(count);
     if (env == NULL)
         return NULL;
@@ -172,8 +252,18 @@ static PyObject *build_env(RequestObject *r)
         int rc;
         if (smisk_request_param_at(r->handle, i, &k, &kl, &v, &vl) != SMISK_OK)
             break;
-        key = latin1_reused(i < ENV_SLOTS ? &env_tmpl.keys[i] : NULL, k, kl);
-        val = key == NULL ? NULL : latin1_reused(i < ENV_SLOTS ? &env_tmpl.vals[i] : NULL, v, vl);
+        key = latin1_reused(i < ENV_SLOTS ? &t->keys[i] : NULL, k, kl);
+        /* Interned (once per new name): the lookups of the names a gateway
+         * or application reads with interned str (every literal) then match
+         * by identity instead of comparing the text. */
+        if (key != NULL && !PyUnicode_CHECK_INTERNED(key)) {
+            PyUnicode_InternInPlace(&key);
+            if (i < ENV_SLOTS) {
+                Py_INCREF(key);
+                Py_XSETREF(t->keys[i], key);
+            }
+        }
+        val = key == NULL ? NULL : latin1_reused(i < ENV_SLOTS ? &t->vals[i] : NULL, v, vl);
         rc = val == NULL ? -1 : PyDict_SetItem(env, key, val);
         Py_XDECREF(key);
         Py_XDECREF(val);
@@ -182,15 +272,49 @@ static PyObject *build_env(RequestObject *r)
             return NULL;
         }
     }
+    if (extra != NULL && extra(ctx, env, &added) < 0) {
+        Py_DECREF(env);
+        return NULL;
+    }
     /* A name sent twice (the last one wins in the dict) would make the
-     * per-index update of the template wrong: no template then. */
-    if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count) {
-        env_tmpl.dict = PyDict_Copy(env);
-        env_tmpl.count = count;
-        if (env_tmpl.dict == NULL)
+     * per-index update of the template wrong, and so would an extra item
+     * with a param's name (the extra one wins): no template then. */
+    if (i == count && count <= ENV_SLOTS && (size_t)PyDict_GET_SIZE(env) == count + (size_t)added) {
+        size_t j;
+        t->dict = PyDict_Copy(env);
+        t->count = count;
+        if (t->dict == NULL)
             PyErr_Clear(); /* only the shortcut is lost */
+        else
+            raw_take(r->handle, t, count);
+        /* Interned keys: the pinned names are found by identity. */
+        for (i = 0; i < count; i++) {
+            t->pinned[i] = 0;
+            for (j = 0; j < t->npin; j++)
+                t->pinned[i] |= t->keys[i] == t->pin_names[j];
+        }
     }
     return env;
+}
+
+PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx)
+{
+    t->from_done = -1;
+    t->pin_changed = 1;
+    if (r->env != NULL) {
+        Py_ssize_t added;
+        /* Asked again in the same request: the extra items go in again. */
+        if (extra != NULL && extra(ctx, r->env, &added) < 0)
+            return NULL;
+        Py_INCREF(r->env);
+        return r->env;
+    }
+    if (r->handle == NULL)
+        return PyDict_New();
+    t->from_done = 0;
+    r->env = build_env(r, t, extra, ctx);
+    Py_XINCREF(r->env);
+    return r->env;
 }
 
 PyObject *request_env(RequestObject *r)
@@ -199,11 +323,7 @@ PyObject *request_env(RequestObject *r)
         Py_INCREF(r->env);
         return r->env;
     }
-    if (r->handle == NULL)
-        return PyDict_New();
-    r->env = build_env(r);
-    Py_XINCREF(r->env);
-    return r->env;
+    return request_env_with(r, &core_tmpl, NULL, NULL);
 }
 
 static PyObject *req_get_env(RequestObject *r, void *c)

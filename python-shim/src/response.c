@@ -429,6 +429,23 @@ int response_add_line(ResponseObject *r, PyObject *line)
     return res == NULL ? -1 : 0;
 }
 
+int response_add_ascii(ResponseObject *r, const char *p, size_t n)
+{
+    PyObject *line;
+    int rc;
+    if (r->headers == NULL && r->handle != NULL) {
+        /* As response_add_line: no list yet, so the library's is all there
+         * is; no str object is made for a line nobody looks at. */
+        smisk_status st = smisk_response_push_header(r->handle, p, n);
+        return st == SMISK_OK ? 0 : (raise_status(st), -1);
+    }
+    if ((line = PyUnicode_DecodeASCII(p, (Py_ssize_t)n, NULL)) == NULL)
+        return -1;
+    rc = response_add_line(r, line);
+    Py_DECREF(line);
+    return rc;
+}
+
 int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n)
 {
     PyObject *items;
@@ -515,6 +532,16 @@ int body_view(PyObject *data, view *v, PyObject **tmp)
     return view_get(data, v, "data");
 }
 
+/* Whether the begin a write needs is the library's plain one, which its
+ * write makes by itself: begin() not overridden, no session (the cookie
+ * line), and a header block too small to release the GIL for. Saves the
+ * begin call and its checks on every small answer. */
+static int plain_begin(ResponseObject *r)
+{
+    return !r->custom_begin && (r->request == NULL || r->request->sess == NULL) &&
+           smisk_response_headers_size(r->handle) < WRITE_RELEASE_GIL;
+}
+
 /* Writes one chunk: empty ones do not begin the response. */
 static int write_chunk(ResponseObject *r, PyObject *data)
 {
@@ -528,7 +555,7 @@ static int write_chunk(ResponseObject *r, PyObject *data)
         Py_XDECREF(tmp);
         return 0;
     }
-    if (response_begin_if_needed(r) < 0) {
+    if (!plain_begin(r) && response_begin_if_needed(r) < 0) {
         view_release(&v);
         Py_XDECREF(tmp);
         return -1;

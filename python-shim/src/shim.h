@@ -119,6 +119,12 @@ struct ApplicationObject {
     PyObject *sessions;
     RequestObject *request;
     ResponseObject *response;
+    /* The same objects, or None before run(): what the `request` and
+     * `response` attributes read. Object member slots, because CPython's
+     * specializing interpreter reads a slot directly at an attribute load
+     * while a getter is a full lookup and a call each time (service()
+     * reads self.response at least once per request). */
+    PyObject *request_attr, *response_attr;
     PyObject *charset;    /* str */
     const char *charset_utf8; /* owned by charset */
     int charset_is_utf8;
@@ -158,6 +164,40 @@ void request_charset_changed(RequestObject *r);
 /* request.env: the params dict, built at the first use in a request. */
 PyObject *request_env(RequestObject *r);
 
+/* The env of the last request and its param str objects by index (see
+ * request.c); zero-initialised is empty. */
+#define ENV_SLOTS 64
+typedef struct {
+    PyObject *dict; /* NULL: no usable template */
+    size_t count;
+    PyObject *keys[ENV_SLOTS];
+    PyObject *vals[ENV_SLOTS];
+    /* Each param's name and value bytes, one after the other, at raw_at[i]
+     * in raw (PyMem); vlen[i] SIZE_MAX: out of date, compare the str. */
+    char *raw;
+    size_t raw_at[ENV_SLOTS], nlen[ENV_SLOTS], vlen[ENV_SLOTS];
+    /* A gateway's completed env (what it does to each copy), kept while
+     * the params it reads (pin_names: interned, set by the gateway) stay
+     * the same from request to request; NULL: none. */
+    PyObject *done;
+    PyObject *const *pin_names;
+    size_t npin;
+    unsigned char pinned[ENV_SLOTS];
+    int pin_changed; /* this request: a pinned param changed, or a new template */
+    int from_done;   /* this request's env: 1 a copy of done, 0 to complete, -1 asked again */
+} env_template;
+void env_template_clear(env_template *t);
+/* Keeps a copy of the env the gateway just completed, to be copied as it is
+ * for the next requests whose pinned params do not change. */
+void env_template_set_done(env_template *t, PyObject *env);
+/* Adds a gateway's items to a new env in place; *added: how many it put
+ * (an item whose key is a param's makes the template unusable). */
+typedef int (*env_extra_fn)(void *ctx, PyObject *env, Py_ssize_t *added);
+/* request.env with a gateway's items, from the gateway's own template t
+ * (the gateway clears t->dict when its items change). When the env exists
+ * already in this request, extra adds its items to it again. */
+PyObject *request_env_with(RequestObject *r, env_template *t, env_extra_fn extra, void *ctx);
+
 /* response.c */
 void response_attach(ResponseObject *r, smisk_request *h);
 void response_detach(ResponseObject *r);
@@ -165,6 +205,8 @@ void response_detach(ResponseObject *r);
 int response_begin_if_needed(ResponseObject *r);
 /* Appends one header line (str or bytes) to the response's header list. */
 int response_add_line(ResponseObject *r, PyObject *line);
+/* Appends one ASCII header line given as bytes (what smisk makes itself). */
+int response_add_ascii(ResponseObject *r, const char *p, size_t n);
 /* Replaces the header list by these lines (str or bytes). */
 int response_set_lines(ResponseObject *r, PyObject *const *lines, Py_ssize_t n);
 /* response.write(data): begins the response if needed; empty data sends nothing. */

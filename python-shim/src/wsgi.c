@@ -23,6 +23,9 @@
 
 #include <structmember.h>
 
+/* At most this many static environ items are compared per request. */
+#define SNAP_MAX 32
+
 typedef struct {
     ApplicationObject app;
     PyObject *wsgi_app;
@@ -38,15 +41,33 @@ typedef struct {
     PyObject *status;
     long code;
     int has_length;
+    /* The environ template (params, static_env's items and wsgi.input) and
+     * what it was made with: static_env's items in order and wsgi.input
+     * (strong references; snap_n -1: too many items to compare, no
+     * template). A change of either makes a new template. */
+    env_template tmpl;
+    PyObject *snap[2 * SNAP_MAX];
+    Py_ssize_t snap_n;
+    PyObject *snap_input;
+#if PY_VERSION_HEX < 0x030C0000
+    /* static_env and its version when the snapshot was taken: every change
+     * of a dict gives it a new version, so an equal one needs no item by
+     * item comparison (3.12 deprecated the field). */
+    PyObject *snap_dict;
+    uint64_t snap_version;
+#endif
 } GatewayObject;
 
 static PyTypeObject GatewayType;
 
-/* Interned keys and values of the environ completion. */
+/* Interned keys and values of the environ completion. The six from
+ * K_HTTP_CONTENT_TYPE on are what the per-request part reads (pinned in
+ * the environ template). */
 enum {
     K_WSGI_INPUT, K_URL_SCHEME, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE, K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH,
     K_PATH_INFO, K_SCRIPT_NAME, K_REQUEST_METHOD, V_HTTP, V_HTTPS, V_SLASH, V_EMPTY, N_STRINGS
 };
+#define N_PINNED (K_SCRIPT_NAME - K_HTTP_CONTENT_TYPE + 1)
 static const char *const string_text[N_STRINGS] = {
     "wsgi.input", "wsgi.url_scheme", "HTTP_CONTENT_TYPE", "CONTENT_TYPE", "HTTP_CONTENT_LENGTH",
     "CONTENT_LENGTH", "PATH_INFO", "SCRIPT_NAME", "REQUEST_METHOD", "http", "https", "/", ""};
@@ -86,8 +107,80 @@ fail:
 
 static int gateway_ready(GatewayObject *g);
 
+static void snap_clear(GatewayObject *g)
+{
+    Py_ssize_t i;
+    for (i = 0; i < 2 * SNAP_MAX; i++)
+        Py_CLEAR(g->snap[i]);
+    Py_CLEAR(g->snap_input);
+    g->snap_n = -1;
+#if PY_VERSION_HEX < 0x030C0000
+    Py_CLEAR(g->snap_dict);
+#endif
+}
+
+/* Whether static_env holds the same items (identical objects, same order)
+ * and wsgi.input is the same object as when the template was made. */
+static int snap_matches(GatewayObject *g, PyObject *input)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    if (g->snap_n < 0 || g->snap_input != input || PyDict_GET_SIZE(g->static_env) != g->snap_n)
+        return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (g->snap_dict == g->static_env && ((PyDictObject *)g->static_env)->ma_version_tag == g->snap_version)
+        return 1;
+#endif
+    while (PyDict_Next(g->static_env, &pos, &k, &v)) {
+        if (i >= g->snap_n || g->snap[2 * i] != k || g->snap[2 * i + 1] != v)
+            return 0;
+        i++;
+    }
+    return i == g->snap_n;
+}
+
+static void snap_take(GatewayObject *g, PyObject *input)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    snap_clear(g);
+    if (PyDict_GET_SIZE(g->static_env) > SNAP_MAX)
+        return;
+    while (PyDict_Next(g->static_env, &pos, &k, &v) && i < SNAP_MAX) {
+        Py_INCREF(k);
+        g->snap[2 * i] = k;
+        Py_INCREF(v);
+        g->snap[2 * i + 1] = v;
+        i++;
+    }
+    Py_INCREF(input);
+    g->snap_input = input;
+    g->snap_n = i;
+#if PY_VERSION_HEX < 0x030C0000
+    Py_INCREF(g->static_env);
+    g->snap_dict = g->static_env;
+    g->snap_version = ((PyDictObject *)g->static_env)->ma_version_tag;
+#endif
+}
+
+/* env_extra_fn: static_env's items and wsgi.input, the part of the
+ * completion that is the same for every request. */
+static int add_static(void *ctx, PyObject *env, Py_ssize_t *added)
+{
+    GatewayObject *g = ctx;
+    PyObject *input = (PyObject *)g->app.request->input;
+    if (PyDict_Update(env, g->static_env) < 0 || PyDict_SetItem(env, S[K_WSGI_INPUT], input) < 0)
+        return -1;
+    /* wsgi.input also in static_env, or a snapshot too large to compare:
+     * the count does not match and no template is kept. */
+    *added = g->snap_n >= 0 && g->snap_input == input ? g->snap_n + 1 : -1;
+    return 0;
+}
+
 /* The WSGI environ of the current request: the request's own env dict
- * (fresh for every request), completed in place. */
+ * (fresh for every request), completed in place. The params and the
+ * static items come from the gateway's template (a copy with the changed
+ * params set); what depends on the request's values is done on each. */
 static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
 {
     RequestObject *req = g->app.request;
@@ -99,14 +192,23 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
     }
     if (gateway_ready(g) < 0)
         return NULL;
-    env = request_env(req);
+    if (!snap_matches(g, (PyObject *)req->input)) {
+        Py_CLEAR(g->tmpl.dict);
+        Py_CLEAR(g->tmpl.done);
+        snap_take(g, (PyObject *)req->input);
+    }
+    g->tmpl.pin_names = &S[K_HTTP_CONTENT_TYPE];
+    g->tmpl.npin = N_PINNED;
+    env = request_env_with(req, &g->tmpl, add_static, g);
     if (env == NULL)
         return NULL;
-    if (PyDict_Update(env, g->static_env) < 0 || PyDict_SetItem(env, S[K_WSGI_INPUT], (PyObject *)req->input) < 0)
-        goto fail;
     scheme = smisk_request_is_https(req->handle) ? S[V_HTTPS] : S[V_HTTP];
     if (PyDict_SetItem(env, S[K_URL_SCHEME], scheme) < 0)
         goto fail;
+    /* The moves and the path below read only the pinned params: unchanged,
+     * the kept completed env has them done already. */
+    if (g->tmpl.from_done == 1)
+        return env;
     if (move_header_param(env, K_HTTP_CONTENT_TYPE, K_CONTENT_TYPE) < 0 ||
         move_header_param(env, K_HTTP_CONTENT_LENGTH, K_CONTENT_LENGTH) < 0)
         goto fail;
@@ -128,6 +230,7 @@ static PyObject *gateway_environ(GatewayObject *g, PyObject *unused)
         if (PyDict_SetItem(env, S[K_SCRIPT_NAME], S[V_EMPTY]) < 0)
             goto fail;
     }
+    env_template_set_done(&g->tmpl, env);
     return env;
 fail:
     Py_DECREF(env);
@@ -294,6 +397,75 @@ static void line_set_clear(line_set *ls)
     ls->n = 0;
 }
 
+/* The last start_response call whose status and items were all exact str
+ * and tuples of exact str, with what came of it. Those are immutable, and
+ * the references here keep them alive: a call with the very same objects
+ * (an application's constants: the usual case) gets the same lines
+ * without hashing a tuple or looking anything up. */
+#define LAST_MAX 8
+static struct {
+    PyObject *status;          /* NULL: nothing kept */
+    PyObject *items[LAST_MAX]; /* the (name, value) tuples */
+    Py_ssize_t n;
+    PyObject *lines[LAST_MAX + 1];
+    int has_length;
+    long code;
+} last;
+
+static void last_clear(void)
+{
+    Py_ssize_t i;
+    if (last.status == NULL)
+        return;
+    for (i = 0; i < last.n; i++)
+        Py_CLEAR(last.items[i]);
+    for (i = 0; i < last.n + 1; i++)
+        Py_CLEAR(last.lines[i]);
+    Py_CLEAR(last.status);
+    last.n = 0;
+}
+
+/* Whether headers holds the same item objects as the last call. */
+static int last_matches(PyObject *status, PyObject *headers)
+{
+    Py_ssize_t i;
+    if (last.status == NULL || status != last.status || !PyList_CheckExact(headers) ||
+        PyList_GET_SIZE(headers) != last.n)
+        return 0;
+    for (i = 0; i < last.n; i++)
+        if (PyList_GET_ITEM(headers, i) != last.items[i])
+            return 0;
+    return 1;
+}
+
+/* Keeps a successful call when every object in it is immutable. */
+static void last_keep(PyObject *status, PyObject *headers, const line_set *ls, int has_length, long code)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(headers);
+    if (!PyUnicode_CheckExact(status) || n > LAST_MAX || ls->n != n + 1)
+        return;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1)))
+            return;
+    }
+    last_clear();
+    for (i = 0; i < n; i++) {
+        Py_INCREF(PyList_GET_ITEM(headers, i));
+        last.items[i] = PyList_GET_ITEM(headers, i);
+    }
+    for (i = 0; i < n + 1; i++) {
+        Py_INCREF(ls->items[i]);
+        last.lines[i] = ls->items[i];
+    }
+    Py_INCREF(status);
+    last.status = status;
+    last.n = n;
+    last.has_length = has_length;
+    last.code = code;
+}
+
 /* The header lines for start_response(status, headers) into *ls
  * ('Status: ...' first), *has_length whether an item is a Content-Length,
  * *code the status code. Cached entries are used for exact str only;
@@ -305,6 +477,15 @@ static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *
     int len = 0;
     ls->items = ls->small;
     ls->n = 0;
+    if (last_matches(status, headers)) {
+        for (i = 0; i < last.n + 1; i++) {
+            Py_INCREF(last.lines[i]);
+            ls->items[ls->n++] = last.lines[i];
+        }
+        *has_length = last.has_length;
+        *code = last.code;
+        return 0;
+    }
     entry = PyUnicode_CheckExact(status) ? PyDict_GetItemWithError(good_status, status) : NULL;
     if (entry != NULL)
         Py_INCREF(entry);
@@ -351,6 +532,7 @@ static int header_lines(PyObject *status, PyObject *headers, line_set *ls, int *
         return -1;
     }
     *has_length = len;
+    last_keep(status, headers, ls, len, *code);
     return 0;
 }
 
@@ -482,6 +664,23 @@ static PyObject *gateway_start_response(GatewayObject *g, PyObject *const *args,
     return g->write;
 }
 
+/* Adds "Content-Length: <len>". Formatted by hand: PyUnicode_FromFormat
+ * and its printf machinery cost about a tenth of the whole WSGI hello. */
+static int add_length_line(ResponseObject *resp, size_t len)
+{
+    static const char prefix[] = "Content-Length: ";
+    char line[sizeof(prefix) - 1 + 20], digits[20];
+    size_t n = 0, p = sizeof(prefix) - 1;
+    memcpy(line, prefix, p);
+    do {
+        digits[n++] = (char)('0' + len % 10);
+        len /= 10;
+    } while (len > 0);
+    while (n > 0)
+        line[p++] = digits[--n];
+    return response_add_ascii(resp, line, p);
+}
+
 /* The usual answer, a list or tuple of one bytes block after start_response:
  * with a Content-Length where HTTP allows one. 1 when sent, 0 when result is
  * of another shape, -1 on error. */
@@ -507,21 +706,13 @@ static int send_one_block(GatewayObject *g, PyObject *result, PyObject *env)
     len = PyBytes_GET_SIZE(data);
     if (!g->has_length && g->code >= 200 && g->code != 204 && g->code != 304 &&
         !smisk_response_has_begun(resp->handle)) {
-        PyObject *method = env_get(env, K_REQUEST_METHOD), *line;
+        PyObject *method = env_get(env, K_REQUEST_METHOD);
         int is_head;
         if (method == NULL && PyErr_Occurred())
             return -1;
         is_head = method != NULL && PyUnicode_Check(method) && PyUnicode_CompareWithASCIIString(method, "HEAD") == 0;
-        if (!is_head) {
-            line = PyUnicode_FromFormat("Content-Length: %zd", len);
-            if (line == NULL)
-                return -1;
-            if (response_add_line(resp, line) < 0) {
-                Py_DECREF(line);
-                return -1;
-            }
-            Py_DECREF(line);
-        }
+        if (!is_head && add_length_line(resp, (size_t)len) < 0)
+            return -1;
     }
     Py_INCREF(data);
     sent = response_write(resp, data);
@@ -647,6 +838,17 @@ static int gw_init(GatewayObject *g, PyObject *args, PyObject *kw)
 
 static int gw_traverse(GatewayObject *g, visitproc visit, void *arg)
 {
+    Py_ssize_t i;
+    /* The template and the snapshot hold static_env's values, among them
+     * smisk.app: the gateway itself. */
+    Py_VISIT(g->tmpl.dict);
+    Py_VISIT(g->tmpl.done);
+    for (i = 0; i < 2 * SNAP_MAX; i++)
+        Py_VISIT(g->snap[i]);
+    Py_VISIT(g->snap_input);
+#if PY_VERSION_HEX < 0x030C0000
+    Py_VISIT(g->snap_dict);
+#endif
     Py_VISIT(g->wsgi_app);
     Py_VISIT(g->static_env);
     Py_VISIT(g->start_response);
@@ -665,6 +867,8 @@ static void clear_fields(GatewayObject *g)
     Py_CLEAR(g->write);
     Py_CLEAR(g->send_result);
     Py_CLEAR(g->status);
+    env_template_clear(&g->tmpl);
+    snap_clear(g);
 }
 
 static int gw_clear(GatewayObject *g)

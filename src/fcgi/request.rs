@@ -167,9 +167,14 @@ impl Request {
     pub fn param(&self, name: &[u8]) -> Option<&[u8]> {
         let c = self.conn().ok()?;
         let a = &c.asm;
+        // The length first: most names differ in it, and then no slice is
+        // made or compared.
         a.spans
             .iter()
-            .find(|s| Self::span_bytes(&a.params, s.name_at, s.name_len) == name)
+            .find(|s| {
+                s.name_len as usize == name.len()
+                    && Self::span_bytes(&a.params, s.name_at, s.name_len) == name
+            })
             .map(|s| Self::span_bytes(&a.params, s.value_at, s.value_len))
     }
 
@@ -186,6 +191,24 @@ impl Request {
             Self::span_bytes(&c.asm.params, s.name_at, s.name_len),
             Self::span_bytes(&c.asm.params, s.value_at, s.value_len),
         ))
+    }
+
+    /// Calls `each(index, name, value)` for every param, in the order the
+    /// web server sent them (none for a finished request); returns their
+    /// number.
+    pub fn each_param(&self, mut each: impl FnMut(usize, &[u8], &[u8])) -> usize {
+        let Ok(c) = self.conn() else {
+            return 0;
+        };
+        let a = &c.asm;
+        for (i, s) in a.spans.iter().enumerate() {
+            each(
+                i,
+                Self::span_bytes(&a.params, s.name_at, s.name_len),
+                Self::span_bytes(&a.params, s.value_at, s.value_len),
+            );
+        }
+        a.spans.len()
     }
 
     /// Reads body bytes: at least one unless the body ended (0), at most

@@ -531,6 +531,63 @@ pub unsafe extern "C" fn smisk_request_param_at(
     }
 }
 
+/// One param as smisk_request_params gives it: name and value pointers
+/// and lengths (binary-safe, not NUL-terminated), valid until the request
+/// finishes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct smisk_param {
+    pub name: *const c_char,
+    pub name_len: usize,
+    pub value: *const c_char,
+    pub value_len: usize,
+}
+
+/// Every param at once, in the order the web server sent them: the first
+/// min(count, cap) into out[0..] (out may be NULL when cap is 0), their
+/// number into *count (more than cap when out is too small: call again
+/// with room for all). What smisk_request_param_at gives for each index,
+/// in one call (a gateway building an environ reads them all on every
+/// request). SMISK_ERR_STATE after the request finished.
+#[no_mangle]
+pub unsafe extern "C" fn smisk_request_params(
+    request: *mut Request,
+    out: *mut smisk_param,
+    cap: usize,
+    count: *mut usize,
+) -> crate::smisk_status {
+    // SAFETY: the C caller keeps the contract documented above: `request` and `count` are NULL
+    // or valid, `out` is valid for `cap` elements (or NULL with cap 0); the arg_* helpers turn
+    // NULL into SMISK_ERR_NULL.
+    unsafe {
+        guard(|| {
+            let r = req(request)?;
+            let count = arg_mut(count, "count")?;
+            if !r.is_active() {
+                return Err(Error::state("the request has finished"));
+            }
+            let out: &mut [smisk_param] = if cap == 0 {
+                &mut []
+            } else if out.is_null() {
+                return Err(Error::new(crate::status::SMISK_ERR_NULL, "out is NULL"));
+            } else {
+                std::slice::from_raw_parts_mut(out, cap)
+            };
+            *count = r.each_param(|i, name, value| {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = smisk_param {
+                        name: name.as_ptr().cast(),
+                        name_len: name.len(),
+                        value: value.as_ptr().cast(),
+                        value_len: value.len(),
+                    };
+                }
+            });
+            Ok(())
+        })
+    }
+}
+
 /// The FastCGI request id (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn smisk_request_id(request: *const Request) -> u16 {

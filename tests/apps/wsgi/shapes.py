@@ -117,6 +117,35 @@ def s_environ(environ, start_response):
     return [json.dumps(out).encode()]
 
 
+EDITED = [("Content-Type", "text/plain")]
+
+
+def s_edited_list(environ, start_response):
+    # One list object every time, edited in place by the query string:
+    # the lines sent must follow its items, not the object.
+    query = environ.get("QUERY_STRING", "")
+    if query.startswith("add="):
+        EDITED.append(("X-Edit", query[4:]))
+    elif query == "pop":
+        EDITED.pop()
+    start_response("200 OK", EDITED)
+    return [b"ed"]
+
+
+def s_environ_items(environ, start_response):
+    # What the environ's copies must not share: the application's own
+    # additions, and the gateway's shared items as they are now (the query
+    # string "set=V" changes one of them for the requests after this one).
+    start_response("200 OK", [("Content-Type", "application/json")])
+    out = {k: v for k, v in environ.items() if isinstance(v, (str, bool))}
+    query = environ.get("QUERY_STRING", "")
+    if query.startswith("set="):
+        environ["smisk.app"]._shared_environ["shapes.shared"] = query[4:]
+    environ["shapes.added"] = "by the app"
+    environ["REQUEST_METHOD"] = "CHANGED"
+    return [json.dumps(out).encode()]
+
+
 def s_rebind(environ, start_response):
     # While the gateway is calling it, its wsgi_app (the only reference to
     # the running callable, under CustomGateway) is replaced.
