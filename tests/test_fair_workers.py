@@ -35,8 +35,8 @@ def worker_pids(p):
     return [int(x) for x in re.findall(r"prefork: start worker=\d+ pid=(\d+)", p.log())]
 
 
-def wrk(port, seconds, background=False, method="GET"):
-    argv = ["wrk", "-t1", f"-c{CONNS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(TALLY),
+def wrk(port, seconds, background=False, method="GET", conns=CONNS):
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(TALLY),
             f"http://127.0.0.1:{port}/pid"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, TALLY_METHOD=method))
@@ -118,4 +118,40 @@ def test_a_released_connection_never_takes_a_request_with_it(tmp_path):
         assert len(counts) == 2, counts  # both workers served
     finally:
         nginx.stop()
+        p.stop()
+
+
+def test_apache_keeps_its_connections_and_loses_no_request(tmp_path):
+    """Apache's mod_proxy_fcgi (enablereuse=on) reuses a pooled connection
+    even with bytes waiting on it, and a close between requests can cross
+    its next one: no release is safe, so workers never release its
+    connections (the accept-side share still spreads new ones). Before,
+    released connections failed requests with 503 ("Got bogus rid 0",
+    "Broken pipe")."""
+    port = harness.free_port()
+    env = dict(os.environ, SMISK_TEST_FORKS="2")
+    p = harness.Process([PREFORK, f"127.0.0.1:{port}"], env=env, log=tmp_path / "prefork.log")
+    harness.wait_until(lambda: harness.can_connect(("127.0.0.1", port)) or not p.alive(), what="prefork")
+    # Unlimited client keep-alive: Apache closing wrk's connections would
+    # count as wrk read errors.
+    apache = harness.Apache(tmp_path, ("127.0.0.1", port), proxy_params="enablereuse=on",
+                            extra="MaxKeepAliveRequests 0")
+    try:
+        served = {}
+        for method in ("GET", "POST"):
+            # 8 connections: the test Apache has 8 worker threads.
+            # Apache's event MPM closes kept-alive client connections under
+            # load, which wrk counts as read errors: only wrong answers count.
+            proc = wrk(apache.port, 3, background=True, method=method, conns=8)
+            out, _ = proc.communicate(timeout=60)
+            counts = {int(pid): int(n) for pid, n in re.findall(r"^pid (\d+) (\d+)$", out, re.M)}
+            bad = int(re.search(r"^bad (\d+)$", out, re.M).group(1))
+            assert bad == 0 and "Non-2xx" not in out and sum(counts.values()) > 1000, (method, out)
+            for pid, n in counts.items():
+                served[pid] = served.get(pid, 0) + n
+        errors = [line for line in apache.error_log().splitlines() if "proxy_fcgi:error" in line]
+        assert not errors, errors[:5]
+        assert len(served) == 2, served
+    finally:
+        apache.stop()
         p.stop()

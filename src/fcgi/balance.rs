@@ -28,7 +28,9 @@
 //!   answer's last write carries an empty GET_VALUES_RESULT record after
 //!   END_REQUEST: nginx caches an upstream connection only when
 //!   END_REQUEST ends its read, so it drops this one instead of sending a
-//!   request into it as it closes (`Request::finish`).
+//!   request into it as it closes (`Request::finish`). Only nginx (by its
+//!   `SERVER_SOFTWARE`) gets connections back: with Apache's
+//!   mod_proxy_fcgi no release is safe, so its connections stay.
 //!
 //! Cost: one relaxed atomic store per accepted or closed connection; the
 //! share (one load per worker) is computed at most every `RECHECK_MS`.

@@ -503,18 +503,23 @@ impl Request {
             rec::put_end_request(&mut self.out, id, app_status, rec::REQUEST_COMPLETE);
             let kept = self.conn.as_ref().is_some_and(|c| c.asm.keep_conn);
             if kept && !self.may_keep {
-                // Released although keep-conn was asked (see `balance`):
-                // bytes after END_REQUEST in the same write make nginx
-                // finish the request without caching the connection, so it
-                // never sends a request into it as it closes. An empty
-                // GET_VALUES_RESULT (a management record, request id 0)
-                // tells a web server that reads on nothing it must act on.
-                rec::put_header(
-                    &mut self.out,
-                    rec::GET_VALUES_RESULT,
-                    rec::NULL_REQUEST_ID,
-                    0,
-                );
+                if self.releases_safely() {
+                    // Released although keep-conn was asked (see
+                    // `balance`): bytes after END_REQUEST in the same write
+                    // make nginx finish the request without caching the
+                    // connection, so it never sends a request into it as it
+                    // closes. An empty GET_VALUES_RESULT (a management
+                    // record, request id 0) asks nothing of a web server.
+                    rec::put_header(
+                        &mut self.out,
+                        rec::GET_VALUES_RESULT,
+                        rec::NULL_REQUEST_ID,
+                        0,
+                    );
+                } else {
+                    // Any close could cross the web server's next request.
+                    self.may_keep = true;
+                }
             }
             let flushed = self.flush();
             if result.is_ok() {
@@ -530,6 +535,18 @@ impl Request {
         self.finished = true;
         self.after_finish.clear();
         result
+    }
+
+    /// Whether the web server of this request can be given its connection
+    /// back without a request lost: nginx (its `fastcgi_params` send
+    /// `SERVER_SOFTWARE nginx/...`) drops an upstream connection on which
+    /// bytes follow END_REQUEST. Apache's mod_proxy_fcgi reuses a pooled
+    /// connection with bytes waiting on it (it reads them as the next
+    /// answer's and fails that request), and a plain close races its next
+    /// request: other web servers keep their connections.
+    fn releases_safely(&self) -> bool {
+        self.param(b"SERVER_SOFTWARE")
+            .is_some_and(|v| v.starts_with(b"nginx/"))
     }
 
     /// Keeps `value` until the answer is complete and drops it then (the one

@@ -16,9 +16,13 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   local errors = e.connect + e.read + e.write + e.status + e.timeout
+  local bad = 0
   for _, thread in ipairs(threads) do
+    bad = bad + thread:get("bad")
     errors = errors + thread:get("bad")
     for pid, n in pairs(thread:get("counts")) do io.write("pid " .. pid .. " " .. n .. "\n") end
   end
   io.write("errors " .. errors .. "\n")
+  -- Answers that came but were not 200 with a pid (socket errors apart).
+  io.write("bad " .. bad .. "\n")
 end
