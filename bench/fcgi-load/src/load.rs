@@ -509,6 +509,12 @@ impl<'a> Load<'a> {
     }
 }
 
+/// Whether `rest` (what followed END_REQUEST in one read) starts with a
+/// FastCGI management record: version 1, request id 0.
+fn is_management_record(rest: &[u8]) -> bool {
+    rest.len() >= 8 && rest[0] == 1 && rest[2] == 0 && rest[3] == 0
+}
+
 #[cfg(test)]
 mod tests {
     //! The loop against tiny misbehaving servers: each failure lands in its
@@ -759,10 +765,12 @@ mod tests {
         );
         assert_eq!(st.ok, 0);
     }
-}
 
-/// Whether `rest` (what followed END_REQUEST in one read) starts with a
-/// FastCGI management record: version 1, request id 0.
-fn is_management_record(rest: &[u8]) -> bool {
-    rest.len() >= 8 && rest[0] == 1 && rest[2] == 0 && rest[3] == 0
+    #[test]
+    fn a_management_record_after_end_request_is_a_release() {
+        assert!(is_management_record(&[1, 10, 0, 0, 0, 0, 0, 0]));
+        assert!(!is_management_record(&[1, 6, 0, 1, 0, 0, 0, 0])); // request 1
+        assert!(!is_management_record(&[1, 10, 0, 0])); // cut short
+        assert!(!is_management_record(b"garbage!"));
+    }
 }
