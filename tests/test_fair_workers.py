@@ -114,7 +114,14 @@ def test_a_released_connection_never_takes_a_request_with_it(tmp_path):
         assert total > 2000, counts
         log = nginx.error_log()
         assert failed == 0, (failed, counts, log[-1500:])
-        assert "Broken pipe" not in log and "prematurely closed" not in log, log[-1500:]
+        # A request crossed a closing upstream connection (wrk's own
+        # connections closing at the end of a run are not these).
+        crossed = [line for line in log.splitlines()
+                   if "client prematurely closed" not in line
+                   and ("Broken pipe) while sending request to upstream" in line
+                        or "upstream prematurely closed" in line
+                        or "reset by peer) while reading response header from upstream" in line)]
+        assert not crossed, crossed[:5]
         assert len(counts) == 2, counts  # both workers served
     finally:
         nginx.stop()

@@ -2019,4 +2019,92 @@ mod tests {
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A keep-conn request whose params name the web server.
+    fn request_from(software: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        rec::put_header(&mut v, rec::BEGIN_REQUEST, 1, 8);
+        v.extend_from_slice(&[0, 1, rec::FLAG_KEEP_CONN, 0, 0, 0, 0, 0]);
+        let mut pairs = Vec::new();
+        rec::put_pair(&mut pairs, b"SERVER_SOFTWARE", software);
+        rec::put_stream(&mut v, rec::PARAMS, 1, &pairs);
+        rec::put_stream(&mut v, rec::PARAMS, 1, b"");
+        rec::put_stream(&mut v, rec::STDIN, 1, b"");
+        v
+    }
+
+    /// Every byte the client gets until EOF or a 1 s quiet spell, and
+    /// whether it ended in EOF.
+    fn read_all(client: &mut UnixStream) -> (Vec<u8>, bool) {
+        client
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        for _ in 0..1000 {
+            match client.read(&mut chunk) {
+                Ok(0) => return (out, true),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(_) => return (out, false),
+            }
+        }
+        (out, false)
+    }
+
+    /// Record types and request ids, in order.
+    fn records(mut buf: &[u8]) -> Vec<(u8, u16)> {
+        let mut out = Vec::new();
+        while let Ok(Some(h)) = Header::parse(buf) {
+            out.push((h.kind, h.request_id));
+            buf = &buf[h.record_len().min(buf.len())..];
+        }
+        out
+    }
+
+    /// A released connection of nginx ends with an empty GET_VALUES_RESULT
+    /// after END_REQUEST (nginx then does not reuse it), then closes; one
+    /// of another web server stays open and serves its next request.
+    #[test]
+    fn a_release_goes_with_the_answer_and_only_to_nginx() {
+        let (mut server, dir, path) = bound("release");
+        let mut nginx = client(&path);
+        nginx.write_all(&request_from(b"nginx/1.22.1")).unwrap();
+        server.release_next = true;
+        serve_one_kept(&mut server);
+        let (bytes, eof) = read_all(&mut nginx);
+        let kinds = records(&bytes);
+        assert_eq!(
+            &kinds[kinds.len() - 2..],
+            &[(rec::END_REQUEST, 1), (rec::GET_VALUES_RESULT, 0)],
+            "{kinds:?}"
+        );
+        assert!(eof, "closed after the release");
+
+        let mut apache = client(&path);
+        apache
+            .write_all(&request_from(b"Apache/2.4.62 (Debian)"))
+            .unwrap();
+        server.release_next = true;
+        serve_one_kept(&mut server);
+        let (bytes, eof) = read_all(&mut apache);
+        assert_eq!(records(&bytes).last(), Some(&(rec::END_REQUEST, 1)));
+        assert!(!eof, "Apache's connection stays");
+        apache
+            .write_all(&request_from(b"Apache/2.4.62 (Debian)"))
+            .unwrap();
+        serve_one_kept(&mut server);
+        assert_eq!(
+            records(&read_all(&mut apache).0).last(),
+            Some(&(rec::END_REQUEST, 1))
+        );
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn serve_one_kept(server: &mut Server) {
+        let req = server.accept(5000).expect("a request");
+        req.write(b"Content-Type: text/plain\r\n\r\nok").unwrap();
+        req.finish(0).unwrap();
+        server.release_request();
+    }
 }
