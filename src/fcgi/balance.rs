@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A worker may hold this many connections above its share and still accept.
 pub const ACCEPT_SLACK: usize = 0;
-/// Above its share by more than this, a worker closes idle connections.
+/// Above its share by more than this, a worker marks connections for release.
 pub const SHED_SLACK: usize = 1;
 /// How often the share is recomputed.
 pub const RECHECK_MS: u64 = 100;
