@@ -195,6 +195,40 @@ fn set_nonblocking(fd: RawFd) -> Result<()> {
     Ok(())
 }
 
+/// One accept4 on the listener `lfd`, the new socket non-blocking and
+/// close-on-exec; with `want_peer` the peer's address is written to `peer`.
+/// The new descriptor, or the errno.
+fn accept_connection(
+    lfd: RawFd,
+    want_peer: bool,
+    peer: &mut libc::sockaddr_storage,
+) -> std::result::Result<OwnedFd, Option<i32>> {
+    let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let (peer_ptr, len_ptr) = if want_peer {
+        (
+            peer as *mut _ as *mut libc::sockaddr,
+            &mut peer_len as *mut _,
+        )
+    } else {
+        (std::ptr::null_mut(), std::ptr::null_mut())
+    };
+    // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL or a
+    // sockaddr_storage buffer and its size.
+    let fd = unsafe {
+        libc::accept4(
+            lfd,
+            peer_ptr,
+            len_ptr,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error());
+    }
+    // SAFETY: fd is a new descriptor owned from here on.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl Default for Server {
     fn default() -> Server {
         Server::new()
@@ -751,27 +785,9 @@ impl Server {
             if self.live >= self.limits.max_conns {
                 return;
             }
-            let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            let (peer_ptr, len_ptr) = if checking {
-                (
-                    &mut peer as *mut _ as *mut libc::sockaddr,
-                    &mut peer_len as *mut _,
-                )
-            } else {
-                (std::ptr::null_mut(), std::ptr::null_mut())
-            };
-            // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are
-            // NULL or a sockaddr_storage buffer and its size.
-            let fd = unsafe {
-                libc::accept4(
-                    lfd,
-                    peer_ptr,
-                    len_ptr,
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                match std::io::Error::last_os_error().raw_os_error() {
+            let accepted = accept_connection(lfd, checking, &mut peer);
+            let Ok(owned) = accepted else {
+                match accepted.err().flatten() {
                     Some(libc::EAGAIN) => {
                         self.accept_budget = (self.accept_budget / 2).max(1);
                         return;
@@ -788,9 +804,7 @@ impl Server {
                     }
                     _ => return,
                 }
-            }
-            // SAFETY: fd is a new descriptor owned from here on.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            };
             if checking && !self.peers.admit(&peer) {
                 // Refused before a byte of it is read: closed here.
                 drop(owned);
@@ -859,27 +873,9 @@ impl Server {
         let checking = self.peers.checking();
         // SAFETY: sockaddr_storage is plain old data.
         let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let (peer_ptr, len_ptr) = if checking {
-            (
-                &mut peer as *mut _ as *mut libc::sockaddr,
-                &mut peer_len as *mut _,
-            )
-        } else {
-            (std::ptr::null_mut(), std::ptr::null_mut())
-        };
-        // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL
-        // or a sockaddr_storage buffer and its size.
-        let fd = unsafe {
-            libc::accept4(
-                lfd,
-                peer_ptr,
-                len_ptr,
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return match std::io::Error::last_os_error().raw_os_error() {
+        let accepted = accept_connection(lfd, checking, &mut peer);
+        let Ok(owned) = accepted else {
+            return match accepted.err().flatten() {
                 Some(libc::EINTR) => {
                     Err(Error::new(SMISK_ERR_INTERRUPTED, "interrupted by a signal"))
                 }
@@ -894,9 +890,7 @@ impl Server {
                 }
                 _ => Ok(false),
             };
-        }
-        // SAFETY: fd is a new descriptor owned from here on.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        };
         if checking && !self.peers.admit(&peer) {
             return Ok(true);
         }
