@@ -338,7 +338,11 @@ impl Conn {
                             }
                         }
                     }
-                    self.fill_blocking(limits, self.buffered() + want.max(1))?;
+                    // `want` is what the assembler needs unconsumed in all
+                    // (a header's or record's length), and at least one
+                    // byte more than is buffered: asking for it on top of
+                    // what is buffered waited for bytes that never come.
+                    self.fill_blocking(limits, want.max(self.buffered() + 1))?;
                 }
             }
         }
