@@ -610,6 +610,47 @@ mod tests {
     }
 
     #[test]
+    fn a_body_dribbled_in_three_byte_writes_is_read_to_its_end() {
+        // Small writes leave part of a record header buffered when the
+        // application asks for more. The read must wait for the rest of
+        // that header only: it used to wait for that many bytes on top,
+        // which never come after the last (empty) STDIN record while the
+        // web server keeps the connection open for the answer.
+        let limits = Limits {
+            read_timeout_ms: 2_000,
+            ..Limits::default()
+        };
+        let (mut c, peer) = conn();
+        let body: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut stdin = Vec::new();
+        for piece in body.chunks(7) {
+            rec::put_stream(&mut stdin, rec::STDIN, 1, piece);
+        }
+        rec::put_stream(&mut stdin, rec::STDIN, 1, b"");
+        request(&mut c, &peer, &[], &limits);
+        let writer = std::thread::spawn(move || {
+            for piece in stdin.chunks(3) {
+                write_all(&peer, piece);
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            peer // kept open: the answer has not been sent yet
+        });
+        let mut got = Vec::new();
+        let mut buf = [0u8; 5];
+        for _ in 0..10_000 {
+            let n = c
+                .read_stdin(&mut buf, &limits)
+                .expect("the body is read without waiting for the timeout");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, body);
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
     fn an_answered_get_closes_at_once() {
         let limits = Limits::default();
         let (mut c, peer) = conn();
