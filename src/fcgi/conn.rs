@@ -6,7 +6,7 @@
 //! has sent what it still owes).
 
 use super::assembler::{Assembled, Assembler, Body};
-use super::io::{read_nb, send_all, wait_fd, ReadOutcome};
+use super::io::{read_first, read_nb, send_all, wait_fd, FirstRead, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::record as rec;
 use crate::status::{Error, Result, SMISK_ERR_ABORTED};
@@ -202,6 +202,25 @@ impl Conn {
             ReadOutcome::Eof => self.maybe_more = false,
         }
         Ok(out)
+    }
+
+    /// The first read of a connection from the blocking accept: one
+    /// blocking read into the buffer, bounded by the socket's receive
+    /// timeout (see [`read_first`]).
+    pub fn fill_first(&mut self) -> FirstRead {
+        self.make_room(rec::HEADER_LEN);
+        let space = self.rbuf.len() - self.rlen;
+        let first = read_first(self.raw_fd(), &mut self.rbuf[self.rlen..]);
+        match &first {
+            FirstRead::Done(Ok(ReadOutcome::Data(n))) => {
+                self.rlen += n;
+                self.maybe_more = *n == space;
+            }
+            FirstRead::Done(_) => self.maybe_more = false,
+            // Nothing read: the next (non-blocking) read tells.
+            FirstRead::TimedOut | FirstRead::Interrupted => self.maybe_more = true,
+        }
+        first
     }
 
     /// Turns the outcome of a read into its byte count, or waits (up to the

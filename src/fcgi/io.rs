@@ -1,6 +1,11 @@
-//! Thin socket helpers over libc for non-blocking descriptors: read that
-//! reports "would block", a bounded wait for readiness, and a send that never
-//! raises SIGPIPE (MSG_NOSIGNAL) and gives up after a timeout.
+//! Thin socket helpers over libc: a read that reports "would block", a
+//! bounded wait for readiness, and a send that never raises SIGPIPE
+//! (MSG_NOSIGNAL) and gives up after a timeout.
+//!
+//! Every read and send passes MSG_DONTWAIT, so they never block whatever the
+//! descriptor's O_NONBLOCK flag says: a connection taken by the blocking
+//! accept stays a blocking socket, for its one blocking first read
+//! ([`read_first`]), without a fcntl per connection.
 
 use crate::status::{Error, Result, SMISK_ERR_ABORTED, SMISK_ERR_TIMEOUT};
 use std::os::unix::io::RawFd;
@@ -12,11 +17,12 @@ pub(crate) enum ReadOutcome {
     Eof,
 }
 
-/// One `read(2)`; EINTR is retried, EAGAIN reported as `WouldBlock`.
+/// One non-blocking `recv(2)`; EINTR is retried, EAGAIN reported as
+/// `WouldBlock`.
 pub(crate) fn read_nb(fd: RawFd, buf: &mut [u8]) -> Result<ReadOutcome> {
     loop {
         // SAFETY: buf is a valid writable region of buf.len() bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
         if n > 0 {
             return Ok(ReadOutcome::Data(n as usize));
         }
@@ -30,6 +36,40 @@ pub(crate) fn read_nb(fd: RawFd, buf: &mut [u8]) -> Result<ReadOutcome> {
             Some(libc::ECONNRESET) | Some(libc::EPIPE) => return Ok(ReadOutcome::Eof),
             _ => return Err(Error::os("read from web server", err)),
         }
+    }
+}
+
+/// How the blocking first read of a connection ended.
+pub(crate) enum FirstRead {
+    /// Bytes, end of file or an error: as [`read_nb`] would report them.
+    Done(Result<ReadOutcome>),
+    /// Nothing within the socket's receive timeout.
+    TimedOut,
+    /// A signal handler ran.
+    Interrupted,
+}
+
+/// One blocking `recv(2)` on a blocking socket, bounded by its SO_RCVTIMEO
+/// (a connection from the blocking accept inherits the listener's). Where a
+/// connection arrives before its first bytes, this is one syscall in place
+/// of a read that says EAGAIN, an epoll registration, a wait and a read
+/// again; the receive timeout is a plain timer, not the high-resolution one
+/// a timed poll or epoll wait arms.
+pub(crate) fn read_first(fd: RawFd, buf: &mut [u8]) -> FirstRead {
+    // SAFETY: buf is a valid writable region of buf.len() bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n > 0 {
+        return FirstRead::Done(Ok(ReadOutcome::Data(n as usize)));
+    }
+    if n == 0 {
+        return FirstRead::Done(Ok(ReadOutcome::Eof));
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) => FirstRead::TimedOut,
+        Some(libc::EINTR) => FirstRead::Interrupted,
+        Some(libc::ECONNRESET) | Some(libc::EPIPE) => FirstRead::Done(Ok(ReadOutcome::Eof)),
+        _ => FirstRead::Done(Err(Error::os("read from web server", err))),
     }
 }
 
@@ -69,7 +109,14 @@ pub(crate) fn wait_fd(fd: RawFd, events: libc::c_short, timeout_ms: u64) -> Resu
 pub(crate) fn send_all(fd: RawFd, mut data: &[u8], timeout_ms: u64) -> Result<()> {
     while !data.is_empty() {
         // SAFETY: data is a valid readable region.
-        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        let n = unsafe {
+            libc::send(
+                fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
         if n >= 0 {
             data = &data[n as usize..];
             continue;
@@ -94,7 +141,14 @@ pub(crate) fn send_all(fd: RawFd, mut data: &[u8], timeout_ms: u64) -> Result<()
 pub(crate) fn send_nb(fd: RawFd, data: &[u8]) -> Result<usize> {
     loop {
         // SAFETY: data is a valid readable region.
-        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        let n = unsafe {
+            libc::send(
+                fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
         if n >= 0 {
             return Ok(n as usize);
         }

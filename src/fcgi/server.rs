@@ -17,7 +17,7 @@ use super::addr::{self, Address};
 use super::balance::{self, Balance};
 use super::conn::{After, Conn, Discard, Phase, Pump};
 use super::handoff::Returns;
-use super::io::{send_nb, wait_fd, ReadOutcome};
+use super::io::{send_nb, wait_fd, FirstRead, ReadOutcome};
 use super::limits::{now_ms, Limits};
 use super::ownership::SocketOwnership;
 use super::peer::{AllowList, PeerFilter, Source};
@@ -51,9 +51,12 @@ const BLOCK_STINT_MIN: u32 = 4;
 /// Most idle points waited in epoll before the blocking accept is tried
 /// again.
 const BLOCK_HOLDOFF_MAX: u32 = 1024;
-/// The blocking accept's receive timeout: it only bounds one wait, which
-/// then starts again (seconds).
-const BLOCKING_ACCEPT_TIMEOUT_S: libc::time_t = 60;
+/// The listener's receive timeout in blocking mode (seconds). It bounds
+/// one accept, which then starts again, and the blocking first read of the
+/// connection it accepts (inherited over TCP, set over a unix socket): the longest a peer that connects and
+/// sends nothing can hold the process up (once: it then waits in epoll
+/// for `BLOCK_HOLDOFF_MAX` idle points).
+const BLOCKING_ACCEPT_TIMEOUT_S: libc::time_t = 1;
 
 /// Forks of this process since it started (counted by a pthread_atfork
 /// handler, installed with the first listener). A listener installed
@@ -201,12 +204,35 @@ fn set_nonblocking(fd: RawFd) -> Result<()> {
     Ok(())
 }
 
-/// One accept4 on the listener `lfd`, the new socket non-blocking and
-/// close-on-exec; with `want_peer` the peer's address is written to `peer`.
+/// Sets the socket's SO_RCVTIMEO to `BLOCKING_ACCEPT_TIMEOUT_S`; false if
+/// it could not be set.
+fn set_receive_timeout(fd: RawFd) -> bool {
+    let tv = libc::timeval {
+        tv_sec: BLOCKING_ACCEPT_TIMEOUT_S,
+        tv_usec: 0,
+    };
+    // SAFETY: valid descriptor and option buffer of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+/// One accept4 on the listener `lfd`, the new socket close-on-exec (and
+/// non-blocking with `nonblocking`: the blocking accept's connection stays
+/// blocking for its first read, and every later read and send passes
+/// MSG_DONTWAIT); with `want_peer` the peer's address is written to `peer`.
 /// The new descriptor, or the errno.
 fn accept_connection(
     lfd: RawFd,
     want_peer: bool,
+    nonblocking: bool,
     peer: &mut libc::sockaddr_storage,
 ) -> std::result::Result<OwnedFd, Option<i32>> {
     let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -220,14 +246,12 @@ fn accept_connection(
     };
     // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL or a
     // sockaddr_storage buffer and its size.
-    let fd = unsafe {
-        libc::accept4(
-            lfd,
-            peer_ptr,
-            len_ptr,
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
+    let flags = if nonblocking {
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    } else {
+        libc::SOCK_CLOEXEC
     };
+    let fd = unsafe { libc::accept4(lfd, peer_ptr, len_ptr, flags) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error());
     }
@@ -799,7 +823,7 @@ impl Server {
             if self.live >= self.limits.max_conns {
                 return;
             }
-            let accepted = accept_connection(lfd, checking, &mut peer);
+            let accepted = accept_connection(lfd, checking, true, &mut peer);
             let Ok(owned) = accepted else {
                 match accepted.err().flatten() {
                     Some(libc::EAGAIN) => {
@@ -887,7 +911,7 @@ impl Server {
         let checking = self.peers.checking();
         // SAFETY: sockaddr_storage is plain old data.
         let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let accepted = accept_connection(lfd, checking, &mut peer);
+        let accepted = accept_connection(lfd, checking, false, &mut peer);
         let Ok(owned) = accepted else {
             return match accepted.err().flatten() {
                 Some(libc::EINTR) => {
@@ -909,8 +933,34 @@ impl Server {
             return Ok(true);
         }
         self.block_stint = self.block_stint.saturating_add(1);
-        self.take_connection(owned, tcp, protocol);
-        Ok(true)
+        // TCP sockets inherit the listener's receive timeout; unix sockets
+        // do not (measured: an accepted unix socket's SO_RCVTIMEO is 0,
+        // which would block the first read for good), so it is set here.
+        let bounded = tcp || set_receive_timeout(owned.as_raw_fd());
+        let mut conn = self.new_conn(owned, tcp, protocol);
+        if !bounded {
+            // Reads pass MSG_DONTWAIT: the epoll path serves it.
+            self.install(conn);
+            return Ok(true);
+        }
+        let first = conn.fill_first();
+        self.install(conn);
+        match first {
+            FirstRead::Done(_) => Ok(true),
+            FirstRead::TimedOut => {
+                // A peer that connects and stays silent held this process
+                // for a receive timeout: wait in epoll (where it cannot
+                // hold anything up) for the longest hold-off.
+                self.block_stint = 0;
+                self.block_holdoff = BLOCK_HOLDOFF_MAX;
+                Ok(true)
+            }
+            // The connection is in the table and watched; the caller acts
+            // on the signal first.
+            FirstRead::Interrupted => {
+                Err(Error::new(SMISK_ERR_INTERRUPTED, "interrupted by a signal"))
+            }
+        }
     }
 
     /// Switches the listener between blocking (for `accept_blocking`) and
@@ -936,21 +986,7 @@ impl Server {
             // accept with a receive timeout is never restarted after a
             // signal handler (signal(7)), so a signal ends this wait as it
             // ends epoll_wait; the timeout itself only re-enters the loop.
-            let tv = libc::timeval {
-                tv_sec: BLOCKING_ACCEPT_TIMEOUT_S,
-                tv_usec: 0,
-            };
-            // SAFETY: valid descriptor and option buffer of its size.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVTIMEO,
-                    &tv as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-                )
-            };
-            if rc != 0 {
+            if !set_receive_timeout(fd) {
                 return false;
             }
             l.timeout_set = true;
@@ -996,6 +1032,13 @@ impl Server {
     /// Puts a connection accept4 just returned in the table and reads what
     /// it already sent.
     fn take_connection(&mut self, owned: OwnedFd, tcp: bool, protocol: Protocol) {
+        let conn = self.new_conn(owned, tcp, protocol);
+        self.install(conn);
+    }
+
+    /// A connection object (from the pool when one is spare) for a socket
+    /// accept4 just returned.
+    fn new_conn(&mut self, owned: OwnedFd, tcp: bool, protocol: Protocol) -> Box<Conn> {
         let fd = owned.as_raw_fd();
         if tcp {
             let one: libc::c_int = 1;
@@ -1018,7 +1061,13 @@ impl Server {
             None => Box::new(Conn::new(owned)),
         };
         conn.asm.protocol = protocol;
+        conn.asm.extra_roles = self.extra_roles;
         conn.deadline = now_ms() + self.limits.read_timeout_ms;
+        conn
+    }
+
+    /// Puts a new connection in the table and serves what it already sent.
+    fn install(&mut self, conn: Box<Conn>) {
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.conns[s] = Some(conn);
@@ -1032,9 +1081,6 @@ impl Server {
         self.live += 1;
         if let Some(b) = self.balance {
             b.publish(self.live);
-        }
-        if let Some(c) = self.conns[slot].as_mut() {
-            c.asm.extra_roles = self.extra_roles;
         }
         self.service(slot);
     }
@@ -2061,22 +2107,62 @@ mod tests {
         let (mut server, dir, path) = bound("blockhold");
         unblock_after(path.clone(), 20);
         for round in 0..3 {
-            // One connection with nothing to read at first (waited for in
-            // epoll, which switches the listener back), and one more while
-            // it waits.
-            let late = one_per_connection(path.clone(), 1, 100);
-            std::thread::sleep(Duration::from_millis(20));
+            // A kept-alive connection (taken by the blocking accept, then
+            // watched in epoll, which switches the listener back), and one
+            // more while it is open.
+            let mut kept = client(&path);
+            kept.write_all(&role_request(1, rec::ROLE_RESPONDER, true, b"", b""))
+                .unwrap();
+            serve_forever_style(&mut server, 1);
+            assert!(answer(&mut kept).is_some(), "round {round}");
             let quick = one_per_connection(path.clone(), 1, 0);
-            serve_forever_style(&mut server, 2);
-            assert_eq!(
-                late.join().unwrap() + quick.join().unwrap(),
-                2,
-                "round {round}"
-            );
+            serve_forever_style(&mut server, 1);
+            assert_eq!(quick.join().unwrap(), 1, "round {round}");
+            drop(kept);
         }
         if no_fork_since_bind(&server) {
             assert!(server.block_holdoff > 0, "{}", server.block_holdoff);
         }
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The connection the blocking accept takes is read with a blocking
+    /// read, bounded by the receive timeout it inherits from the listener:
+    /// a peer that connects and says nothing holds the process up for that
+    /// long once (others wait in the backlog, and are served), then the
+    /// server waits in epoll; the silent connection stays open and its
+    /// request, when it comes, is answered.
+    #[test]
+    fn a_silent_peer_holds_the_blocking_accept_up_for_one_timeout_only() {
+        let (mut server, dir, path) = bound("blocksilent");
+        unblock_after(path.clone(), 20);
+        let warm = one_per_connection(path.clone(), 2, 0);
+        serve_forever_style(&mut server, 2);
+        assert_eq!(warm.join().unwrap(), 2);
+        let blocking = no_fork_since_bind(&server) && listener_blocking(&server);
+        let mut silent = client(&path);
+        std::thread::sleep(Duration::from_millis(50));
+        let quick = one_per_connection(path.clone(), 3, 0);
+        let t0 = std::time::Instant::now();
+        serve_forever_style(&mut server, 3);
+        let took = t0.elapsed();
+        assert_eq!(quick.join().unwrap(), 3);
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        if blocking {
+            let timeout = Duration::from_secs(BLOCKING_ACCEPT_TIMEOUT_S as u64);
+            assert!(took >= timeout - Duration::from_millis(100), "{took:?}");
+            assert!(
+                server.block_holdoff > BLOCK_HOLDOFF_MAX / 2,
+                "{}",
+                server.block_holdoff
+            );
+        }
+        silent
+            .write_all(&role_request(1, rec::ROLE_RESPONDER, false, b"", b""))
+            .unwrap();
+        serve_forever_style(&mut server, 1);
+        assert!(answer(&mut silent).is_some());
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
     }
