@@ -244,13 +244,13 @@ fn accept_connection(
     } else {
         (std::ptr::null_mut(), std::ptr::null_mut())
     };
-    // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL or a
-    // sockaddr_storage buffer and its size.
     let flags = if nonblocking {
         libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
     } else {
         libc::SOCK_CLOEXEC
     };
+    // SAFETY: accept4 on a listening socket; peer_ptr/len_ptr are NULL or a
+    // sockaddr_storage buffer and its size.
     let fd = unsafe { libc::accept4(lfd, peer_ptr, len_ptr, flags) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error());
