@@ -108,31 +108,11 @@ pub(crate) fn wait_fd(fd: RawFd, events: libc::c_short, timeout_ms: u64) -> Resu
 /// peer's buffer is full. A peer that hung up gives `SMISK_ERR_ABORTED`.
 pub(crate) fn send_all(fd: RawFd, mut data: &[u8], timeout_ms: u64) -> Result<()> {
     while !data.is_empty() {
-        // SAFETY: data is a valid readable region.
-        let n = unsafe {
-            libc::send(
-                fd,
-                data.as_ptr().cast(),
-                data.len(),
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-            )
-        };
-        if n >= 0 {
-            data = &data[n as usize..];
-            continue;
+        let n = send_nb(fd, data)?;
+        if n == 0 {
+            wait_fd(fd, libc::POLLOUT, timeout_ms)?;
         }
-        let err = std::io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EAGAIN) => wait_fd(fd, libc::POLLOUT, timeout_ms)?,
-            Some(libc::EPIPE) | Some(libc::ECONNRESET) | Some(libc::ENOTCONN) => {
-                return Err(Error::new(
-                    SMISK_ERR_ABORTED,
-                    "the web server closed the connection",
-                ))
-            }
-            _ => return Err(Error::os("send to web server", err)),
-        }
+        data = &data[n..];
     }
     Ok(())
 }
